@@ -1,0 +1,1 @@
+process.stdout.write('harness: not built yet\n');

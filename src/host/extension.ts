@@ -1,0 +1,8 @@
+import * as vscode from 'vscode';
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('Agent Harness', { log: true });
+  context.subscriptions.push(log);
+}
+
+export function deactivate(): void {}
