@@ -1,0 +1,24 @@
+/** Time comes from here, so tests move it instead of sleeping. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** A clock that only moves when told to. */
+export class ManualClock implements Clock {
+  constructor(private ms = Date.UTC(2026, 0, 1)) {}
+  now(): number {
+    return this.ms;
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+  set(ms: number): void {
+    this.ms = ms;
+  }
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

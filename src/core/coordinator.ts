@@ -1,0 +1,513 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { systemClock, iso, type Clock } from './clock';
+import { findCycle } from './dag';
+import { ErrorCode, HarnessError } from './errors';
+import { TypedEmitter } from './events';
+import { Id, JsonValue, TaskInput, type Instance, type InstanceView, type Json, type Task, type TaskStatus } from './model';
+import type { Store, StoreWriter, TaskRow } from './store';
+import { assertTransition } from './transitions';
+import { parse } from './validate';
+
+export interface CoordinatorConfig {
+  /** Lease length for tasks that do not set `timeout_seconds`. */
+  defaultTimeoutSeconds: number;
+  defaultMaxAttempts: number;
+  /** An instance not heard from for this long is stale. */
+  staleInstanceMs: number;
+  /** Live instances allowed at once; 0 means no limit. */
+  instanceLimit: number;
+}
+
+export const DEFAULT_CONFIG: CoordinatorConfig = {
+  defaultTimeoutSeconds: 300,
+  defaultMaxAttempts: 3,
+  staleInstanceMs: 60_000,
+  instanceLimit: 3,
+};
+
+export interface CoordinatorEvents {
+  'task:added': { tasks: Task[] };
+  'task:claimed': { task: Task; worker_id: string; is_retry: boolean; is_reclaim: boolean };
+  'task:heartbeat': { task: Task };
+  'task:completed': { task: Task };
+  'task:failed': { task: Task; will_retry: boolean };
+  'task:dead_letter': { task: Task };
+  'task:released': { task: Task };
+  'task:retried': { task: Task };
+  'task:cancelled': { task: Task };
+  'lease:expired': { task: Task };
+  'instance:registered': { instance: Instance };
+  'instance:stale': { instance: Instance; freed_tasks: string[] };
+  'instance:deregistered': { worker_id: string; freed_tasks: string[] };
+  'coordinator:error': { message: string };
+}
+export type CoordinatorEventName = keyof CoordinatorEvents;
+
+export interface ClaimResult {
+  task: Task | null;
+  is_retry: boolean;
+  is_reclaim: boolean;
+}
+
+// Parameters, as the socket protocol carries them (snake_case, one schema per operation).
+const FencingToken = z.number().int().min(0).optional();
+export const ClaimParams = z.object({ worker_id: Id, capabilities: z.array(z.string()).optional() });
+export const LeaseParams = z.object({ worker_id: Id, task_id: Id, fencing_token: FencingToken });
+export const CompleteParams = LeaseParams.extend({ result: JsonValue.optional() });
+export const FailParams = LeaseParams.extend({ error: z.string().max(100_000), retry: z.boolean().default(true) });
+export const TaskIdParams = z.object({ task_id: Id });
+export const RegisterParams = z.object({
+  worker_id: Id,
+  name: z.string().max(200).optional(),
+  capabilities: z.array(z.string().min(1).max(100)).max(100).optional(),
+  pid: z.number().int().positive().nullable().optional(),
+});
+export const WorkerParams = z.object({ worker_id: Id });
+
+type Params<S extends z.ZodType> = z.input<S>;
+
+/** What a mutation collects: its changes go to the store, its events wait for durability. */
+interface Tx {
+  w: StoreWriter;
+  emit<K extends CoordinatorEventName>(name: K, event: CoordinatorEvents[K]): void;
+}
+
+export function publicTask(row: TaskRow): Task {
+  const { seq: _seq, unmet_deps: _unmet, ...task } = row;
+  return task;
+}
+
+/**
+ * The coordinator: every rule about tasks, leases and instances, over a Store. Each mutation is
+ * one store transaction; it resolves only when the change is durable, and its events are emitted
+ * after that, so no one hears of a change that could still be lost.
+ */
+export class Coordinator {
+  readonly events: TypedEmitter<CoordinatorEvents>;
+  private readonly startedAt: number;
+  /** Leases we already announced as expired (task id and fencing token), to announce each once. */
+  private announcedExpiries = new Set<string>();
+
+  constructor(
+    readonly store: Store,
+    private config: CoordinatorConfig = DEFAULT_CONFIG,
+    private readonly clock: Clock = systemClock,
+    onListenerError: (e: unknown) => void = () => {},
+  ) {
+    this.events = new TypedEmitter<CoordinatorEvents>(onListenerError);
+    this.startedAt = clock.now();
+  }
+
+  get settings(): Readonly<CoordinatorConfig> {
+    return this.config;
+  }
+
+  configure(config: Partial<CoordinatorConfig>): void {
+    this.config = { ...this.config, ...config };
+  }
+
+  private async mutate<T>(fn: (tx: Tx) => T): Promise<T> {
+    const events: Array<[CoordinatorEventName, unknown]> = [];
+    const { value, durable } = this.store.transact((w) =>
+      fn({ w, emit: (name, event) => events.push([name, event]) }),
+    );
+    await durable;
+    for (const [name, event] of events) this.events.emit(name, event as never);
+    return value;
+  }
+
+  private put(tx: Tx, row: TaskRow): Task {
+    tx.w.apply({ op: 'task', row });
+    return publicTask(row);
+  }
+
+  private nowIso(): string {
+    return iso(this.clock.now());
+  }
+
+  private leaseEnd(row: TaskRow): string {
+    return iso(this.clock.now() + row.timeout_seconds * 1000);
+  }
+
+  // ---- tasks ----
+
+  /** Adds tasks atomically: all of them, or none when any is invalid. */
+  async addTasks(inputs: readonly unknown[]): Promise<Task[]> {
+    const parsed = parse(z.array(TaskInput).max(100_000), inputs, 'plan', 'tasks');
+    return this.mutate((tx) => {
+      const now = this.nowIso();
+      const batch = new Map<string, z.output<typeof TaskInput>>();
+      for (const input of parsed) {
+        const id = input.id ?? `task-${randomUUID().slice(0, 8)}`;
+        if (batch.has(id) || this.store.getTask(id)) {
+          throw new HarnessError(ErrorCode.AlreadyExists, `duplicate task id ${id}`, { task_id: id });
+        }
+        batch.set(id, input);
+      }
+      for (const [id, input] of batch) {
+        for (const dep of input.dependencies) {
+          if (!batch.has(dep) && !this.store.getTask(dep)) {
+            throw new HarnessError(ErrorCode.UnknownDependency, `task ${id} depends on unknown task ${dep}`, {
+              task_id: id,
+              dependency: dep,
+            });
+          }
+        }
+      }
+      const cycle = findCycle(new Map([...batch].map(([id, input]) => [id, input.dependencies])));
+      if (cycle) {
+        throw new HarnessError(ErrorCode.Cycle, `dependency cycle: ${cycle.join(' -> ')}`, { cycle });
+      }
+      let seq = Number(this.store.getMeta('task_seq') ?? 0);
+      const added: Task[] = [];
+      for (const [id, input] of batch) {
+        const unmet = input.dependencies.filter((d) => batch.has(d) || this.store.getTask(d)?.status !== 'completed');
+        added.push(
+          this.put(tx, {
+            id,
+            description: input.description,
+            dependencies: [...new Set(input.dependencies)],
+            priority: input.priority,
+            capabilities: input.capabilities,
+            timeout_seconds: input.timeout_seconds ?? this.config.defaultTimeoutSeconds,
+            max_attempts: input.max_attempts ?? this.config.defaultMaxAttempts,
+            attempts: 0,
+            status: 'pending',
+            claimed_by: null,
+            fencing_token: 0,
+            started_at: null,
+            lease_expires_at: null,
+            completed_at: null,
+            duration_ms: null,
+            result: null,
+            error: null,
+            created_at: now,
+            payload: input.payload ?? null,
+            seq: ++seq,
+            unmet_deps: new Set(unmet).size,
+          }),
+        );
+      }
+      tx.w.apply({ op: 'meta', key: 'task_seq', value: String(seq) });
+      tx.emit('task:added', { tasks: added });
+      return added;
+    });
+  }
+
+  /**
+   * Hands `worker_id` a task: the one it already holds (renewed), else the best ready task or
+   * expired lease it is capable of. Never the same task to two workers: the choice and the
+   * write are one transaction.
+   */
+  async claim(params: Params<typeof ClaimParams>): Promise<ClaimResult> {
+    const { worker_id, capabilities } = parse(ClaimParams, params, 'task_claim');
+    const have = new Set(capabilities ?? this.store.getInstance(worker_id)?.capabilities ?? []);
+    const capable = (t: TaskRow) => t.capabilities.every((c) => have.has(c));
+    return this.mutate((tx): ClaimResult => {
+      const now = this.nowIso();
+      const held = this.store.heldBy(worker_id).find((t) => t.lease_expires_at! > now);
+      if (held) {
+        const task = this.put(tx, { ...held, started_at: now, lease_expires_at: this.leaseEnd(held) });
+        tx.emit('task:claimed', { task, worker_id, is_retry: true, is_reclaim: false });
+        return { task, is_retry: true, is_reclaim: false };
+      }
+      for (;;) {
+        const expired = this.store.firstExpired(now, capable);
+        const ready = this.store.firstReady(capable);
+        const pick = expired && (!ready || expired.priority >= ready.priority) ? expired : ready;
+        if (!pick) return { task: null, is_retry: false, is_reclaim: false };
+        const isReclaim = pick === expired;
+        if (isReclaim && pick.attempts >= pick.max_attempts) {
+          this.deadLetter(tx, pick, `lease expired on attempt ${pick.attempts} of ${pick.max_attempts} (held by ${pick.claimed_by})`);
+          continue;
+        }
+        assertTransition(pick.id, pick.status, 'running', 'claim');
+        const task = this.put(tx, {
+          ...pick,
+          status: 'running',
+          attempts: pick.attempts + 1,
+          claimed_by: worker_id,
+          fencing_token: pick.fencing_token + 1,
+          started_at: now,
+          lease_expires_at: this.leaseEnd(pick),
+        });
+        tx.emit('task:claimed', { task, worker_id, is_retry: false, is_reclaim: isReclaim });
+        return { task, is_retry: false, is_reclaim: isReclaim };
+      }
+    });
+  }
+
+  private deadLetter(tx: Tx, row: TaskRow, error: string): Task {
+    assertTransition(row.id, row.status, 'dead_letter', 'dead-letter');
+    const task = this.put(tx, { ...row, status: 'dead_letter', lease_expires_at: null, error });
+    tx.emit('task:dead_letter', { task });
+    return task;
+  }
+
+  /** The task, checked to be held by `worker_id` under the current fencing token. */
+  private held(params: { worker_id: string; task_id: string; fencing_token?: number | undefined }): TaskRow {
+    const row = this.requireTask(params.task_id);
+    if (row.status !== 'running' || row.claimed_by !== params.worker_id) {
+      const why = row.status === 'running' ? `held by ${row.claimed_by}` : `it is ${row.status}`;
+      throw new HarnessError(ErrorCode.NotClaimedBy, `task ${row.id} is not claimed by ${params.worker_id} (${why})`, {
+        task_id: row.id,
+        worker_id: params.worker_id,
+        claimed_by: row.claimed_by,
+        status: row.status,
+      });
+    }
+    if (params.fencing_token !== undefined && params.fencing_token !== row.fencing_token) {
+      throw new HarnessError(
+        ErrorCode.StaleFencingToken,
+        `task ${row.id}: fencing token ${params.fencing_token} is stale (current ${row.fencing_token}); the lease was taken over`,
+        { task_id: row.id, fencing_token: row.fencing_token },
+      );
+    }
+    return row;
+  }
+
+  private requireTask(id: string): TaskRow {
+    const row = this.store.getTask(id);
+    if (!row) throw new HarnessError(ErrorCode.NotFound, `task ${id} does not exist`, { task_id: id });
+    return row;
+  }
+
+  async heartbeat(params: Params<typeof LeaseParams>): Promise<Task> {
+    const p = parse(LeaseParams, params, 'task_heartbeat');
+    return this.mutate((tx) => {
+      const row = this.held(p);
+      const task = this.put(tx, { ...row, lease_expires_at: this.leaseEnd(row) });
+      tx.emit('task:heartbeat', { task });
+      return task;
+    });
+  }
+
+  async complete(params: Params<typeof CompleteParams>): Promise<Task> {
+    const p = parse(CompleteParams, params, 'task_complete');
+    return this.mutate((tx) => {
+      const row = this.held(p);
+      assertTransition(row.id, row.status, 'completed', 'complete');
+      const now = this.clock.now();
+      const task = this.put(tx, {
+        ...row,
+        status: 'completed',
+        completed_at: iso(now),
+        duration_ms: row.started_at ? now - Date.parse(row.started_at) : null,
+        lease_expires_at: null,
+        result: (p.result ?? null) as Json,
+      });
+      for (const id of this.store.dependents(row.id)) {
+        const dependent = this.store.getTask(id)!;
+        this.put(tx, { ...dependent, unmet_deps: Math.max(0, dependent.unmet_deps - 1) });
+      }
+      tx.emit('task:completed', { task });
+      return task;
+    });
+  }
+
+  async fail(params: Params<typeof FailParams>): Promise<Task> {
+    const p = parse(FailParams, params, 'task_fail');
+    return this.mutate((tx) => {
+      const row = this.held(p);
+      if (!p.retry || row.attempts >= row.max_attempts) {
+        const task = this.deadLetter(tx, row, p.error);
+        tx.emit('task:failed', { task, will_retry: false });
+        return task;
+      }
+      assertTransition(row.id, row.status, 'pending', 'fail');
+      const task = this.put(tx, { ...row, status: 'pending', claimed_by: null, lease_expires_at: null, error: p.error });
+      tx.emit('task:failed', { task, will_retry: true });
+      return task;
+    });
+  }
+
+  /** Gives a claimed task back without using up an attempt. */
+  async release(params: Params<typeof LeaseParams>): Promise<Task> {
+    const p = parse(LeaseParams, params, 'task_release');
+    return this.mutate((tx) => {
+      const row = this.held(p);
+      assertTransition(row.id, row.status, 'pending', 'release');
+      const task = this.put(tx, {
+        ...row,
+        status: 'pending',
+        attempts: Math.max(0, row.attempts - 1),
+        claimed_by: null,
+        lease_expires_at: null,
+      });
+      tx.emit('task:released', { task });
+      return task;
+    });
+  }
+
+  /** Puts a dead-lettered task back in the queue with its attempts reset. */
+  async retry(params: Params<typeof TaskIdParams>): Promise<Task> {
+    const { task_id } = parse(TaskIdParams, params, 'task_retry');
+    return this.mutate((tx) => {
+      const row = this.requireTask(task_id);
+      if (row.status !== 'dead_letter') {
+        throw new HarnessError(ErrorCode.InvalidTransition, `cannot retry task ${task_id}: it is ${row.status}, not dead_letter`, {
+          task_id,
+          status: row.status,
+        });
+      }
+      const task = this.put(tx, { ...row, status: 'pending', attempts: 0, claimed_by: null, lease_expires_at: null, error: null });
+      tx.emit('task:retried', { task });
+      return task;
+    });
+  }
+
+  async cancel(params: Params<typeof TaskIdParams>): Promise<Task> {
+    const { task_id } = parse(TaskIdParams, params, 'task_cancel');
+    return this.mutate((tx) => {
+      const row = this.requireTask(task_id);
+      assertTransition(row.id, row.status, 'cancelled', 'cancel');
+      const task = this.put(tx, { ...row, status: 'cancelled', lease_expires_at: null });
+      tx.emit('task:cancelled', { task });
+      return task;
+    });
+  }
+
+  getTask(taskId: string): Task {
+    return publicTask(this.requireTask(parse(Id, taskId, 'task_id')));
+  }
+
+  listTasks(status?: TaskStatus): Task[] {
+    return this.store.listTasks(status).map(publicTask);
+  }
+
+  countTasks(): Record<TaskStatus, number> {
+    return this.store.countTasks();
+  }
+
+  /** Ready = pending with every dependency completed. */
+  isReady(task: Task): boolean {
+    return task.status === 'pending' && this.store.getTask(task.id)?.unmet_deps === 0;
+  }
+
+  // ---- instances ----
+
+  async registerInstance(params: Params<typeof RegisterParams>): Promise<Instance> {
+    const p = parse(RegisterParams, params, 'instance_register');
+    return this.mutate((tx) => {
+      const existing = this.store.getInstance(p.worker_id);
+      if (existing?.status !== 'live') {
+        const live = this.store.listInstances().filter((i) => i.status === 'live');
+        if (this.config.instanceLimit > 0 && live.length >= this.config.instanceLimit) {
+          throw new HarnessError(
+            ErrorCode.InstanceLimit,
+            `instance limit reached: ${live.length} of ${this.config.instanceLimit} live instances ` +
+              `(${live.map((i) => i.worker_id).join(', ')}); stop one or raise the limit`,
+            { limit: this.config.instanceLimit },
+          );
+        }
+      }
+      const now = this.nowIso();
+      const instance: Instance = {
+        worker_id: p.worker_id,
+        name: p.name ?? existing?.name ?? p.worker_id,
+        capabilities: p.capabilities ?? existing?.capabilities ?? [],
+        pid: p.pid ?? existing?.pid ?? null,
+        status: 'live',
+        registered_at: existing?.status === 'live' ? existing.registered_at : now,
+        last_seen: now,
+      };
+      tx.w.apply({ op: 'instance', row: instance });
+      tx.emit('instance:registered', { instance });
+      return instance;
+    });
+  }
+
+  async heartbeatInstance(params: Params<typeof WorkerParams>): Promise<Instance> {
+    const { worker_id } = parse(WorkerParams, params, 'instance_heartbeat');
+    return this.mutate((tx) => {
+      const existing = this.requireInstance(worker_id);
+      if (existing.status === 'stale') {
+        throw new HarnessError(ErrorCode.InstanceStale, `instance ${worker_id} was marked stale; register it again`, {
+          worker_id,
+        });
+      }
+      const instance = { ...existing, last_seen: this.nowIso() };
+      tx.w.apply({ op: 'instance', row: instance });
+      return instance;
+    });
+  }
+
+  async deregisterInstance(params: Params<typeof WorkerParams>): Promise<{ worker_id: string; freed_tasks: string[] }> {
+    const { worker_id } = parse(WorkerParams, params, 'instance_deregister');
+    return this.mutate((tx) => {
+      this.requireInstance(worker_id);
+      tx.w.apply({ op: 'instance_delete', worker_id });
+      const freed_tasks = this.freeLeases(tx, worker_id);
+      tx.emit('instance:deregistered', { worker_id, freed_tasks });
+      return { worker_id, freed_tasks };
+    });
+  }
+
+  private requireInstance(workerId: string): Instance {
+    const instance = this.store.getInstance(workerId);
+    if (!instance) throw new HarnessError(ErrorCode.NotFound, `instance ${workerId} is not registered`, { worker_id: workerId });
+    return instance;
+  }
+
+  /** Ends the leases `workerId` holds now, so the next claim reclaims them at once. */
+  private freeLeases(tx: Tx, workerId: string): string[] {
+    const now = this.nowIso();
+    return this.store.heldBy(workerId).map((row) => {
+      const task = this.put(tx, { ...row, lease_expires_at: now });
+      tx.emit('lease:expired', { task });
+      this.announcedExpiries.add(`${task.id}:${task.fencing_token}`);
+      return task.id;
+    });
+  }
+
+  listInstances(): InstanceView[] {
+    const now = this.clock.now();
+    const running = this.store.listTasks('running');
+    return this.store.listInstances().map((i) => ({
+      ...i,
+      last_seen_age_ms: Math.max(0, now - Date.parse(i.last_seen)),
+      current_task: running.find((t) => t.claimed_by === i.worker_id)?.id ?? null,
+    }));
+  }
+
+  /**
+   * Marks instances not heard from within the stale timeout as stale and frees their leases;
+   * announces leases that ran out. An instance gets the whole timeout after this coordinator
+   * started, so a restart after downtime does not declare every worker dead at once.
+   */
+  async sweep(): Promise<{ stale: string[]; expired: string[] }> {
+    const now = this.clock.now();
+    const stale = this.store
+      .listInstances()
+      .filter((i) => i.status === 'live' && Math.max(Date.parse(i.last_seen), this.startedAt) + this.config.staleInstanceMs <= now);
+    const result = { stale: [] as string[], expired: [] as string[] };
+    if (stale.length > 0) {
+      await this.mutate((tx) => {
+        for (const existing of stale) {
+          const instance: Instance = { ...existing, status: 'stale' };
+          tx.w.apply({ op: 'instance', row: instance });
+          const freed_tasks = this.freeLeases(tx, instance.worker_id);
+          tx.emit('instance:stale', { instance, freed_tasks });
+          result.stale.push(instance.worker_id);
+        }
+      });
+    }
+    // Expired leases are data: announcing them writes nothing.
+    const current = new Set<string>();
+    for (const row of this.store.listExpired(iso(this.clock.now()))) {
+      const key = `${row.id}:${row.fencing_token}`;
+      current.add(key);
+      if (this.announcedExpiries.has(key)) continue;
+      result.expired.push(row.id);
+      this.events.emit('lease:expired', { task: publicTask(row) });
+    }
+    // Forget leases that were reclaimed or finished since, so the set stays small.
+    this.announcedExpiries = current;
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}

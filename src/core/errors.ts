@@ -1,0 +1,46 @@
+/**
+ * Every failure the coordinator reports carries a machine code. The edges (socket, CLI, UI)
+ * show `message` to people and let programs branch on `code`.
+ */
+export const ErrorCode = {
+  InvalidArgument: 'INVALID_ARGUMENT',
+  NotFound: 'NOT_FOUND',
+  AlreadyExists: 'ALREADY_EXISTS',
+  UnknownDependency: 'UNKNOWN_DEPENDENCY',
+  Cycle: 'CYCLE',
+  InvalidTransition: 'INVALID_TRANSITION',
+  NotClaimedBy: 'NOT_CLAIMED_BY',
+  StaleFencingToken: 'STALE_FENCING_TOKEN',
+  InstanceLimit: 'INSTANCE_LIMIT',
+  InstanceStale: 'INSTANCE_STALE',
+  StateLocked: 'STATE_LOCKED',
+  StateCorrupt: 'STATE_CORRUPT',
+  Storage: 'STORAGE_ERROR',
+  Closed: 'CLOSED',
+  Timeout: 'TIMEOUT',
+  Conflict: 'CONFLICT',
+  Internal: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class HarnessError extends Error {
+  override readonly name = 'HarnessError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Machine-readable context that goes on the wire next to the message. */
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export function isHarnessError(e: unknown): e is HarnessError {
+  return e instanceof HarnessError;
+}
+
+/** The message of anything thrown, for logs and error replies. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,70 @@
+import type { Instance, Task, TaskStatus } from './model';
+
+/**
+ * A task as the store keeps it: the public fields plus two it needs to answer "what is ready"
+ * quickly. `seq` orders tasks of equal priority (oldest first); `unmet_deps` counts dependencies
+ * not yet completed, so "ready" is `pending` with `unmet_deps = 0`.
+ */
+export interface TaskRow extends Task {
+  seq: number;
+  unmet_deps: number;
+}
+
+/**
+ * One change, as the journal records it and as any store applies it. Whole-row puts keep
+ * replay idempotent, and the same records are what a replicated store (e.g. NATS JetStream)
+ * would publish.
+ */
+export type Change =
+  | { op: 'task'; row: TaskRow }
+  | { op: 'instance'; row: Instance }
+  | { op: 'instance_delete'; worker_id: string }
+  | { op: 'meta'; key: string; value: string };
+
+export interface StoreReader {
+  getTask(id: string): TaskRow | undefined;
+  listTasks(status?: TaskStatus): TaskRow[];
+  countTasks(): Record<TaskStatus, number>;
+  /** Running tasks whose holder is `workerId`. */
+  heldBy(workerId: string): TaskRow[];
+  /** Ready tasks, highest priority first, oldest first among equals; stops at the first accepted. */
+  firstReady(accept: (task: TaskRow) => boolean): TaskRow | undefined;
+  /** Running tasks whose lease ended at or before `nowIso`, in the same order as firstReady. */
+  firstExpired(nowIso: string, accept: (task: TaskRow) => boolean): TaskRow | undefined;
+  /** Every running task whose lease ended at or before `nowIso`. */
+  listExpired(nowIso: string): TaskRow[];
+  /** Ids of the tasks that depend on `id`. */
+  dependents(id: string): string[];
+  getInstance(workerId: string): Instance | undefined;
+  listInstances(): Instance[];
+  getMeta(key: string): string | undefined;
+}
+
+export interface StoreWriter {
+  apply(change: Change): void;
+}
+
+export interface Committed<T> {
+  value: T;
+  /** Settles once the change is on disk: resolve means durable, reject means it was not kept. */
+  durable: Promise<void>;
+}
+
+export interface Store extends StoreReader {
+  /**
+   * Runs `fn` as one atomic change: either every `apply` in it takes effect or none does (a
+   * throw rolls back). The new state is visible to reads at once; `durable` says when it is safe
+   * to acknowledge.
+   */
+  transact<T>(fn: (tx: StoreWriter) => T): Committed<T>;
+  /** Waits for everything written so far to be durable, then releases the files. */
+  close(): Promise<void>;
+}
+
+export const ZERO_COUNTS = (): Record<TaskStatus, number> => ({
+  pending: 0,
+  running: 0,
+  completed: 0,
+  dead_letter: 0,
+  cancelled: 0,
+});
