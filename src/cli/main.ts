@@ -1,1 +1,116 @@
-process.stdout.write('harness: not built yet\n');
+import { parseArgs } from 'node:util';
+import { TASK_COMMANDS, type CliCommand } from './commands';
+import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
+
+const GLOBAL_OPTIONS = {
+  socket: { type: 'string' },
+  worker: { type: 'string' },
+  format: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const WORKER_ID: CliCommand = {
+  name: 'worker-id',
+  usage: 'harness worker-id',
+  summary: "print this worker's id (the same on every call)",
+  run: async (_v, _p, o, io) => {
+    io.stdout(resolveWorkerId(o, io) + '\n');
+    return 0;
+  },
+};
+
+export const COMMANDS: CliCommand[] = [...TASK_COMMANDS, SERVE_COMMAND, WATCH_COMMAND, WORKER_ID];
+
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: harness <command> [options]',
+    '',
+    'Coordinates parallel workers through the workspace coordinator (the VS Code extension, or `harness serve`).',
+    'Every command prints one JSON document on stdout; exit 0 on ok, 1 on an error reply, 2 on a usage error.',
+    '',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Global options: --socket PATH (else $HARNESS_SOCKET, else the default socket of $HARNESS_WORKTREE or the',
+    'current directory), --worker ID (else $HARNESS_WORKER_ID, else the id in $HARNESS_WORKER_ID_FILE),',
+    '--format json|text, --help.',
+  ].join('\n');
+}
+
+/** Picks the command named by the leading words: `task claim`, `serve`, ... */
+function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(' ');
+    const command = COMMANDS.find((c) => c.name === name);
+    if (command) return { command, rest: argv.slice(words) };
+  }
+  return undefined;
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.stdout(help() + '\n');
+    return argv.length === 0 ? 2 : 0;
+  }
+  const found = findCommand(argv);
+  try {
+    if (!found) {
+      const group = COMMANDS.filter((c) => c.name.startsWith(argv[0] + ' '));
+      throw new UsageError(
+        group.length
+          ? `unknown command "${argv.slice(0, 2).join(' ')}"; ${argv[0]} takes: ${group.map((c) => c.name.split(' ')[1]).join(', ')}`
+          : `unknown command "${argv[0]}"; run \`harness --help\` for the list`,
+      );
+    }
+    const { command, rest } = found;
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: rest,
+        options: { ...GLOBAL_OPTIONS, ...command.options },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message.split('\n')[0]!, command.usage);
+    }
+    const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    if (values.help) {
+      io.stdout(`usage: ${command.usage}\n${command.summary}\n`);
+      return 0;
+    }
+    const { min, max } = command.positionals ?? { min: 0, max: 0 };
+    if (parsed.positionals.length < min || parsed.positionals.length > max) {
+      throw new UsageError(
+        parsed.positionals.length < min ? 'missing argument' : `unexpected argument "${parsed.positionals[max]}"`,
+        command.usage,
+      );
+    }
+    const format = values.format as string | undefined;
+    if (format !== undefined && format !== 'json' && format !== 'text') {
+      throw new UsageError(`--format must be json or text, got ${JSON.stringify(format)}`, command.usage);
+    }
+    const opts: GlobalOptions = { socket: values.socket as string, worker: values.worker as string, format };
+    return await command.run(values, parsed.positionals, opts, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stdout(JSON.stringify({ status: 'error', code: 'USAGE', message: e.message }) + '\n');
+      io.stderr(`harness: ${e.message}\n${e.usage ? `usage: ${e.usage}\n` : 'run `harness --help` for usage\n'}`);
+      return 2;
+    }
+    return printReply(errorReply(e), io);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      process.stderr.write(`harness: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { HarnessClient } from '../client/client';
+import { HarnessError } from '../core/errors';
+import type { Reply } from '../protocol/messages';
+import { defaultSocketPath } from '../server/socket-path';
+
+/** A mistake in how harness was called: exit status 2, with the command's usage. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface GlobalOptions {
+  socket?: string | undefined;
+  worker?: string | undefined;
+  format?: string | undefined;
+}
+
+export interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export const processIo: Io = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  env: process.env,
+  cwd: process.cwd(),
+};
+
+/** `--socket`, else HARNESS_SOCKET, else the default socket of HARNESS_WORKTREE or the cwd. */
+export function resolveSocket(opts: GlobalOptions, io: Io): string {
+  if (opts.socket) return opts.socket;
+  if (io.env.HARNESS_SOCKET) return io.env.HARNESS_SOCKET;
+  return defaultSocketPath(io.env.HARNESS_WORKTREE || io.cwd);
+}
+
+export function workerIdFile(io: Io): string {
+  if (io.env.HARNESS_WORKER_ID_FILE) return io.env.HARNESS_WORKER_ID_FILE;
+  const base = io.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  return path.join(base, 'agent-harness', 'worker-id');
+}
+
+/**
+ * This worker's id: `--worker`, else HARNESS_WORKER_ID, else the id kept in the worker-id file,
+ * created on first use. The same on every call.
+ */
+export function resolveWorkerId(opts: GlobalOptions, io: Io): string {
+  if (opts.worker) return opts.worker;
+  if (io.env.HARNESS_WORKER_ID) return io.env.HARNESS_WORKER_ID;
+  const file = workerIdFile(io);
+  try {
+    const existing = fs.readFileSync(file, 'utf8').trim();
+    if (existing) return existing;
+  } catch {
+    // Not created yet.
+  }
+  const id = `worker-${randomUUID().slice(0, 8)}`;
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    fs.writeFileSync(file, id + '\n', { flag: 'wx', mode: 0o600 });
+    return id;
+  } catch {
+    return fs.readFileSync(file, 'utf8').trim(); // another process created it first: use theirs
+  }
+}
+
+export async function connect(opts: GlobalOptions, io: Io): Promise<HarnessClient> {
+  return HarnessClient.connect(resolveSocket(opts, io), { retryForMs: 2000 });
+}
+
+/** Prints a reply as the single JSON document on stdout; an error's message also on stderr. */
+export function printReply(reply: Reply, io: Io): number {
+  io.stdout(JSON.stringify(reply) + '\n');
+  if (reply.status === 'error') {
+    io.stderr(`harness: ${reply.message}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+export function errorReply(e: unknown): Reply {
+  if (e instanceof HarnessError) return { status: 'error', code: e.code, message: e.message };
+  return { status: 'error', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}

@@ -1,0 +1,116 @@
+import * as path from 'node:path';
+import { describeError } from '../core/errors';
+import { stderrLogger } from '../core/log';
+import type { EventLine } from '../protocol/messages';
+import { startService } from '../server/service';
+import type { CliCommand } from './commands';
+import { connect, errorReply, printReply, UsageError } from './context';
+
+const SERVE = 'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--verbose]';
+
+export const SERVE_COMMAND: CliCommand = {
+  name: 'serve',
+  usage: SERVE,
+  summary: 'run the coordinator of a workspace on its socket (headless)',
+  options: {
+    worktree: { type: 'string' },
+    'state-dir': { type: 'string' },
+    'instance-limit': { type: 'string' },
+    'stale-timeout': { type: 'string' },
+    verbose: { type: 'boolean' },
+  },
+  async run(v, _p, o, io) {
+    const worktree = path.resolve(io.cwd, (v.worktree as string | undefined) ?? io.env.HARNESS_WORKTREE ?? io.cwd);
+    const log = stderrLogger('harness serve', v.verbose === true);
+    const config: Record<string, number> = {};
+    const limit = v['instance-limit'] as string | undefined;
+    if (limit !== undefined) {
+      if (!/^\d+$/.test(limit)) throw new UsageError(`--instance-limit must be a whole number, got ${JSON.stringify(limit)}`, SERVE);
+      config.instanceLimit = Number(limit);
+    }
+    const stale = v['stale-timeout'] as string | undefined;
+    if (stale !== undefined) {
+      const s = Number(stale);
+      if (!Number.isFinite(s) || s <= 0) {
+        throw new UsageError(`--stale-timeout must be a positive number of seconds, got ${JSON.stringify(stale)}`, SERVE);
+      }
+      config.staleInstanceMs = s * 1000;
+    }
+    let service;
+    try {
+      service = await startService({
+        worktree,
+        ...(o.socket ? { socketPath: o.socket } : {}),
+        ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
+        config,
+        log,
+      });
+    } catch (e) {
+      return printReply(errorReply(e), io);
+    }
+    io.stdout(JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree } }) + '\n');
+    log.info(`serving ${worktree} on ${service.socketPath}`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        log.info(`${signal}: finishing in-flight requests and shutting down`);
+        resolve();
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    await service.close();
+    log.info('stopped');
+    return 0;
+  },
+};
+
+export const WATCH_COMMAND: CliCommand = {
+  name: 'watch',
+  usage: 'harness watch [--event NAME]... [--format json]',
+  summary: 'follow coordinator events as they happen',
+  options: { event: { type: 'string', multiple: true } },
+  async run(v, _p, o, io) {
+    try {
+      const client = await connect(o, io);
+      const json = o.format === 'json';
+      await client.subscribe(v.event as string[] | undefined, (e) => io.stdout(json ? JSON.stringify(e) + '\n' : describeEvent(e)));
+      io.stderr(`harness: watching ${client.socketPath} (Ctrl+C to stop)\n`);
+      await new Promise<void>((resolve) => {
+        client.onClose(() => resolve());
+        process.once('SIGINT', () => {
+          client.close();
+          resolve();
+        });
+      });
+      return 0;
+    } catch (e) {
+      io.stderr(`harness: ${describeError(e)}\n`);
+      return 1;
+    }
+  },
+};
+
+/** One line a person can read for an event. */
+export function describeEvent(e: EventLine): string {
+  const d = e.data as Record<string, any>;
+  const time = e.ts.slice(11, 23);
+  const t = d.task as { id: string; claimed_by: string | null; attempts: number; max_attempts: number; error: string | null } | undefined;
+  switch (e.event) {
+    case 'task:added':
+      return `${time} added     ${(d.tasks as Array<{ id: string }>).map((x) => x.id).join(', ')}\n`;
+    case 'task:claimed':
+      return `${time} claimed   ${t!.id} by ${d.worker_id}${d.is_reclaim ? ' (reclaimed)' : d.is_retry ? ' (again)' : ''} attempt ${t!.attempts}/${t!.max_attempts}\n`;
+    case 'task:completed':
+      return `${time} completed ${t!.id} by ${t!.claimed_by}\n`;
+    case 'task:failed':
+      return `${time} failed    ${t!.id}: ${t!.error}${d.will_retry ? ' (will retry)' : ''}\n`;
+    case 'task:dead_letter':
+      return `${time} dead      ${t!.id}: ${t!.error}\n`;
+    case 'instance:registered':
+      return `${time} worker    ${d.instance.worker_id} registered\n`;
+    case 'instance:stale':
+      return `${time} stale     ${d.instance.worker_id}${d.freed_tasks.length ? `, freed ${d.freed_tasks.join(', ')}` : ''}\n`;
+    default:
+      return `${time} ${e.event.padEnd(9)} ${t ? t.id : JSON.stringify(d).slice(0, 200)}\n`;
+  }
+}

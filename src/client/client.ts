@@ -1,0 +1,128 @@
+import * as net from 'node:net';
+import { ErrorCode, HarnessError, type ErrorCode as Code } from '../core/errors';
+import type { EventLine, Reply } from '../protocol/messages';
+
+export interface ConnectOptions {
+  /** Keep trying a refused or missing socket this long (backoff between tries). */
+  retryForMs?: number;
+}
+
+interface Waiter {
+  resolve(reply: Reply): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A connection to a coordinator's socket. Requests may be pipelined: replies come back in
+ * request order, so a FIFO of waiters matches them. Event lines (after `subscribe`) go to
+ * `onEvent` listeners.
+ */
+export class HarnessClient {
+  private readonly waiters: Waiter[] = [];
+  private readonly eventListeners = new Set<(e: EventLine) => void>();
+  private readonly closeListeners = new Set<(error?: Error) => void>();
+  private buffer = '';
+  private closedError: Error | undefined;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    readonly socketPath: string,
+  ) {
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.onData(chunk));
+    const closed = (error?: Error) => {
+      if (this.closedError) return;
+      this.closedError = new HarnessError(
+        ErrorCode.Closed,
+        `connection to the coordinator at ${socketPath} closed${error ? `: ${error.message}` : ''}`,
+      );
+      for (const w of this.waiters.splice(0)) w.reject(this.closedError);
+      for (const l of this.closeListeners) l(error);
+    };
+    socket.on('error', closed);
+    socket.on('close', () => closed());
+  }
+
+  static async connect(socketPath: string, options: ConnectOptions = {}): Promise<HarnessClient> {
+    const deadline = Date.now() + (options.retryForMs ?? 0);
+    for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
+      try {
+        const socket = await new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect(socketPath);
+          s.once('connect', () => {
+            s.off('error', reject);
+            resolve(s);
+          });
+          s.once('error', reject);
+        });
+        return new HarnessClient(socket, socketPath);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const retriable = code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EAGAIN';
+        if (!retriable || Date.now() + delay > deadline) {
+          throw new HarnessError(
+            ErrorCode.Closed,
+            `no coordinator is listening on ${socketPath} (${code ?? String(e)}); ` +
+              'start one with `harness serve --worktree <dir>` or open the workspace in VS Code with Agent Harness',
+            { socket: socketPath },
+          );
+        }
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) !== -1) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      if (!line.trim()) continue;
+      let message: unknown;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        continue; // not ours to fix; the server only sends JSON
+      }
+      if (message && typeof message === 'object' && 'event' in message) {
+        for (const l of this.eventListeners) l(message as EventLine);
+      } else {
+        this.waiters.shift()?.resolve(message as Reply);
+      }
+    }
+  }
+
+  /** Sends a request and returns the reply as the socket gave it, ok or error. */
+  send(command: string, params: Record<string, unknown> = {}): Promise<Reply> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise<Reply>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.socket.write(JSON.stringify({ ...params, command }) + '\n');
+    });
+  }
+
+  /** Sends a request and returns its data; an error reply becomes a HarnessError with its code. */
+  async request<T = Record<string, unknown>>(command: string, params: Record<string, unknown> = {}): Promise<T> {
+    const reply = await this.send(command, params);
+    if (reply.status === 'ok') return reply.data as T;
+    throw new HarnessError(reply.code as Code, reply.message, reply.details);
+  }
+
+  async subscribe(events: string[] | undefined, listener: (e: EventLine) => void): Promise<void> {
+    this.eventListeners.add(listener);
+    await this.request('subscribe', events ? { events } : {});
+  }
+
+  onClose(listener: (error?: Error) => void): void {
+    this.closeListeners.add(listener);
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+}

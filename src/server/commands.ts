@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import type { Coordinator } from '../core/coordinator';
+import { ErrorCode, HarnessError } from '../core/errors';
+import { TaskStatus } from '../core/model';
+import { PROTOCOL_VERSION } from '../protocol/messages';
+
+/** What a command handler may use besides its parameters. */
+export interface CommandContext {
+  coordinator: Coordinator;
+  worktree: string;
+  /** Turns this connection into an event stream (only the socket server can). */
+  subscribe?(events: readonly string[] | undefined): void;
+}
+
+type Handler = (params: Record<string, unknown>, ctx: CommandContext) => unknown;
+
+const ENVELOPE_KEYS = new Set(['command', 'id']);
+
+function withoutEnvelope(params: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !ENVELOPE_KEYS.has(k)));
+}
+
+/**
+ * `task_add` takes `{"task": {...}}`, or the task's fields at the top level with its id as
+ * `task_id` (a request's own `id` is the request id, echoed in the reply).
+ */
+function taskFromAdd(params: Record<string, unknown>): unknown {
+  if (params.task !== undefined) return params.task;
+  const { task_id, ...rest } = withoutEnvelope(params);
+  return task_id === undefined ? rest : { id: task_id, ...rest };
+}
+
+const ListParams = z.object({ status: TaskStatus.optional() });
+const SubscribeParams = z.object({ events: z.array(z.string()).optional() });
+const PlanParams = z.object({ tasks: z.array(z.unknown()) });
+
+function parseParams<S extends z.ZodType>(schema: S, params: unknown, command: string): z.output<S> {
+  const result = schema.safeParse(params);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw new HarnessError(ErrorCode.InvalidArgument, `invalid ${command}: ${issue.path.join('.') || 'parameters'}: ${issue.message}`);
+}
+
+/**
+ * Every command of the wire protocol, mapped 1:1 onto the coordinator. The socket server and
+ * (later) the MCP server both dispatch through this table, so the protocol is the one API.
+ */
+export const COMMANDS: Record<string, Handler> = {
+  ping: (_p, ctx) => ({ pong: true, protocol: PROTOCOL_VERSION, pid: process.pid, worktree: ctx.worktree }),
+  task_add: async (p, ctx) => ({ task: (await ctx.coordinator.addTasks([taskFromAdd(p)]))[0] }),
+  plan_import: async (p, ctx) => {
+    const { tasks } = parseParams(PlanParams, p, 'plan_import');
+    const added = await ctx.coordinator.addTasks(tasks);
+    return { count: added.length, task_ids: added.map((t) => t.id) };
+  },
+  task_claim: (p, ctx) => ctx.coordinator.claim(withoutEnvelope(p) as never),
+  task_heartbeat: async (p, ctx) => ({ task: await ctx.coordinator.heartbeat(withoutEnvelope(p) as never) }),
+  task_complete: async (p, ctx) => ({ task: await ctx.coordinator.complete(withoutEnvelope(p) as never) }),
+  task_fail: async (p, ctx) => ({ task: await ctx.coordinator.fail(withoutEnvelope(p) as never) }),
+  task_release: async (p, ctx) => ({ task: await ctx.coordinator.release(withoutEnvelope(p) as never) }),
+  task_retry: async (p, ctx) => ({ task: await ctx.coordinator.retry(withoutEnvelope(p) as never) }),
+  task_cancel: async (p, ctx) => ({ task: await ctx.coordinator.cancel(withoutEnvelope(p) as never) }),
+  task_get: (p, ctx) => {
+    if (typeof p.task_id !== 'string') throw new HarnessError(ErrorCode.InvalidArgument, 'invalid task_get: task_id: expected a string');
+    return { task: ctx.coordinator.getTask(p.task_id) };
+  },
+  task_list: (p, ctx) => ({ tasks: ctx.coordinator.listTasks(parseParams(ListParams, p, 'task_list').status) }),
+  status: (_p, ctx) => ({
+    counts: ctx.coordinator.countTasks(),
+    ready: ctx.coordinator.listTasks('pending').filter((t) => ctx.coordinator.isReady(t)).length,
+    instances: ctx.coordinator.listInstances().filter((i) => i.status === 'live').length,
+  }),
+  instance_register: async (p, ctx) => ({ instance: await ctx.coordinator.registerInstance(withoutEnvelope(p) as never) }),
+  instance_heartbeat: async (p, ctx) => ({ instance: await ctx.coordinator.heartbeatInstance(withoutEnvelope(p) as never) }),
+  instance_deregister: (p, ctx) => ctx.coordinator.deregisterInstance(withoutEnvelope(p) as never),
+  instance_list: (_p, ctx) => ({ instances: ctx.coordinator.listInstances() }),
+  subscribe: (p, ctx) => {
+    const { events } = parseParams(SubscribeParams, p, 'subscribe');
+    if (!ctx.subscribe) throw new HarnessError(ErrorCode.InvalidArgument, 'subscribe needs a socket connection');
+    ctx.subscribe(events);
+    return { subscribed: true };
+  },
+};
+
+export function commandNames(): string[] {
+  return Object.keys(COMMANDS).sort();
+}

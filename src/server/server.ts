@@ -1,0 +1,210 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import type { Coordinator } from '../core/coordinator';
+import { describeError, ErrorCode, HarnessError } from '../core/errors';
+import type { Disposable } from '../core/events';
+import type { Logger } from '../core/log';
+import { formatIssues } from '../core/validate';
+import { MAX_LINE_BYTES, RequestEnvelope, type EventLine, type Reply, type RequestId } from '../protocol/messages';
+import { COMMANDS, type CommandContext } from './commands';
+import { ensurePrivateDirectory } from './socket-path';
+
+export interface ServerOptions {
+  socketPath: string;
+  worktree: string;
+  coordinator: Coordinator;
+  log: Logger;
+  maxLineBytes?: number;
+  /** A connection whose unsent output grows past this is a slow consumer and is dropped. */
+  maxBufferedBytes?: number;
+}
+
+/** Builds the reply for one request line; never throws. */
+export async function handleLine(line: string, ctx: CommandContext, log: Logger): Promise<Reply> {
+  let id: RequestId;
+  try {
+    let message: unknown;
+    try {
+      message = JSON.parse(line);
+    } catch (e) {
+      throw new HarnessError(ErrorCode.InvalidArgument, `malformed JSON: ${describeError(e)}`);
+    }
+    const envelope = RequestEnvelope.safeParse(message);
+    if (!envelope.success) {
+      if (message && typeof message === 'object' && !Array.isArray(message)) {
+        const raw = (message as { id?: unknown }).id;
+        if (typeof raw === 'string' || typeof raw === 'number') id = raw;
+      }
+      throw new HarnessError(ErrorCode.InvalidArgument, `invalid request: ${formatIssues(envelope.error)}`);
+    }
+    id = envelope.data.id;
+    const handler = Object.hasOwn(COMMANDS, envelope.data.command) ? COMMANDS[envelope.data.command] : undefined;
+    if (!handler) {
+      throw new HarnessError(ErrorCode.InvalidArgument, `unknown command ${JSON.stringify(envelope.data.command.slice(0, 100))}`);
+    }
+    const data = await handler(envelope.data, ctx);
+    return withId({ status: 'ok', data }, id);
+  } catch (e) {
+    if (e instanceof HarnessError) {
+      return withId({ status: 'error', code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }, id);
+    }
+    log.error(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return withId({ status: 'error', code: ErrorCode.Internal, message: `internal error: ${describeError(e)}` }, id);
+  }
+}
+
+function withId<R extends Reply>(reply: R, id: RequestId): R {
+  return id === undefined ? reply : { ...reply, id };
+}
+
+/**
+ * The coordinator's local socket: newline-delimited JSON, one request per line, replies in
+ * request order. Requests on one connection run as they arrive (so many connections share an
+ * fsync), while their replies are written in order.
+ */
+export class HarnessServer {
+  private server: net.Server | undefined;
+  private readonly connections = new Set<net.Socket>();
+  private readonly maxLine: number;
+  private readonly maxBuffered: number;
+
+  constructor(private readonly options: ServerOptions) {
+    this.maxLine = options.maxLineBytes ?? MAX_LINE_BYTES;
+    this.maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
+  }
+
+  get socketPath(): string {
+    return this.options.socketPath;
+  }
+
+  async listen(): Promise<void> {
+    const { socketPath } = this.options;
+    if (process.platform !== 'win32') {
+      ensurePrivateDirectory(path.dirname(socketPath));
+      await removeStaleSocket(socketPath);
+    }
+    const server = net.createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (e) => this.options.log.error(`socket server: ${describeError(e)}`));
+    if (process.platform !== 'win32') fs.chmodSync(socketPath, 0o600);
+    this.server = server;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.connections.add(socket);
+    const ctx: CommandContext = {
+      coordinator: this.options.coordinator,
+      worktree: this.options.worktree,
+      subscribe: (events) => subscription.push(this.subscribe(socket, events)),
+    };
+    const subscription: Disposable[] = [];
+    let chunks: Buffer[] = [];
+    let buffered = 0;
+    let discarding = false; // inside a line that was too long: skip to its end
+    let replies: Promise<unknown> = Promise.resolve();
+
+    const respond = (reply: Promise<Reply>) => {
+      replies = replies.then(() => reply).then((r) => this.write(socket, JSON.stringify(r)));
+    };
+
+    socket.on('data', (data: Buffer) => {
+      let start = 0;
+      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+        const piece = data.subarray(start, nl);
+        start = nl + 1;
+        if (discarding) {
+          discarding = false;
+          continue;
+        }
+        const line = (buffered > 0 ? Buffer.concat([...chunks, piece]) : piece).toString('utf8');
+        chunks = [];
+        buffered = 0;
+        if (line.length > this.maxLine) {
+          respond(Promise.resolve(tooLong(this.maxLine)));
+          continue;
+        }
+        if (line.trim() === '') continue;
+        respond(handleLine(line, ctx, this.options.log));
+      }
+      if (start < data.length && !discarding) {
+        chunks.push(data.subarray(start));
+        buffered += data.length - start;
+        if (buffered > this.maxLine) {
+          chunks = [];
+          buffered = 0;
+          discarding = true;
+          respond(Promise.resolve(tooLong(this.maxLine)));
+        }
+      }
+    });
+    const cleanup = () => {
+      this.connections.delete(socket);
+      for (const d of subscription) d.dispose();
+    };
+    socket.on('close', cleanup);
+    socket.on('error', () => socket.destroy());
+  }
+
+  private write(socket: net.Socket, line: string): void {
+    if (socket.destroyed) return;
+    if (socket.writableLength > this.maxBuffered) {
+      this.options.log.warn('dropping a connection that does not read its replies (slow consumer)');
+      socket.destroy();
+      return;
+    }
+    socket.write(line + '\n');
+  }
+
+  private subscribe(socket: net.Socket, events: readonly string[] | undefined): Disposable {
+    const wanted = events && events.length > 0 ? new Set(events) : undefined;
+    return this.options.coordinator.events.onAny((name, data) => {
+      if (wanted && !wanted.has(name)) return;
+      const line: EventLine = { event: name, data, ts: new Date().toISOString() };
+      this.write(socket, JSON.stringify(line));
+    });
+  }
+
+  /** Stops accepting, lets in-flight replies go out, closes every connection, removes the socket. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.connections) socket.end();
+    const deadline = setTimeout(() => this.connections.forEach((s) => s.destroy()), 2000);
+    await closed;
+    clearTimeout(deadline);
+    if (process.platform !== 'win32') fs.rmSync(this.options.socketPath, { force: true });
+  }
+}
+
+function tooLong(max: number): Reply {
+  return { status: 'error', code: ErrorCode.InvalidArgument, message: `message too long: a line may be at most ${max} bytes` };
+}
+
+/**
+ * A socket file left by a coordinator that died is removed; one that still answers belongs to a
+ * live coordinator, and starting a second one is an error.
+ */
+async function removeStaleSocket(socketPath: string): Promise<void> {
+  if (!fs.existsSync(socketPath)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (alive) {
+    throw new HarnessError(ErrorCode.StateLocked, `a coordinator is already listening on ${socketPath}`, { socket: socketPath });
+  }
+  fs.rmSync(socketPath, { force: true });
+}

@@ -1,0 +1,83 @@
+import * as path from 'node:path';
+import { systemClock, type Clock } from '../core/clock';
+import { Coordinator, DEFAULT_CONFIG, type CoordinatorConfig } from '../core/coordinator';
+import { describeError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { SqlJsStore } from '../core/sqljs-store';
+import { HarnessServer } from './server';
+import { defaultSocketPath } from './socket-path';
+
+export interface ServiceOptions {
+  worktree: string;
+  socketPath?: string;
+  /** Defaults to `<worktree>/.harness`. */
+  stateDir?: string;
+  config?: Partial<CoordinatorConfig>;
+  /** How often stale instances and expired leases are looked for. */
+  sweepIntervalMs?: number;
+  log: Logger;
+  clock?: Clock;
+}
+
+export interface CoordinatorService {
+  coordinator: Coordinator;
+  server: HarnessServer;
+  socketPath: string;
+  stateDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The coordinator of one workspace on its socket: what `harness serve` runs, and what the
+ * extension runs in-process. Opening the store takes the state directory's lock, so a second
+ * service on the same workspace fails with a clear error instead of corrupting it.
+ */
+export async function startService(options: ServiceOptions): Promise<CoordinatorService> {
+  const worktree = path.resolve(options.worktree);
+  const stateDir = path.resolve(worktree, options.stateDir ?? '.harness');
+  const socketPath = options.socketPath ?? defaultSocketPath(worktree);
+  const { log } = options;
+  const store = await SqlJsStore.open({
+    dir: stateDir,
+    log: (level, message) => log[level](message),
+  });
+  log.info(
+    `opened ${stateDir} in ${store.stats.open_ms.toFixed(1)} ms (snapshot ${store.stats.snapshot_bytes} bytes, ` +
+      `${store.stats.journal_records} journal records replayed)`,
+  );
+  const coordinator = new Coordinator(store, { ...DEFAULT_CONFIG, ...options.config }, options.clock ?? systemClock, (e) =>
+    log.error(`event listener failed: ${describeError(e)}`),
+  );
+  const server = new HarnessServer({ socketPath, worktree, coordinator, log });
+  try {
+    await server.listen();
+  } catch (e) {
+    await coordinator.close();
+    throw e;
+  }
+  const interval = options.sweepIntervalMs ?? Math.min(5000, coordinator.settings.staleInstanceMs / 4);
+  let sweeping = false;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    coordinator
+      .sweep()
+      .then((r) => r.stale.length > 0 && log.warn(`instances gone stale, leases freed: ${r.stale.join(', ')}`))
+      .catch((e) => log.error(`sweep failed: ${describeError(e)}`))
+      .finally(() => (sweeping = false));
+  }, interval);
+  timer.unref();
+  let closing: Promise<void> | undefined;
+  return {
+    coordinator,
+    server,
+    socketPath,
+    stateDir,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(timer);
+        await server.close();
+        await coordinator.close();
+      })()),
+  };
+}

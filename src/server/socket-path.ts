@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/**
+ * The socket a workspace's coordinator listens on: stable for the workspace (a terminal that
+ * outlives a window reload finds it again), short enough for the ~104-byte Unix limit, in a
+ * directory only this user may enter.
+ */
+export function defaultSocketPath(worktree: string): string {
+  const hash = createHash('sha256').update(canonical(worktree)).digest('hex').slice(0, 16);
+  if (process.platform === 'win32') return `\\\\.\\pipe\\agent-harness-${hash}`;
+  return path.join(socketDirectory(), `${hash}.sock`);
+}
+
+function canonical(dir: string): string {
+  try {
+    return fs.realpathSync(path.resolve(dir));
+  } catch {
+    return path.resolve(dir);
+  }
+}
+
+function socketDirectory(): string {
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  return runtime && fs.existsSync(runtime) ? path.join(runtime, 'agent-harness') : path.join(os.tmpdir(), `agent-harness-${uid}`);
+}
+
+/** Creates the socket's directory owner-only, and refuses one that someone else could enter. */
+export function ensurePrivateDirectory(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (process.platform === 'win32') return;
+  const st = fs.statSync(dir);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+    throw new Error(`socket directory ${dir} belongs to another user (uid ${st.uid}); refusing to use it`);
+  }
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+}
