@@ -1,7 +1,7 @@
 // Bundles the extension, the CLI and the webview with esbuild. Type-checking is separate
 // (`npm run typecheck`), so a build stays fast.
 import * as esbuild from 'esbuild';
-import { copyFileSync, mkdirSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -45,6 +45,28 @@ const entries = [
 ];
 if (existsSync(join(root, 'bench/main.ts'))) {
   entries.push({ ...node, entryPoints: [join(root, 'bench/main.ts')], outfile: join(dist, 'bench.js') });
+}
+
+// The extension-host test tier (npm run test:vscode): the runner and one bundle per test file,
+// plain CommonJS for VS Code's extension host. Mocha is bundled in (mocha 12 is ESM and needs
+// require(esm), which an Electron extension host may lack); `vscode` comes from the host.
+const vscodeSuite = join(root, 'test/vscode/suite');
+if (existsSync(vscodeSuite)) {
+  const outdir = join(root, 'out/vscode/suite');
+  rmSync(outdir, { recursive: true, force: true }); // no stale test from a deleted source
+  const suiteEntries = readdirSync(vscodeSuite, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name === 'index.ts' || name.endsWith('.test.ts'))
+    .map((name) => join(vscodeSuite, name));
+  entries.push({
+    ...node,
+    sourcemap: true,
+    minify: false,
+    entryPoints: suiteEntries,
+    outbase: vscodeSuite,
+    outdir,
+    // mocha's parallel mode resolves files of its own at run time; the runner does not use it.
+    logOverride: { 'require-resolve-not-external': 'silent' },
+  });
 }
 
 await Promise.all(entries.map((options) => esbuild.build(options)));

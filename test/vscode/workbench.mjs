@@ -1,0 +1,293 @@
+// Starts and stops a real VS Code for the extension-host tests and the screenshots, offline:
+// code-server (VS Code's server with a Node extension host, installed in test/vscode-host by
+// scripts/install-vscode-host.sh) and Debian's Chromium driven by playwright-core.
+// Shared by launch-offline.mjs and screenshot.mjs. What each flag is for: shared VSCODE-TESTING.md.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const hostDir = join(repoRoot, 'test', 'vscode-host');
+const codeServerEntry = join(hostDir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+const chromiumPath = process.env.HARNESS_CHROMIUM || '/usr/bin/chromium';
+const INSTALL_HINT = 'run scripts/install-vscode-host.sh';
+const KEEP_RUNS = 10;
+
+/** A problem with the test machinery rather than with a test: launchers exit 2 on it. */
+export class SetupError extends Error {}
+
+/** Throws a SetupError naming the fix when code-server, Chromium or playwright-core is missing. */
+export function preflight() {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major !== 20) throw new SetupError(`code-server 4.100.3 runs on Node 20 only; this is Node ${process.versions.node}`);
+  if (!existsSync(codeServerEntry)) throw new SetupError(`code-server is not installed (${codeServerEntry} missing): ${INSTALL_HINT}`);
+  if (!existsSync(join(hostDir, 'node_modules', 'playwright-core'))) {
+    throw new SetupError(`playwright-core is not installed in test/vscode-host: ${INSTALL_HINT}`);
+  }
+  if (!existsSync(chromiumPath)) throw new SetupError(`Chromium is missing (${chromiumPath}): ${INSTALL_HINT}`);
+}
+
+/** A fresh folder under .run/vscode/ (git-ignored) for one run's homes, logs and report. */
+export function createRunDir(kind) {
+  const base = join(repoRoot, '.run', 'vscode');
+  mkdirSync(base, { recursive: true });
+  const old = readdirSync(base).filter((name) => name.startsWith(`${kind}-`)).sort();
+  for (const name of old.slice(0, Math.max(0, old.length - (KEEP_RUNS - 1)))) {
+    rmSync(join(base, name), { recursive: true, force: true });
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const runDir = join(base, `${kind}-${stamp}-${process.pid}`);
+  for (const sub of ['home', 'config', 'data', 'cache', 'state', 'tmp', 'user-data/User', 'extensions']) {
+    mkdirSync(join(runDir, sub), { recursive: true });
+  }
+  return runDir;
+}
+
+/**
+ * The environment for code-server and Chromium: homes and temp inside the run folder (even
+ * `code-server --version` writes ~/.config/code-server), and nothing inherited from a VS Code
+ * the developer may be running this from (VSCODE_IPC_HOOK_CLI would make code-server hand the
+ * folder to that instance instead of serving).
+ */
+function isolatedEnv(runDir, extra = {}) {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('VSCODE_') && key !== 'ELECTRON_RUN_AS_NODE') env[key] = value;
+  }
+  return {
+    ...env,
+    HOME: join(runDir, 'home'),
+    XDG_CONFIG_HOME: join(runDir, 'config'),
+    XDG_DATA_HOME: join(runDir, 'data'),
+    XDG_CACHE_HOME: join(runDir, 'cache'),
+    XDG_STATE_HOME: join(runDir, 'state'),
+    TMPDIR: join(runDir, 'tmp'),
+    ...extra,
+  };
+}
+
+const USER_SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'security.workspace.trust.enabled': false,
+  'telemetry.telemetryLevel': 'off',
+  'extensions.autoUpdate': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.ignoreRecommendations': true,
+  'update.mode': 'none',
+  'chat.disableAIFeatures': true,
+  'git.openRepositoryInParentFolders': 'never',
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function tail(path, lines = 30) {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Is any process of the group `pgid` still alive? */
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts code-server in its own process group on a free 127.0.0.1 port, serving `workspace`,
+ * and waits until /healthz answers. `env` reaches the extension host (it inherits
+ * code-server's environment). Returns { port, origin, logPath, stop }.
+ */
+export async function startCodeServer({ runDir, workspace, env = {}, settings = {} }) {
+  const port = await freePort();
+  const configPath = join(runDir, 'code-server.yaml');
+  writeFileSync(configPath, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  writeFileSync(
+    join(runDir, 'user-data', 'User', 'settings.json'),
+    `${JSON.stringify({ ...USER_SETTINGS, ...settings }, null, 2)}\n`,
+  );
+  const logPath = join(runDir, 'code-server.log');
+  const logFd = openSync(logPath, 'a');
+  const args = [
+    codeServerEntry,
+    '--config', configPath,
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--auth', 'none',
+    '--user-data-dir', join(runDir, 'user-data'),
+    '--extensions-dir', join(runDir, 'extensions'),
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--ignore-last-opened',
+    workspace,
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: runDir,
+    detached: true, // its own process group, so stop() reaches the extension host and pty host too
+    stdio: ['ignore', logFd, logFd],
+    env: isolatedEnv(runDir, env),
+  });
+  closeSync(logFd);
+  let exited = null;
+  child.once('exit', (code, signal) => (exited = { code, signal }));
+  child.once('error', (error) => (exited = { error }));
+
+  const pgid = child.pid;
+  const stop = async () => {
+    if (pgid === undefined) return;
+    try {
+      process.kill(-pgid, 'SIGTERM');
+    } catch {
+      return; // the whole group is gone already
+    }
+    for (let waited = 0; waited < 5000 && groupAlive(pgid); waited += 100) await sleep(100);
+    if (groupAlive(pgid)) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {}
+    }
+  };
+
+  const origin = `http://127.0.0.1:${port}`;
+  const timeoutMs = Number(process.env.HARNESS_VSCODE_START_TIMEOUT_MS) || 60_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) {
+      await stop();
+      const how = exited.error ? exited.error.message : `exit code ${exited.code}, signal ${exited.signal}`;
+      throw new SetupError(`code-server exited before it was ready (${how}); its log ${logPath}:\n${tail(logPath)}`);
+    }
+    try {
+      const response = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(2000) });
+      if (response.ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      await stop();
+      throw new SetupError(
+        `code-server did not answer ${origin}/healthz within ${timeoutMs / 1000}s; its log ${logPath}:\n${tail(logPath)}`,
+      );
+    }
+    await sleep(200);
+  }
+  return { port, origin, logPath, stop };
+}
+
+/**
+ * Launches headless Chromium through playwright-core with the flags that work offline here, and
+ * opens one page whose console (workbench and extension host alike) goes to console.log in the
+ * run folder. Returns { browser, page, consoleLogPath, close }.
+ */
+export async function launchBrowser({ runDir, viewport = { width: 1280, height: 800 } }) {
+  const { chromium } = createRequire(join(hostDir, 'package.json'))('playwright-core');
+  const consoleLogPath = join(runDir, 'console.log');
+  const consoleFd = openSync(consoleLogPath, 'a');
+  const note = (line) => {
+    try {
+      writeFileSync(consoleFd, `${line}\n`);
+    } catch {}
+  };
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    timeout: 60_000,
+    env: isolatedEnv(runDir),
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      // Without these Chromium's own background connections are refused here, many at a time.
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('console', (message) => note(`[${message.type()}] ${message.text()}`));
+  page.on('pageerror', (error) => note(`[pageerror] ${error.stack ?? error.message}`));
+  page.on('crash', () => note('[crash] the page crashed'));
+  const close = async () => {
+    await Promise.race([browser.close().catch(() => {}), sleep(10_000)]);
+    try {
+      closeSync(consoleFd);
+    } catch {}
+  };
+  return { browser, page, consoleLogPath, close };
+}
+
+/** The workbench URL for `workspace`, with a payload such as extensionDevelopmentPath. */
+export function workbenchUrl({ origin, workspace, payload = {} }) {
+  const authority = new URL(origin).host; // must be the host:port the browser uses
+  const entries = Object.entries(payload).map(([key, path]) => [key, `vscode-remote://${authority}${path}`]);
+  const query = new URLSearchParams({ folder: workspace });
+  if (entries.length) query.set('payload', JSON.stringify(entries));
+  return `${origin}/?${query}`;
+}
+
+/**
+ * code-server plus Chromium, torn down together by close() (idempotent), also on SIGINT/SIGTERM
+ * of this process. `env` (an object, or a function of the run folder) reaches the extension host.
+ */
+export async function startWorkbench({ kind, workspace, env = {}, settings, viewport }) {
+  preflight();
+  const runDir = createRunDir(kind);
+  if (typeof env === 'function') env = env(runDir);
+  let server;
+  let browser;
+  let closing;
+  const close = () =>
+    (closing ??= (async () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (browser) await browser.close();
+      if (server) await server.stop();
+    })());
+  const onSignal = (signal) => {
+    console.error(`\n${signal}: stopping code-server and Chromium`);
+    close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    server = await startCodeServer({ runDir, workspace, env: { HARNESS_VSCODE_RUN_DIR: runDir, ...env }, settings });
+    browser = await launchBrowser({ runDir, viewport });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    runDir,
+    workspace,
+    origin: server.origin,
+    codeServerLog: server.logPath,
+    consoleLog: browser.consoleLogPath,
+    page: browser.page,
+    url: (payload) => workbenchUrl({ origin: server.origin, workspace, payload }),
+    close,
+  };
+}
