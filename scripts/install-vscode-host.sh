@@ -66,6 +66,8 @@ installed_ok() {
   [[ -x $code_server_bin ]] &&
     [[ -x $vscode_dir/node_modules/@vscode/ripgrep/bin/rg ]] &&
     [[ -e $vscode_dir/node_modules.asar ]] &&
+    [[ -f $vscode_dir/node_modules/node-pty/build/Release/pty.node ]] &&
+    [[ -f $vscode_dir/node_modules/kerberos/build/Release/kerberos.node ]] &&
     [[ -d $host_dir/node_modules/playwright-core ]]
 }
 if ((!force)) && [[ -f $stamp && $(cat "$stamp") == "$lock_sum" ]] && installed_ok; then
@@ -101,7 +103,7 @@ else
   fi
   installed_ok || {
     tail -n 40 "$log" >&2
-    fail "npm ci finished but code-server is incomplete (rg, node_modules.asar or the bin missing); log: $log"
+    fail "npm ci finished but code-server is incomplete (its bin, rg, node_modules.asar, node-pty or kerberos missing); log: $log"
   }
   echo "$lock_sum" >"$stamp"
   rm -rf "$install_tmp"
