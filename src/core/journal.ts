@@ -25,8 +25,9 @@ export interface DecodedJournal {
 }
 
 /**
- * Reads a journal. Damage at the very end is what a crash mid-write leaves: it is dropped.
- * Damage followed by intact records is not a crash; it is an error, and the file is left alone.
+ * Reads a journal. Damage at the very end is what a crash mid-write leaves: one damaged or
+ * unfinished last record, which is dropped. Damage followed by more records is not a crash; it is
+ * an error, and the file is left alone.
  */
 export function decodeJournal(data: Buffer, file: string): DecodedJournal {
   const records: JournalRecord[] = [];
@@ -40,15 +41,17 @@ export function decodeJournal(data: Buffer, file: string): DecodedJournal {
     const next = end === -1 ? data.length : end + 1;
     const reason = end === -1 ? 'incomplete record' : undefined;
     const parsed = reason ? { reason } : parseLine(data.subarray(offset, end));
+    // A crash tears the last record; after a damaged record only an unfinished fragment (no
+    // newline) may follow. More whole records after it, intact or not, are not a crash.
+    if (firstBad && end !== -1) {
+      throw new HarnessError(
+        ErrorCode.StateCorrupt,
+        `journal ${file} is damaged at record ${firstBad.line} (${firstBad.reason}) and has ` +
+          `${'record' in parsed ? 'intact' : 'more damaged'} records after it; the files were left as they are for inspection`,
+        { file, line: firstBad.line },
+      );
+    }
     if ('record' in parsed) {
-      if (firstBad) {
-        throw new HarnessError(
-          ErrorCode.StateCorrupt,
-          `journal ${file} is damaged at record ${firstBad.line} (${firstBad.reason}) and has intact records after it; ` +
-            'the files were left as they are for inspection',
-          { file, line: firstBad.line },
-        );
-      }
       records.push(parsed.record);
       goodLength = next;
     } else if (!firstBad) {

@@ -30,6 +30,7 @@ const MIGRATIONS: readonly string[] = [
 
 export const SNAPSHOT_FILE = 'state.db';
 export const JOURNAL_FILE = 'journal.log';
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
 export interface SqlJsStoreOptions {
   /** The state directory, e.g. `<workspace>/.harness`. */
@@ -138,6 +139,8 @@ export class SqlJsStore implements Store {
     this.db?.close();
     const snapshot = this.files.readFile(this.snapshotPath);
     try {
+      // sql.js takes an empty file for a new, empty database: that would silently start empty.
+      if (snapshot && !snapshot.subarray(0, 16).equals(SQLITE_HEADER)) throw new Error('not an SQLite database');
       this.db = new this.sql.Database(snapshot);
       this.migrate();
     } catch (e) {
@@ -281,6 +284,8 @@ export class SqlJsStore implements Store {
       this.files.truncate(this.journalFd, this.journalBytes);
       this.load();
       this.broken = undefined;
+      // Memory is what the disk holds again: a read-only call must not inherit the failed write.
+      this.lastDurable = Promise.resolve();
       this.log('info', `recovered ${this.dir} from disk after a failed write`);
     } catch (e) {
       throw new HarnessError(
