@@ -56,6 +56,9 @@ async function main() {
   const given = options.workspace ?? process.env.HARNESS_VSCODE_WORKSPACE;
   const workspace = given ? resolve(given) : mkdtempSync(join(tmpdir(), 'agent-harness-ws-'));
   mkdirSync(workspace, { recursive: true });
+  // 'exit' also runs when a signal ends the run (startWorkbench's handler calls process.exit).
+  const removeWorkspace = () => rmSync(workspace, { recursive: true, force: true });
+  if (!given) process.on('exit', removeWorkspace);
 
   let workbench;
   let tail;
@@ -115,7 +118,6 @@ async function main() {
     }, 30_000);
     watchdog.unref();
     await workbench?.close();
-    if (!given) rmSync(workspace, { recursive: true, force: true });
     clearTimeout(watchdog);
   }
 }

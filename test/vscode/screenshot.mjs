@@ -51,6 +51,7 @@ async function main() {
   const scratch = options.workspace ? undefined : mkdtempSync(join(tmpdir(), 'agent-harness-shot-'));
   const workspace = scratch ? join(scratch, 'demo-project') : resolve(options.workspace);
   if (scratch) {
+    process.on('exit', () => rmSync(scratch, { recursive: true, force: true })); // signals too
     mkdirSync(join(workspace, '.harness'), { recursive: true });
     writeFileSync(join(workspace, 'README.md'), '# Demo workspace\n');
   }
@@ -68,7 +69,6 @@ async function main() {
     throw error;
   } finally {
     await workbench?.close();
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
 }
 

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +16,7 @@ const codeServerEntry = join(hostDir, 'node_modules', 'code-server', 'out', 'nod
 const chromiumPath = process.env.HARNESS_CHROMIUM || '/usr/bin/chromium';
 const INSTALL_HINT = 'run scripts/install-vscode-host.sh';
 const KEEP_RUNS = 10;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** A problem with the test machinery rather than with a test: launchers exit 2 on it. */
 export class SetupError extends Error {}
@@ -156,8 +158,16 @@ export async function startCodeServer({ runDir, workspace, env = {}, settings = 
   child.once('error', (error) => (exited = { error }));
 
   const pgid = child.pid;
+  // Whatever way this process ends (an uncaught error, process.exit), code-server must not outlive it.
+  const killOnExit = () => {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {}
+  };
+  if (pgid !== undefined) process.on('exit', killOnExit);
   const stop = async () => {
     if (pgid === undefined) return;
+    process.off('exit', killOnExit);
     try {
       process.kill(-pgid, 'SIGTERM');
     } catch {
@@ -212,6 +222,10 @@ export async function launchBrowser({ runDir, viewport = { width: 1280, height: 
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
+    // startWorkbench handles the signals: Playwright's own handlers exit before code-server stopped.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
     timeout: 60_000,
     env: isolatedEnv(runDir),
     args: [
@@ -250,8 +264,8 @@ export function workbenchUrl({ origin, workspace, payload = {} }) {
 }
 
 /**
- * code-server plus Chromium, torn down together by close() (idempotent), also on SIGINT/SIGTERM
- * of this process. `env` (an object, or a function of the run folder) reaches the extension host.
+ * code-server plus Chromium, torn down together by close() (idempotent), also on SIGINT, SIGTERM
+ * or SIGHUP of this process, which then exits 128 + the signal's number ('exit' listeners run). `env` (an object, or a function of the run folder) reaches the extension host.
  */
 export async function startWorkbench({ kind, workspace, env = {}, settings, viewport }) {
   preflight();
@@ -262,17 +276,15 @@ export async function startWorkbench({ kind, workspace, env = {}, settings, view
   let closing;
   const close = () =>
     (closing ??= (async () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const signal of SIGNALS) process.off(signal, onSignal);
       if (browser) await browser.close();
       if (server) await server.stop();
     })());
   const onSignal = (signal) => {
     console.error(`\n${signal}: stopping code-server and Chromium`);
-    close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    close().finally(() => process.exit(128 + osConstants.signals[signal]));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
   try {
     server = await startCodeServer({ runDir, workspace, env: { HARNESS_VSCODE_RUN_DIR: runDir, ...env }, settings });
     browser = await launchBrowser({ runDir, viewport });
