@@ -58,19 +58,30 @@ export function resolveWorkerId(opts: GlobalOptions, io: Io): string {
   if (opts.worker) return opts.worker;
   if (io.env.HARNESS_WORKER_ID) return io.env.HARNESS_WORKER_ID;
   const file = workerIdFile(io);
-  try {
-    const existing = fs.readFileSync(file, 'utf8').trim();
-    if (existing) return existing;
-  } catch {
-    // Not created yet.
-  }
-  const id = `worker-${randomUUID().slice(0, 8)}`;
+  const existing = readWorkerId(file);
+  if (existing) return existing;
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // Written whole under a temporary name, then put in place: a concurrent first call never reads
+  // the file half-written, and an empty file (a crash mid-write) does not become an empty id.
+  const tmp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+  fs.writeFileSync(tmp, `worker-${randomUUID().slice(0, 8)}\n`, { mode: 0o600 });
   try {
-    fs.writeFileSync(file, id + '\n', { flag: 'wx', mode: 0o600 });
-    return id;
+    fs.linkSync(tmp, file); // fails if another process created it first: then use theirs
   } catch {
-    return fs.readFileSync(file, 'utf8').trim(); // another process created it first: use theirs
+    if (!readWorkerId(file)) fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  const id = readWorkerId(file);
+  if (!id) throw new Error(`could not create the worker id file ${file}`);
+  return id;
+}
+
+function readWorkerId(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined; // not created yet
   }
 }
 

@@ -66,6 +66,9 @@ function withId<R extends Reply>(reply: R, id: RequestId): R {
 export class HarnessServer {
   private server: net.Server | undefined;
   private readonly connections = new Set<net.Socket>();
+  /** Each connection's chain of replies, so `close` can wait for the ones still owed. */
+  private readonly replyChains = new Map<net.Socket, () => Promise<unknown>>();
+  private closing = false;
   private readonly maxLine: number;
   private readonly maxBuffered: number;
 
@@ -114,7 +117,10 @@ export class HarnessServer {
       replies = replies.then(() => reply).then((r) => this.write(socket, JSON.stringify(r)));
     };
 
+    this.replyChains.set(socket, () => replies);
+
     socket.on('data', (data: Buffer) => {
+      if (this.closing) return; // shutting down: requests not read yet are not taken
       let start = 0;
       for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
         const piece = data.subarray(start, nl);
@@ -123,10 +129,11 @@ export class HarnessServer {
           discarding = false;
           continue;
         }
+        const bytes = buffered + piece.length; // the limit is in bytes, not UTF-16 characters
         const line = (buffered > 0 ? Buffer.concat([...chunks, piece]) : piece).toString('utf8');
         chunks = [];
         buffered = 0;
-        if (line.length > this.maxLine) {
+        if (bytes > this.maxLine) {
           respond(Promise.resolve(tooLong(this.maxLine)));
           continue;
         }
@@ -146,6 +153,7 @@ export class HarnessServer {
     });
     const cleanup = () => {
       this.connections.delete(socket);
+      this.replyChains.delete(socket);
       for (const d of subscription) d.dispose();
     };
     socket.on('close', cleanup);
@@ -177,8 +185,14 @@ export class HarnessServer {
     this.server = undefined;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Requests already read are answered before their connection is ended (ending it first
+    // would run them without a reply); no new ones are taken.
+    this.closing = true;
+    let deadline: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<void>((resolve) => (deadline = setTimeout(resolve, 2000)));
+    await Promise.race([Promise.all([...this.replyChains.values()].map((chain) => chain().catch(() => {}))), timeUp]);
     for (const socket of this.connections) socket.end();
-    const deadline = setTimeout(() => this.connections.forEach((s) => s.destroy()), 2000);
+    void timeUp.then(() => this.connections.forEach((s) => s.destroy()));
     await closed;
     clearTimeout(deadline);
     if (process.platform !== 'win32') fs.rmSync(this.options.socketPath, { force: true });
