@@ -22,7 +22,8 @@ export async function run(): Promise<void> {
     if (reportPath) appendFileSync(reportPath, `${text}\n`);
     else console.log(text);
   };
-  Mocha.reporters.Base.consoleLog = (...args: unknown[]): void => write(format(...args));
+  // Plain text: mocha's symbols colour themselves when CI=true, whatever `color` says.
+  Mocha.reporters.Base.consoleLog = (...args: unknown[]): void => write(format(...args).replace(/\x1b\[[0-9;]*m/g, ''));
 
   write(`VS Code ${vscode.version} (${vscode.env.appHost}, ui ${vscode.UIKind[vscode.env.uiKind]})`);
   const mocha = new Mocha({
