@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { TASK_COMMANDS, type CliCommand } from './commands';
 import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { EXEC_COMMAND } from './exec';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
+import { WORK_COMMAND } from './work';
 
 const GLOBAL_OPTIONS = {
   socket: { type: 'string' },
@@ -20,7 +22,7 @@ const WORKER_ID: CliCommand = {
   },
 };
 
-export const COMMANDS: CliCommand[] = [...TASK_COMMANDS, SERVE_COMMAND, WATCH_COMMAND, WORKER_ID];
+export const COMMANDS: CliCommand[] = [...TASK_COMMANDS, EXEC_COMMAND, WORK_COMMAND, SERVE_COMMAND, WATCH_COMMAND, WORKER_ID];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -40,7 +40,7 @@ export const SERVE_COMMAND: CliCommand = {
     try {
       service = await startService({
         worktree,
-        ...(o.socket ? { socketPath: o.socket } : {}),
+        ...(o.socket || io.env.HARNESS_SOCKET ? { socketPath: o.socket || io.env.HARNESS_SOCKET } : {}),
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
         config,
         log,

@@ -26,6 +26,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX tasks_holder ON tasks (claimed_by);
    CREATE TABLE deps (dep_id TEXT NOT NULL, task_id TEXT NOT NULL, PRIMARY KEY (dep_id, task_id));
    CREATE TABLE instances (worker_id TEXT PRIMARY KEY, body TEXT NOT NULL);`,
+  // A worker's finished tasks keep claimed_by, so "what does it hold now" must not scan them all.
+  `DROP INDEX tasks_holder;
+   CREATE INDEX tasks_holder ON tasks (claimed_by, status);`,
 ];
 
 export const SNAPSHOT_FILE = 'state.db';
@@ -142,6 +145,7 @@ export class SqlJsStore implements Store {
       // sql.js takes an empty file for a new, empty database: that would silently start empty.
       if (snapshot && !snapshot.subarray(0, 16).equals(SQLITE_HEADER)) throw new Error('not an SQLite database');
       this.db = new this.sql.Database(snapshot);
+      this.configureConnection();
       this.migrate();
     } catch (e) {
       throw new HarnessError(
@@ -172,6 +176,15 @@ export class SqlJsStore implements Store {
       torn_bytes_dropped: journal.tornBytes,
       open_ms: 0,
     };
+  }
+
+  /**
+   * SQLite's own rollback journal only needs to serve ROLLBACK here: durability is our journal's
+   * job, so keep it in memory instead of sql.js's JavaScript file system. Export may reset
+   * connection settings, so this runs after every snapshot too.
+   */
+  private configureConnection(): void {
+    this.db.exec('PRAGMA journal_mode = MEMORY');
   }
 
   private migrate(): void {
@@ -298,6 +311,7 @@ export class SqlJsStore implements Store {
   /** Writes the whole database atomically, then empties the journal it replaces. */
   snapshot(): void {
     const bytes = this.db.export();
+    this.configureConnection();
     this.files.writeAtomic(this.snapshotPath, bytes);
     this.files.truncate(this.journalFd, 0);
     this.journalBytes = 0;

@@ -3,10 +3,12 @@ import type { Coordinator } from '../core/coordinator';
 import { ErrorCode, HarnessError } from '../core/errors';
 import { TaskStatus } from '../core/model';
 import { PROTOCOL_VERSION } from '../protocol/messages';
+import { RunFinishParams, RunOutputParams, RunStartParams, type RunRegistry } from './runs';
 
 /** What a command handler may use besides its parameters. */
 export interface CommandContext {
   coordinator: Coordinator;
+  runs: RunRegistry;
   worktree: string;
   /** Turns this connection into an event stream (only the socket server can). */
   subscribe?(events: readonly string[] | undefined): void;
@@ -74,6 +76,21 @@ export const COMMANDS: Record<string, Handler> = {
   instance_heartbeat: async (p, ctx) => ({ instance: await ctx.coordinator.heartbeatInstance(withoutEnvelope(p) as never) }),
   instance_deregister: (p, ctx) => ctx.coordinator.deregisterInstance(withoutEnvelope(p) as never),
   instance_list: (_p, ctx) => ({ instances: ctx.coordinator.listInstances() }),
+  run_start: (p, ctx) => ({ run: ctx.runs.start(parseParams(RunStartParams, p, 'run_start')) }),
+  run_output: (p, ctx) => {
+    const { run_id, stream, data } = parseParams(RunOutputParams, p, 'run_output');
+    ctx.runs.output(run_id, stream, data);
+    return {};
+  },
+  run_finish: (p, ctx) => {
+    const { run_id, result } = parseParams(RunFinishParams, p, 'run_finish');
+    return { run: ctx.runs.finish(run_id, result) };
+  },
+  run_list: (_p, ctx) => ({ runs: ctx.runs.list() }),
+  run_log: (p, ctx) => {
+    if (typeof p.run_id !== 'string') throw new HarnessError(ErrorCode.InvalidArgument, 'invalid run_log: run_id: expected a string');
+    return ctx.runs.output_log(p.run_id);
+  },
   subscribe: (p, ctx) => {
     const { events } = parseParams(SubscribeParams, p, 'subscribe');
     if (!ctx.subscribe) throw new HarnessError(ErrorCode.InvalidArgument, 'subscribe needs a socket connection');

@@ -8,12 +8,14 @@ import type { Logger } from '../core/log';
 import { formatIssues } from '../core/validate';
 import { MAX_LINE_BYTES, RequestEnvelope, type EventLine, type Reply, type RequestId } from '../protocol/messages';
 import { COMMANDS, type CommandContext } from './commands';
+import type { RunRegistry } from './runs';
 import { ensurePrivateDirectory } from './socket-path';
 
 export interface ServerOptions {
   socketPath: string;
   worktree: string;
   coordinator: Coordinator;
+  runs: RunRegistry;
   log: Logger;
   maxLineBytes?: number;
   /** A connection whose unsent output grows past this is a slow consumer and is dropped. */
@@ -104,6 +106,7 @@ export class HarnessServer {
     this.connections.add(socket);
     const ctx: CommandContext = {
       coordinator: this.options.coordinator,
+      runs: this.options.runs,
       worktree: this.options.worktree,
       subscribe: (events) => subscription.push(this.subscribe(socket, events)),
     };
@@ -170,13 +173,16 @@ export class HarnessServer {
     socket.write(line + '\n');
   }
 
+  /** Forwards coordinator and run events (all, or the named ones) to the connection. */
   private subscribe(socket: net.Socket, events: readonly string[] | undefined): Disposable {
     const wanted = events && events.length > 0 ? new Set(events) : undefined;
-    return this.options.coordinator.events.onAny((name, data) => {
+    const forward = (name: string, data: unknown) => {
       if (wanted && !wanted.has(name)) return;
       const line: EventLine = { event: name, data, ts: new Date().toISOString() };
       this.write(socket, JSON.stringify(line));
-    });
+    };
+    const subscriptions = [this.options.coordinator.events.onAny(forward), this.options.runs.events.onAny(forward)];
+    return { dispose: () => subscriptions.forEach((s) => s.dispose()) };
   }
 
   /** Stops accepting, lets in-flight replies go out, closes every connection, removes the socket. */

@@ -4,6 +4,7 @@ import { Coordinator, DEFAULT_CONFIG, type CoordinatorConfig } from '../core/coo
 import { describeError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { SqlJsStore } from '../core/sqljs-store';
+import { RunRegistry } from './runs';
 import { HarnessServer } from './server';
 import { defaultSocketPath } from './socket-path';
 
@@ -21,6 +22,7 @@ export interface ServiceOptions {
 
 export interface CoordinatorService {
   coordinator: Coordinator;
+  runs: RunRegistry;
   server: HarnessServer;
   socketPath: string;
   stateDir: string;
@@ -48,7 +50,8 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
   const coordinator = new Coordinator(store, { ...DEFAULT_CONFIG, ...options.config }, options.clock ?? systemClock, (e) =>
     log.error(`event listener failed: ${describeError(e)}`),
   );
-  const server = new HarnessServer({ socketPath, worktree, coordinator, log });
+  const runs = new RunRegistry(path.join(stateDir, 'runs'), log);
+  const server = new HarnessServer({ socketPath, worktree, coordinator, runs, log });
   try {
     await server.listen();
   } catch (e) {
@@ -70,6 +73,7 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
   let closing: Promise<void> | undefined;
   return {
     coordinator,
+    runs,
     server,
     socketPath,
     stateDir,

@@ -1,0 +1,48 @@
+import { HarnessClient } from '../client/client';
+import { ErrorCode, HarnessError } from '../core/errors';
+
+/**
+ * A client that survives the coordinator going away (a window reload, a restart): a request
+ * that finds the connection closed reconnects with backoff and is sent again, for up to
+ * `giveUpAfterMs`. Only for requests that are safe to repeat or whose repeat the caller checks.
+ */
+export class ResilientClient {
+  private client: HarnessClient | undefined;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly onReconnect: (attempt: number, error: Error) => void,
+    private readonly giveUpAfterMs = 10 * 60_000,
+  ) {}
+
+  async current(): Promise<HarnessClient> {
+    if (this.client && !this.client.closed) return this.client;
+    const started = Date.now();
+    for (let attempt = 1, delay = 100; ; attempt++, delay = Math.min(delay * 2, 5000)) {
+      try {
+        this.client = await HarnessClient.connect(this.socketPath, { retryForMs: 0 });
+        return this.client;
+      } catch (e) {
+        if (Date.now() - started > this.giveUpAfterMs) throw e;
+        this.onReconnect(attempt, e as Error);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async request<T = Record<string, unknown>>(command: string, params: Record<string, unknown>): Promise<T> {
+    for (;;) {
+      const client = await this.current();
+      try {
+        return await client.request<T>(command, params);
+      } catch (e) {
+        if (e instanceof HarnessError && e.code === ErrorCode.Closed) continue; // reconnect and send again
+        throw e;
+      }
+    }
+  }
+
+  close(): void {
+    this.client?.close();
+  }
+}

@@ -1,0 +1,218 @@
+import * as os from 'node:os';
+import { ErrorCode, HarnessError } from '../core/errors';
+import type { Task } from '../core/model';
+import { RunError, type RunResult } from '../exec';
+import { integer, seconds, type CliCommand } from './commands';
+import { resolveSocket, resolveWorkerId } from './context';
+import { ResilientClient } from './resilient-client';
+import { startStreamedRun } from './run-stream';
+
+const USAGE =
+  'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] -- CMD ARGS...';
+
+/** `{id}` and `{description}` in the command's arguments become the task's. */
+export function fillPlaceholders(argv: readonly string[], task: Task): string[] {
+  return argv.map((a) => a.replaceAll('{id}', task.id).replaceAll('{description}', task.description));
+}
+
+function failureMessage(r: RunResult, timeoutS: number): string {
+  const how = r.timed_out
+    ? `timed out after ${timeoutS} s (${r.signal_name})`
+    : r.cancelled
+      ? `cancelled (${r.signal_name})`
+      : r.signal_name
+        ? `killed by ${r.signal_name}`
+        : `exit code ${r.returncode}`;
+  const tail = (r.stderr_tail || r.stdout_tail).slice(-2000).trim();
+  return tail ? `${how}: ${tail}` : how;
+}
+
+export const WORK_COMMAND: CliCommand = {
+  name: 'work',
+  usage: USAGE,
+  summary: 'turn this terminal into a worker: claim tasks and run CMD for each until stopped',
+  options: {
+    capability: { type: 'string', multiple: true, short: 'c' },
+    timeout: { type: 'string' },
+    'max-tasks': { type: 'string' },
+    'idle-exit': { type: 'string' },
+    'kill-after': { type: 'string' },
+    name: { type: 'string' },
+    shell: { type: 'boolean' },
+  },
+  positionals: { min: 1, max: Infinity },
+  async run(v, command, o, io) {
+    const timeoutS = seconds(v, 'timeout', USAGE);
+    const maxTasks = integer(v, 'max-tasks', USAGE);
+    const idleExitS = seconds(v, 'idle-exit', USAGE);
+    const killAfterS = seconds(v, 'kill-after', USAGE);
+    const capabilities = (v.capability as string[] | undefined) ?? [];
+    const workerId = resolveWorkerId(o, io);
+    const say = (line: string) => io.stderr(`[${workerId}] ${line}\n`);
+    const client = new ResilientClient(resolveSocket(o, io), (attempt, e) => {
+      if (attempt === 1 || attempt % 10 === 0) say(`coordinator unreachable (${e.message.split(';')[0]}); reconnecting…`);
+    });
+
+    const register = () =>
+      client.request('instance_register', {
+        worker_id: workerId,
+        name: (v.name as string | undefined) ?? `${os.hostname()}:${process.pid}`,
+        capabilities,
+        pid: process.pid,
+      });
+    await register();
+    say(`registered; waiting for tasks${capabilities.length ? ` needing only ${capabilities.join(', ')}` : ''}`);
+
+    let stopping = false;
+    let current: { task: Task; cancel: () => void } | undefined;
+    const wake = new Set<() => void>();
+    const onSigint = () => {
+      if (stopping) return;
+      stopping = true;
+      say('stopping: releasing the current task and deregistering');
+      current?.cancel();
+      for (const w of wake) w();
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          wake.delete(done);
+          resolve();
+        };
+        const t = setTimeout(done, ms);
+        wake.add(done);
+      });
+
+    let done = 0;
+    let idleSince = Date.now();
+    let pollMs = 100;
+    try {
+      while (!stopping && (maxTasks === undefined || done < maxTasks)) {
+        const claim = await client.request<{ task: Task | null; is_retry: boolean; is_reclaim: boolean }>('task_claim', {
+          worker_id: workerId,
+          capabilities,
+        });
+        if (!claim.task) {
+          if (idleExitS !== undefined && Date.now() - idleSince >= idleExitS * 1000) {
+            say(`idle for ${idleExitS} s: exiting`);
+            break;
+          }
+          await sleep(pollMs);
+          pollMs = Math.min(pollMs * 2, 1000);
+          continue;
+        }
+        pollMs = 100;
+        const task = claim.task;
+        await runTask(task);
+        done++;
+        idleSince = Date.now();
+      }
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+      await client.request('instance_deregister', { worker_id: workerId }).catch(() => {});
+      client.close();
+    }
+    say(`done: ${done} task(s)`);
+    return 0;
+
+    async function runTask(task: Task): Promise<void> {
+      const runTimeoutS = Math.min(timeoutS ?? Infinity, task.timeout_seconds);
+      say(`▶ ${task.id}${task.description ? `: ${task.description}` : ''} (attempt ${task.attempts}/${task.max_attempts})`);
+      const lease = { worker_id: workerId, task_id: task.id, fencing_token: task.fencing_token };
+      let lost: string | undefined;
+      const connection = await client.current().catch(() => undefined);
+      let run;
+      try {
+        run = await startStreamedRun(
+          {
+            argv: fillPlaceholders(command, task),
+            shell: v.shell === true,
+            timeoutMs: runTimeoutS * 1000,
+            ...(killAfterS !== undefined ? { killGraceMs: killAfterS * 1000 } : {}),
+            env: {
+              HARNESS_TASK_ID: task.id,
+              HARNESS_TASK_DESCRIPTION: task.description,
+              HARNESS_TASK_PAYLOAD: JSON.stringify(task.payload),
+              HARNESS_FENCING_TOKEN: String(task.fencing_token),
+              HARNESS_WORKER_ID: workerId,
+            },
+          },
+          connection,
+          { worker_id: workerId, task_id: task.id },
+          (chunk) => io.stderr(chunk.data),
+          (m) => say(m),
+        );
+      } catch (e) {
+        await client.request('task_fail', { ...lease, error: (e as Error).message, retry: false }).catch(() => {});
+        say(`✘ ${task.id}: ${(e as Error).message}`);
+        return;
+      }
+      current = { task, cancel: () => run.handle.cancel() };
+      // Renew well before the lease would end: at a third of it, and at least every 10 s.
+      const every = Math.max(200, Math.min(task.timeout_seconds * 1000 / 3, 10_000));
+      const beat = setInterval(() => {
+        client.request('task_heartbeat', lease).catch((e: Error) => {
+          if (e instanceof HarnessError && (e.code === ErrorCode.NotClaimedBy || e.code === ErrorCode.StaleFencingToken)) {
+            lost = e.message;
+            say(`lease lost (${e.message}); stopping the command`);
+            run.handle.cancel();
+          }
+        });
+        client.request('instance_heartbeat', { worker_id: workerId }).catch((e: Error) => {
+          if (e instanceof HarnessError && (e.code === ErrorCode.InstanceStale || e.code === ErrorCode.NotFound)) register().catch(() => {});
+        });
+      }, every);
+      let result: RunResult;
+      try {
+        result = await run.result;
+      } catch (e) {
+        result = { returncode: 127, signal_name: null, timed_out: false, cancelled: false, duration_ms: 0, started_at: new Date().toISOString(), stdout_tail: '', stderr_tail: e instanceof RunError ? e.message : String(e), stdout_bytes: 0, stderr_bytes: 0, dropped_bytes: 0 };
+      } finally {
+        clearInterval(beat);
+        current = undefined;
+      }
+      if (lost) return;
+      const seconds = (result.duration_ms / 1000).toFixed(1);
+      try {
+        if (stopping && result.cancelled) {
+          await client.request('task_release', lease);
+          say(`↩ ${task.id} released`);
+        } else if (result.returncode === 0) {
+          await finish('task_complete', {
+            ...lease,
+            result: { returncode: 0, duration_ms: result.duration_ms, stdout_tail: result.stdout_tail.slice(-4000), run_id: run.runId },
+          });
+          say(`✔ ${task.id} completed in ${seconds} s`);
+        } else {
+          const error = failureMessage(result, runTimeoutS);
+          const reply = await finish('task_fail', { ...lease, error });
+          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? ', will be retried' : ', dead-lettered'}`);
+        }
+      } catch (e) {
+        say(`could not report ${task.id}: ${(e as Error).message}`);
+      }
+    }
+
+    /**
+     * Completes or fails a task. If the connection dropped after the coordinator applied it,
+     * the resent request finds the task already finished by us: that is success, not an error.
+     */
+    async function finish(command: 'task_complete' | 'task_fail', params: Record<string, unknown>): Promise<Task | undefined> {
+      try {
+        return (await client.request<{ task: Task }>(command, params)).task;
+      } catch (e) {
+        if (!(e instanceof HarnessError) || e.code !== ErrorCode.NotClaimedBy) throw e;
+        const { task } = await client.request<{ task: Task }>('task_get', { task_id: params.task_id });
+        const ours =
+          task.fencing_token === params.fencing_token &&
+          (task.claimed_by === workerId || (command === 'task_fail' && task.error === params.error));
+        if (ours && task.status !== 'running') return task;
+        throw e;
+      }
+    }
+  },
+};
