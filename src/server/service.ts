@@ -24,6 +24,7 @@ export interface CoordinatorService {
   coordinator: Coordinator;
   runs: RunRegistry;
   server: HarnessServer;
+  worktree: string;
   socketPath: string;
   stateDir: string;
   close(): Promise<void>;
@@ -75,6 +76,7 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     coordinator,
     runs,
     server,
+    worktree,
     socketPath,
     stateDir,
     close: () =>
