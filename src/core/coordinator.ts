@@ -8,6 +8,7 @@ import { Id, JsonValue, TaskInput, type Instance, type InstanceView, type Json, 
 import type { Store, StoreWriter, TaskRow } from './store';
 import { assertTransition } from './transitions';
 import { parse } from './validate';
+import { DEFAULT_PRIMITIVE_SETTINGS, Primitives, type PrimitiveEvents } from './primitives';
 
 export interface CoordinatorConfig {
   /** Lease length for tasks that do not set `timeout_seconds`. */
@@ -17,6 +18,8 @@ export interface CoordinatorConfig {
   staleInstanceMs: number;
   /** Live instances allowed at once; 0 means no limit. */
   instanceLimit: number;
+  /** Versions kept per shared-state key. */
+  stateHistoryLimit: number;
 }
 
 export const DEFAULT_CONFIG: CoordinatorConfig = {
@@ -24,9 +27,10 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   defaultMaxAttempts: 3,
   staleInstanceMs: 60_000,
   instanceLimit: 3,
+  ...DEFAULT_PRIMITIVE_SETTINGS,
 };
 
-export interface CoordinatorEvents {
+export interface CoordinatorEvents extends PrimitiveEvents {
   'task:added': { tasks: Task[] };
   'task:claimed': { task: Task; worker_id: string; is_retry: boolean; is_reclaim: boolean };
   'task:heartbeat': { task: Task };
@@ -85,6 +89,8 @@ export function publicTask(row: TaskRow): Task {
  */
 export class Coordinator {
   readonly events: TypedEmitter<CoordinatorEvents>;
+  /** Locks, resource pools, shared state, mailboxes (src/core/primitives.ts). */
+  readonly primitives: Primitives;
   private readonly startedAt: number;
   /** Leases we already announced as expired (task id and fencing token), to announce each once. */
   private announcedExpiries = new Set<string>();
@@ -97,6 +103,13 @@ export class Coordinator {
   ) {
     this.events = new TypedEmitter<CoordinatorEvents>(onListenerError);
     this.startedAt = clock.now();
+    this.primitives = new Primitives({
+      store,
+      clock,
+      emit: (name, event) => this.events.emit(name, event as never),
+      onAny: (listener) => this.events.onAny(listener),
+      settings: () => this.config,
+    });
   }
 
   get settings(): Readonly<CoordinatorConfig> {
@@ -133,7 +146,8 @@ export class Coordinator {
   // ---- tasks ----
 
   /** Adds tasks atomically: all of them, or none when any is invalid. */
-  async addTasks(inputs: readonly unknown[]): Promise<Task[]> {
+  /** `options.resources`: a plan's pool capacities (`{"cpu_cores": 4}`), set in the same transaction. */
+  async addTasks(inputs: readonly unknown[], options: { resources?: unknown } = {}): Promise<Task[]> {
     const parsed = parse(z.array(TaskInput).max(100_000), inputs, 'plan', 'tasks');
     return this.mutate((tx) => {
       const now = this.nowIso();
@@ -159,6 +173,7 @@ export class Coordinator {
       if (cycle) {
         throw new HarnessError(ErrorCode.Cycle, `dependency cycle: ${cycle.join(' -> ')}`, { cycle });
       }
+      this.primitives.pools.checkTasks(tx, [...batch].map(([id, input]) => ({ id, resources: input.resources })), options.resources);
       let seq = Number(this.store.getMeta('task_seq') ?? 0);
       const added: Task[] = [];
       for (const [id, input] of batch) {
@@ -184,6 +199,7 @@ export class Coordinator {
             error: null,
             created_at: now,
             payload: input.payload ?? null,
+            ...(input.resources && Object.keys(input.resources).length > 0 ? { resources: input.resources } : {}),
             seq: ++seq,
             unmet_deps: new Set(unmet).size,
           }),
@@ -206,6 +222,8 @@ export class Coordinator {
     const capable = (t: TaskRow) => t.capabilities.every((c) => have.has(c));
     return this.mutate((tx): ClaimResult => {
       const now = this.nowIso();
+      const fits = this.primitives.pools.claimFilter();
+      const accept = (t: TaskRow) => capable(t) && fits(t);
       const held = this.store.heldBy(worker_id).find((t) => t.lease_expires_at! > now);
       if (held) {
         const task = this.put(tx, { ...held, started_at: now, lease_expires_at: this.leaseEnd(held) });
@@ -213,8 +231,8 @@ export class Coordinator {
         return { task, is_retry: true, is_reclaim: false };
       }
       for (;;) {
-        const expired = this.store.firstExpired(now, capable);
-        const ready = this.store.firstReady(capable);
+        const expired = this.store.firstExpired(now, accept);
+        const ready = this.store.firstReady(accept);
         const pick = expired && (!ready || expired.priority >= ready.priority) ? expired : ready;
         if (!pick) return { task: null, is_retry: false, is_reclaim: false };
         const isReclaim = pick === expired;
@@ -277,6 +295,7 @@ export class Coordinator {
     const p = parse(LeaseParams, params, 'task_heartbeat');
     return this.mutate((tx) => {
       const row = this.held(p);
+      this.primitives.pools.assertRenewable(row);
       const task = this.put(tx, { ...row, lease_expires_at: this.leaseEnd(row) });
       tx.emit('task:heartbeat', { task });
       return task;
@@ -439,6 +458,7 @@ export class Coordinator {
       this.requireInstance(worker_id);
       tx.w.apply({ op: 'instance_delete', worker_id });
       const freed_tasks = this.freeLeases(tx, worker_id);
+      this.primitives.releaseHolder(tx, worker_id);
       tx.emit('instance:deregistered', { worker_id, freed_tasks });
       return { worker_id, freed_tasks };
     });
@@ -488,11 +508,13 @@ export class Coordinator {
           const instance: Instance = { ...existing, status: 'stale' };
           tx.w.apply({ op: 'instance', row: instance });
           const freed_tasks = this.freeLeases(tx, instance.worker_id);
+          this.primitives.releaseHolder(tx, instance.worker_id);
           tx.emit('instance:stale', { instance, freed_tasks });
           result.stale.push(instance.worker_id);
         }
       });
     }
+    await this.primitives.sweep(); // locks and holds past their TTL
     // Expired leases are data: announcing them writes nothing.
     const current = new Set<string>();
     for (const row of this.store.listExpired(iso(this.clock.now()))) {
@@ -508,6 +530,7 @@ export class Coordinator {
   }
 
   async close(): Promise<void> {
+    this.primitives.close();
     await this.store.close();
   }
 }

@@ -19,6 +19,10 @@ export const ErrorCode = {
   Closed: 'CLOSED',
   Timeout: 'TIMEOUT',
   Conflict: 'CONFLICT',
+  PathOutsideWorkspace: 'PATH_OUTSIDE_WORKSPACE',
+  LeaseExpired: 'LEASE_EXPIRED',
+  UnknownPool: 'UNKNOWN_POOL',
+  OverCapacity: 'OVER_CAPACITY',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

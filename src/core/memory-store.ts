@@ -1,4 +1,5 @@
 import type { Instance, TaskStatus } from './model';
+import { MemoryPrimitives } from './primitive-store';
 import { ZERO_COUNTS, type Change, type Committed, type Store, type StoreWriter, type TaskRow } from './store';
 
 const byReadiness = (a: TaskRow, b: TaskRow) => b.priority - a.priority || a.seq - b.seq;
@@ -12,6 +13,7 @@ export class MemoryStore implements Store {
   private readonly instances = new Map<string, Instance>();
   private readonly meta = new Map<string, string>();
   private readonly reverseDeps = new Map<string, Set<string>>();
+  readonly primitives = new MemoryPrimitives();
 
   transact<T>(fn: (tx: StoreWriter) => T): Committed<T> {
     const undo: Array<() => void> = [];
@@ -55,6 +57,8 @@ export class MemoryStore implements Store {
         this.meta.set(c.key, c.value);
         return () => (before === undefined ? this.meta.delete(c.key) : this.meta.set(c.key, before));
       }
+      default:
+        return this.primitives.apply(c);
     }
   }
 

@@ -16,6 +16,15 @@ export const Id = z
 
 const Capability = z.string().min(1).max(100);
 
+/** Resource pool names; a pool `cap:NAME` caps how many tasks needing capability NAME run at once. */
+export const PoolName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'may hold only letters, digits and _ . : -');
+/** Amounts of pools, e.g. `{"cpu_cores": 2}`: whole positive numbers. */
+export const ResourceAmounts = z.record(PoolName, z.number().int().positive().max(1_000_000_000));
+
 /** What a user gives to add a task: in a plan file, over the socket, from the CLI or the UI. */
 export const TaskInput = z.strictObject({
   id: Id.optional(),
@@ -26,6 +35,8 @@ export const TaskInput = z.strictObject({
   timeout_seconds: z.number().positive().max(7 * 24 * 3600).optional(),
   max_attempts: z.number().int().min(1).max(1000).optional(),
   payload: JsonValue.optional(),
+  /** Amounts of resource pools the task holds while it runs. */
+  resources: ResourceAmounts.optional(),
 });
 export type TaskInput = z.input<typeof TaskInput>;
 export type ParsedTaskInput = z.output<typeof TaskInput>;
@@ -51,6 +62,8 @@ export interface Task {
   error: string | null;
   created_at: string;
   payload: Json | null;
+  /** Amounts of resource pools held while it runs; absent when it declares none. */
+  resources?: Record<string, number>;
 }
 
 export const INSTANCE_STATUSES = ['live', 'stale'] as const;

@@ -5,6 +5,7 @@ import { describeError, ErrorCode, HarnessError } from './errors';
 import { nodeFileOps, type FileOps } from './files';
 import { decodeJournal, encodeRecord, type JournalRecord } from './journal';
 import type { Instance, TaskStatus } from './model';
+import { PRIMITIVES_MIGRATION, SqlPrimitives } from './sqljs-primitives';
 import { ZERO_COUNTS, type Change, type Committed, type Store, type StoreWriter, type TaskRow } from './store';
 import { acquireStateLock, type StateLock } from './state-lock';
 
@@ -29,6 +30,8 @@ const MIGRATIONS: readonly string[] = [
   // A worker's finished tasks keep claimed_by, so "what does it hold now" must not scan them all.
   `DROP INDEX tasks_holder;
    CREATE INDEX tasks_holder ON tasks (claimed_by, status);`,
+  // Locks, pools and holds, shared state, mailboxes (issue 7).
+  PRIMITIVES_MIGRATION,
 ];
 
 export const SNAPSHOT_FILE = 'state.db';
@@ -94,6 +97,7 @@ export class SqlJsStore implements Store {
   private broken: Error | undefined;
   private closed = false;
   stats!: OpenStats;
+  readonly primitives = new SqlPrimitives({ run: (sql, params) => this.run(sql, params), all: (sql, params) => this.all(sql, params) });
 
   private constructor(
     private readonly sql: SqlJsStatic,
@@ -359,6 +363,8 @@ export class SqlJsStore implements Store {
       case 'meta':
         this.setMeta(change.key, change.value);
         return;
+      default:
+        this.primitives.apply(change);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Instance, Task, TaskStatus } from './model';
+import type { PrimitiveChange, PrimitiveReader } from './primitive-store';
 
 /**
  * A task as the store keeps it: the public fields plus two it needs to answer "what is ready"
@@ -19,7 +20,8 @@ export type Change =
   | { op: 'task'; row: TaskRow }
   | { op: 'instance'; row: Instance }
   | { op: 'instance_delete'; worker_id: string }
-  | { op: 'meta'; key: string; value: string };
+  | { op: 'meta'; key: string; value: string }
+  | PrimitiveChange;
 
 export interface StoreReader {
   getTask(id: string): TaskRow | undefined;
@@ -38,6 +40,8 @@ export interface StoreReader {
   getInstance(workerId: string): Instance | undefined;
   listInstances(): Instance[];
   getMeta(key: string): string | undefined;
+  /** Locks, pools and holds, shared state, mailboxes. */
+  readonly primitives: PrimitiveReader;
 }
 
 export interface StoreWriter {

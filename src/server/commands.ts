@@ -3,6 +3,7 @@ import type { Coordinator } from '../core/coordinator';
 import { ErrorCode, HarnessError } from '../core/errors';
 import { TaskStatus } from '../core/model';
 import { PROTOCOL_VERSION } from '../protocol/messages';
+import { PRIMITIVE_COMMANDS } from './commands-primitives';
 import { RunFinishParams, RunOutputParams, RunStartParams, type RunRegistry } from './runs';
 
 /** What a command handler may use besides its parameters. */
@@ -10,6 +11,8 @@ export interface CommandContext {
   coordinator: Coordinator;
   runs: RunRegistry;
   worktree: string;
+  /** Aborted when the requester went away (its connection closed): waits end early. */
+  signal?: AbortSignal;
   /** Turns this connection into an event stream (only the socket server can). */
   subscribe?(events: readonly string[] | undefined): void;
 }
@@ -34,7 +37,7 @@ function taskFromAdd(params: Record<string, unknown>): unknown {
 
 const ListParams = z.object({ status: TaskStatus.optional() });
 const SubscribeParams = z.object({ events: z.array(z.string()).optional() });
-const PlanParams = z.object({ tasks: z.array(z.unknown()) });
+const PlanParams = z.object({ tasks: z.array(z.unknown()), resources: z.unknown().optional() });
 
 function parseParams<S extends z.ZodType>(schema: S, params: unknown, command: string): z.output<S> {
   const result = schema.safeParse(params);
@@ -51,8 +54,8 @@ export const COMMANDS: Record<string, Handler> = {
   ping: (_p, ctx) => ({ pong: true, protocol: PROTOCOL_VERSION, pid: process.pid, worktree: ctx.worktree }),
   task_add: async (p, ctx) => ({ task: (await ctx.coordinator.addTasks([taskFromAdd(p)]))[0] }),
   plan_import: async (p, ctx) => {
-    const { tasks } = parseParams(PlanParams, p, 'plan_import');
-    const added = await ctx.coordinator.addTasks(tasks);
+    const { tasks, resources } = parseParams(PlanParams, p, 'plan_import');
+    const added = await ctx.coordinator.addTasks(tasks, { resources });
     return { count: added.length, task_ids: added.map((t) => t.id) };
   },
   task_claim: (p, ctx) => ctx.coordinator.claim(withoutEnvelope(p) as never),
@@ -97,6 +100,7 @@ export const COMMANDS: Record<string, Handler> = {
     ctx.subscribe(events);
     return { subscribed: true };
   },
+  ...PRIMITIVE_COMMANDS,
 };
 
 export function commandNames(): string[] {

@@ -104,10 +104,12 @@ export class HarnessServer {
 
   private accept(socket: net.Socket): void {
     this.connections.add(socket);
+    const gone = new AbortController();
     const ctx: CommandContext = {
       coordinator: this.options.coordinator,
       runs: this.options.runs,
       worktree: this.options.worktree,
+      signal: gone.signal,
       subscribe: (events) => subscription.push(this.subscribe(socket, events)),
     };
     const subscription: Disposable[] = [];
@@ -158,6 +160,7 @@ export class HarnessServer {
       this.connections.delete(socket);
       this.replyChains.delete(socket);
       for (const d of subscription) d.dispose();
+      gone.abort();
     };
     socket.on('close', cleanup);
     socket.on('error', () => socket.destroy());

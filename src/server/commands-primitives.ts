@@ -1,0 +1,41 @@
+// Socket commands of the coordination primitives (issue 7): file locks, shared state, resource
+// pools, mailboxes. Spread into COMMANDS (src/server/commands.ts). Lock paths are resolved here,
+// where file-system access is allowed (symlinks), then handed to the core relative to the root.
+import type { CommandContext } from './commands';
+import { resolveLockPath } from './paths';
+
+type Handler = (params: Record<string, unknown>, ctx: CommandContext) => unknown;
+
+/** The request with its lock path resolved against the workspace (symlinks included). */
+function withLockPath(p: Record<string, unknown>, ctx: CommandContext): Record<string, unknown> {
+  return typeof p.path === 'string' && p.path !== '' ? { ...p, path: resolveLockPath(ctx.worktree, p.path) } : p;
+}
+
+const prims = (ctx: CommandContext) => ctx.coordinator.primitives;
+
+export const PRIMITIVE_COMMANDS: Record<string, Handler> = {
+  lock_acquire: (p, ctx) => prims(ctx).locks.acquire(withLockPath(p, ctx), ctx.worktree, ctx.signal),
+  lock_release: (p, ctx) => prims(ctx).locks.release(withLockPath(p, ctx), ctx.worktree),
+  lock_renew: (p, ctx) => prims(ctx).locks.renew(p),
+  lock_list: (p, ctx) => prims(ctx).locks.list(withLockPath(p, ctx), ctx.worktree),
+
+  state_get: (p, ctx) => prims(ctx).state.get(p),
+  state_put: (p, ctx) => prims(ctx).state.put(p),
+  state_delete: (p, ctx) => prims(ctx).state.delete(p),
+  state_history: (p, ctx) => prims(ctx).state.history(p),
+  state_list: (p, ctx) => prims(ctx).state.list(p),
+
+  pool_set: (p, ctx) => prims(ctx).pools.set(p),
+  pool_list: (_p, ctx) => prims(ctx).pools.list(),
+  resource_acquire: (p, ctx) => prims(ctx).pools.acquire(p, ctx.signal),
+  resource_release: (p, ctx) => prims(ctx).pools.release(p),
+  resource_renew: (p, ctx) => prims(ctx).pools.renew(p),
+
+  message_send: (p, ctx) => prims(ctx).mail.send(p),
+  message_receive: (p, ctx) => prims(ctx).mail.receive(p, ctx.signal),
+  message_ack: (p, ctx) => prims(ctx).mail.ack(p),
+  message_list: (p, ctx) => prims(ctx).mail.list(p),
+  message_drop: (p, ctx) => prims(ctx).mail.drop(p),
+  topic_subscribe: (p, ctx) => prims(ctx).mail.subscribe(p),
+  topic_unsubscribe: (p, ctx) => prims(ctx).mail.unsubscribe(p),
+};
