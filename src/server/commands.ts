@@ -3,6 +3,7 @@ import type { Coordinator } from '../core/coordinator';
 import { ErrorCode, HarnessError } from '../core/errors';
 import { TaskStatus } from '../core/model';
 import { PROTOCOL_VERSION } from '../protocol/messages';
+import { ISOLATION_COMMANDS } from '../isolation/commands';
 import { PRIMITIVE_COMMANDS } from './commands-primitives';
 import { RunFinishParams, RunOutputParams, RunStartParams, type RunRegistry } from './runs';
 
@@ -101,6 +102,7 @@ export const COMMANDS: Record<string, Handler> = {
     return { subscribed: true };
   },
   ...PRIMITIVE_COMMANDS,
+  ...ISOLATION_COMMANDS,
 };
 
 export function commandNames(): string[] {
