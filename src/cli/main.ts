@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { TASK_COMMANDS, type CliCommand } from './commands';
 import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { EXEC_COMMAND } from './exec';
-import { ISOLATION_CLI_COMMANDS } from '../isolation/cli';
+import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
 import { WORK_COMMAND } from './work';
 
@@ -23,7 +23,7 @@ const WORKER_ID: CliCommand = {
   },
 };
 
-export const COMMANDS: CliCommand[] = [...TASK_COMMANDS, EXEC_COMMAND, WORK_COMMAND, SERVE_COMMAND, WATCH_COMMAND, WORKER_ID, ...ISOLATION_CLI_COMMANDS];
+export const COMMANDS: CliCommand[] = [...TASK_COMMANDS, EXEC_COMMAND, WORK_COMMAND, SERVE_COMMAND, WATCH_COMMAND, WORKER_ID, ...PRIMITIVE_CLI_COMMANDS];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,171 @@
+// CLI commands of the coordination primitives that are one request each: locks, shared state,
+// pools, messages. The ones that run a command (with-lock, with-resources, state update) are in
+// run-with.ts. Every one prints the reply as one JSON document on stdout.
+import { integer, jsonArg, type CliCommand, type Values } from './commands';
+import { resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { absolute, request, ttl, waitMs } from './prim-args';
+import { RUN_WITH_COMMANDS } from './run-with';
+
+/** A message body: JSON, or else the text as a string. */
+function body(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+const wait = { type: 'string', short: 'w' } as const;
+const ttlOption = { type: 'string' } as const;
+const ifVersion = { type: 'string' } as const;
+const one = { min: 1, max: 1 };
+
+const U = {
+  acquire: 'harness lock acquire PATH [--read] [--wait S] [--ttl S]',
+  release: 'harness lock release [PATH] [--token N]',
+  renew: 'harness lock renew --token N [--ttl S]',
+  put: 'harness state put KEY JSON [--if-version N]',
+  del: 'harness state delete KEY [--if-version N]',
+  poolSet: 'harness pool set NAME CAPACITY',
+  send: 'harness msg send --to WORKER|topic:NAME BODY [--from ID]',
+  recv: 'harness msg recv [--wait S] [--max N]',
+  drop: 'harness msg drop ID [--recipient WORKER]',
+};
+
+function expected(v: Values, usage: string): { expected_version?: number } {
+  const n = integer(v, 'if-version', usage);
+  if (n !== undefined && n < 0) throw new UsageError('--if-version must be 0 or more', usage);
+  return n === undefined ? {} : { expected_version: n };
+}
+
+const simple = (name: string, usage: string, summary: string, command: string, params: (p: string[], o: GlobalOptions, io: Io) => Record<string, unknown>, positionals = { min: 0, max: 0 }): CliCommand => ({
+  name,
+  usage,
+  summary,
+  positionals,
+  run: (_v, p, o, io) => request(o, io, command, params(p, o, io)),
+});
+
+export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
+  {
+    name: 'lock acquire',
+    usage: U.acquire,
+    summary: 'take a file lock (write, or --read shared) and keep it until released or its TTL ends',
+    options: { read: { type: 'boolean' }, wait, ttl: ttlOption },
+    positionals: one,
+    run: (v, p, o, io) =>
+      request(o, io, 'lock_acquire', {
+        worker_id: resolveWorkerId(o, io),
+        path: absolute(io, p[0]!),
+        mode: v.read ? 'read' : 'write',
+        wait_ms: waitMs(v, U.acquire),
+        ...ttl(v, U.acquire),
+      }),
+  },
+  {
+    name: 'lock release',
+    usage: U.release,
+    summary: 'release your locks on PATH (or the one with --token)',
+    options: { token: { type: 'string' } },
+    positionals: { min: 0, max: 1 },
+    run: (v, p, o, io) => {
+      const token = integer(v, 'token', U.release);
+      if (p[0] === undefined && token === undefined) throw new UsageError('give PATH or --token', U.release);
+      return request(o, io, 'lock_release', {
+        worker_id: resolveWorkerId(o, io),
+        ...(p[0] !== undefined ? { path: absolute(io, p[0]) } : {}),
+        ...(token !== undefined ? { token } : {}),
+      });
+    },
+  },
+  {
+    name: 'lock renew',
+    usage: U.renew,
+    summary: 'extend a lock you hold by its TTL (or --ttl)',
+    options: { token: { type: 'string' }, ttl: ttlOption },
+    run: (v, _p, o, io) => {
+      const token = integer(v, 'token', U.renew);
+      if (token === undefined) throw new UsageError('--token is required', U.renew);
+      return request(o, io, 'lock_renew', { worker_id: resolveWorkerId(o, io), token, ...ttl(v, U.renew) });
+    },
+  },
+  simple('lock list', 'harness lock list [PATH]', 'list held locks and waiting requests', 'lock_list', (p, _o, io) => (p[0] ? { path: absolute(io, p[0]) } : {}), {
+    min: 0,
+    max: 1,
+  }),
+
+  simple('state get', 'harness state get KEY', 'read a shared value and its version', 'state_get', (p) => ({ key: p[0] }), one),
+  {
+    name: 'state put',
+    usage: U.put,
+    summary: 'write a shared JSON value; with --if-version, only if it is still at that version (0: absent)',
+    options: { 'if-version': ifVersion },
+    positionals: { min: 2, max: 2 },
+    run: (v, p, o, io) =>
+      request(o, io, 'state_put', {
+        key: p[0],
+        value: jsonArg(p[1]!, 'JSON', U.put),
+        worker_id: resolveWorkerId(o, io),
+        ...expected(v, U.put),
+      }),
+  },
+  {
+    name: 'state delete',
+    usage: U.del,
+    summary: 'delete a shared value (optionally only at a given version)',
+    options: { 'if-version': ifVersion },
+    positionals: one,
+    run: (v, p, o, io) => request(o, io, 'state_delete', { key: p[0], worker_id: resolveWorkerId(o, io), ...expected(v, U.del) }),
+  },
+  simple('state history', 'harness state history KEY', 'the kept versions of a key, newest first', 'state_history', (p) => ({ key: p[0] }), one),
+  simple('state list', 'harness state list [PREFIX]', 'current shared values, by key', 'state_list', (p) => ({ prefix: p[0] ?? '' }), { min: 0, max: 1 }),
+
+  simple('pool list', 'harness pool list', 'resource pools: capacity, use, holders, waiting requests', 'pool_list', () => ({})),
+  {
+    name: 'pool set',
+    usage: U.poolSet,
+    summary: 'create a resource pool or change its capacity',
+    positionals: { min: 2, max: 2 },
+    run: (_v, p, o, io) => {
+      if (!/^\d+$/.test(p[1]!)) throw new UsageError(`CAPACITY must be a whole number, got ${JSON.stringify(p[1])}`, U.poolSet);
+      return request(o, io, 'pool_set', { name: p[0], capacity: Number(p[1]) });
+    },
+  },
+
+  {
+    name: 'msg send',
+    usage: U.send,
+    summary: 'send a message (JSON, or text) to a worker or to every subscriber of a topic',
+    options: { to: { type: 'string' }, from: { type: 'string' } },
+    positionals: one,
+    run: (v, p, o, io) => {
+      if (typeof v.to !== 'string' || v.to === '') throw new UsageError('--to is required', U.send);
+      return request(o, io, 'message_send', { to: v.to, body: body(p[0]!), from: (v.from as string | undefined) ?? resolveWorkerId(o, io) });
+    },
+  },
+  {
+    name: 'msg recv',
+    usage: U.recv,
+    summary: 'your oldest unacknowledged messages (they come again until acknowledged)',
+    options: { wait, max: { type: 'string' } },
+    run: (v, _p, o, io) =>
+      request(o, io, 'message_receive', {
+        worker_id: resolveWorkerId(o, io),
+        wait_ms: waitMs(v, U.recv),
+        ...(v.max !== undefined ? { max: integer(v, 'max', U.recv) } : {}),
+      }),
+  },
+  simple('msg ack', 'harness msg ack ID', 'acknowledge a message: it is not delivered again', 'message_ack', (p, o, io) => ({ worker_id: resolveWorkerId(o, io), message_id: p[0] }), one),
+  simple('msg subscribe', 'harness msg subscribe TOPIC', 'receive the messages sent to topic:TOPIC from now on', 'topic_subscribe', (p, o, io) => ({ worker_id: resolveWorkerId(o, io), topic: p[0] }), one),
+  simple('msg unsubscribe', 'harness msg unsubscribe TOPIC', 'stop receiving a topic', 'topic_unsubscribe', (p, o, io) => ({ worker_id: resolveWorkerId(o, io), topic: p[0] }), one),
+  simple('msg list', 'harness msg list', 'every pending delivery, to anyone, and the topic subscriptions', 'message_list', () => ({})),
+  {
+    name: 'msg drop',
+    usage: U.drop,
+    summary: 'drop a pending message (for everyone, or for one recipient)',
+    options: { recipient: { type: 'string' } },
+    positionals: one,
+    run: (v, p, o, io) => request(o, io, 'message_drop', { message_id: p[0], ...(v.recipient ? { recipient: v.recipient } : {}) }),
+  },
+  ...RUN_WITH_COMMANDS,
+];
