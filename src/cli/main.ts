@@ -3,6 +3,7 @@ import { TASK_COMMANDS, type CliCommand } from './commands';
 import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { EXEC_COMMAND } from './exec';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
+import { ISOLATION_CLI_COMMANDS } from '../isolation/cli';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
 import { WORK_COMMAND } from './work';
 
@@ -23,7 +24,7 @@ const WORKER_ID: CliCommand = {
   },
 };
 
-export const COMMANDS: CliCommand[] = [...TASK_COMMANDS, EXEC_COMMAND, WORK_COMMAND, SERVE_COMMAND, WATCH_COMMAND, WORKER_ID, ...PRIMITIVE_CLI_COMMANDS];
+export const COMMANDS: CliCommand[] = [...TASK_COMMANDS, EXEC_COMMAND, WORK_COMMAND, SERVE_COMMAND, WATCH_COMMAND, WORKER_ID, ...PRIMITIVE_CLI_COMMANDS, ...ISOLATION_CLI_COMMANDS];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
