@@ -1,0 +1,185 @@
+import * as vscode from 'vscode';
+import type { HarnessApi } from '../client/api';
+import { describeError } from '../core/errors';
+import type { Disposable } from '../core/events';
+import type { Logger } from '../core/log';
+import { type RunLogMessage, type StateMessage, type TaskActionMessage, parseWebviewMessage } from '../protocol/webview';
+import { PanelOutbox } from '../ui/outbox';
+import { makeNonce, renderPanelHtml } from '../ui/panel-html';
+import { toRunLogMessage, toStateMessage } from '../ui/panel-state';
+
+/** Webview log lines taken from one panel; a webview failing in a loop must not flood the log. */
+const MAX_WEBVIEW_LOGS = 200;
+/** The webview ticks heartbeat ages itself; this corrects them now and then, while visible. */
+const PERIODIC_REFRESH_MS = 5000;
+
+/**
+ * The coordination panel: the task graph, workers, runs and live run output in one webview.
+ * One per window. The host logic (what to post, when) lives in PanelOutbox; this class wires it
+ * to VS Code and to the HarnessApi.
+ */
+export class CoordinationPanel implements vscode.Disposable {
+  static readonly viewType = 'agentHarness.panel';
+  /** The open panel, if any. */
+  static current: CoordinationPanel | undefined;
+
+  private api: HarnessApi | undefined;
+  private eventSub: Disposable | undefined;
+  private readonly outbox: PanelOutbox;
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private webviewLogs = 0;
+  private disposed = false;
+
+  /** Opens the panel, or reveals it (and takes `api`) when it is open already. */
+  static show(context: vscode.ExtensionContext, api: HarnessApi | undefined, log: Logger): CoordinationPanel {
+    const open = CoordinationPanel.current;
+    if (open) {
+      open.setApi(api);
+      open.panel.reveal();
+      return open;
+    }
+    const roots = [vscode.Uri.joinPath(context.extensionUri, 'dist'), vscode.Uri.joinPath(context.extensionUri, 'media')];
+    const panel = vscode.window.createWebviewPanel(CoordinationPanel.viewType, 'Agent Harness', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: roots,
+      // The webview is rebuilt from the host's state when shown again (ready → replay), which
+      // costs less than keeping a hidden DOM of thousands of output lines alive.
+      retainContextWhenHidden: false,
+    });
+    CoordinationPanel.current = new CoordinationPanel(panel, context.extensionUri, api, log);
+    return CoordinationPanel.current;
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    api: HarnessApi | undefined,
+    private readonly log: Logger,
+  ) {
+    const webview = panel.webview;
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'harness.svg');
+    webview.html = renderPanelHtml({
+      cspSource: webview.cspSource,
+      nonce: makeNonce(),
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css')).toString(),
+      title: 'Agent Harness',
+    });
+    this.outbox = new PanelOutbox({
+      fetchState: () => this.fetchState(),
+      fetchLog: (runId) => this.fetchLog(runId),
+      post: (message) => {
+        webview.postMessage(message).then(
+          (delivered) => delivered || this.log.debug(`panel: ${message.type} not delivered (webview gone or hidden)`),
+          (e: unknown) => this.log.warn(`panel: posting ${message.type} failed: ${describeError(e)}`),
+        );
+      },
+      log,
+    });
+    this.outbox.setVisible(panel.visible);
+    const timer = setInterval(() => panel.visible && this.api && this.outbox.scheduleState(), PERIODIC_REFRESH_MS);
+    this.subscriptions.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.onDidChangeViewState((e) => this.outbox.setVisible(e.webviewPanel.visible)),
+      webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw)),
+      { dispose: () => clearInterval(timer) },
+    );
+    this.setApi(api);
+  }
+
+  /** The API to read from and act through; the extension swaps it on reconnect (undefined: none). */
+  setApi(api: HarnessApi | undefined): void {
+    if (api === this.api || this.disposed) return;
+    this.eventSub?.dispose();
+    this.eventSub = undefined;
+    this.api = api;
+    if (api) {
+      this.eventSub = api.onEvent((line) => this.outbox.onEvent(line));
+      this.outbox.reset();
+    } else {
+      this.outbox.error('Not connected to the coordinator: showing what was last read.');
+    }
+  }
+
+  /** Shows a run's output (a "show output" command): the webview follows the selection. */
+  selectRun(runId: string): void {
+    this.outbox.selectRun(runId, true);
+    this.panel.reveal(undefined, true);
+  }
+
+  /** The output text posted to the webview for a run so far (what it shows): for tests. */
+  postedOutputFor(runId: string): string | undefined {
+    return this.outbox.posted.get(runId);
+  }
+
+  /** The run whose output the webview shows, as the host knows it. */
+  get selectedRunId(): string | null {
+    return this.outbox.selectedRunId;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (CoordinationPanel.current === this) CoordinationPanel.current = undefined;
+    this.outbox.dispose();
+    this.eventSub?.dispose();
+    for (const s of this.subscriptions.splice(0)) s.dispose();
+    this.panel.dispose();
+  }
+
+  private requireApi(): HarnessApi {
+    if (!this.api) throw new Error('not connected to the coordinator');
+    return this.api;
+  }
+
+  private async fetchState(): Promise<StateMessage> {
+    const api = this.requireApi();
+    const [t, i, r] = await Promise.all([
+      api.request<{ tasks: unknown[] }>('task_list'),
+      api.request<{ instances: unknown[] }>('instance_list'),
+      api.request<{ runs: unknown[] }>('run_list'),
+    ]);
+    return toStateMessage({ tasks: t.tasks, instances: i.instances, runs: r.runs });
+  }
+
+  private async fetchLog(runId: string): Promise<RunLogMessage> {
+    return toRunLogMessage(runId, await this.requireApi().request<{ output: unknown[]; dropped_bytes: number }>('run_log', { run_id: runId }));
+  }
+
+  private onMessage(raw: unknown): void {
+    const parsed = parseWebviewMessage(raw);
+    if (!parsed.ok) {
+      this.log.warn(`panel: ${parsed.error}`);
+      this.outbox.error(`The extension ignored a message from this panel: ${parsed.error}`);
+      return;
+    }
+    const message = parsed.message;
+    switch (message.type) {
+      case 'ready':
+        this.log.debug(`panel: webview ready (run ${message.selected_run_id ?? 'none'})`);
+        this.outbox.webviewReady(message.selected_run_id);
+        break;
+      case 'selectRun':
+        this.outbox.selectRun(message.run_id);
+        break;
+      case 'taskAction':
+        void this.taskAction(message);
+        break;
+      case 'log':
+        if (++this.webviewLogs <= MAX_WEBVIEW_LOGS) this.log[message.level](`panel webview: ${message.message}`);
+        if (this.webviewLogs === MAX_WEBVIEW_LOGS) this.log.warn('panel webview: further log lines are dropped');
+        break;
+    }
+  }
+
+  private async taskAction({ action, task_id }: TaskActionMessage): Promise<void> {
+    try {
+      await this.requireApi().request(action === 'retry' ? 'task_retry' : 'task_cancel', { task_id });
+      this.log.info(`panel: ${action} task ${task_id}`);
+    } catch (e) {
+      this.log.warn(`panel: ${action} task ${task_id} failed: ${describeError(e)}`);
+      void vscode.window.showErrorMessage(`Agent Harness: could not ${action} task ${task_id}: ${describeError(e)}`);
+    }
+    this.outbox.scheduleState();
+  }
+}

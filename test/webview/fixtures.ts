@@ -1,0 +1,60 @@
+/** A 12-task plan in every status, workers and runs: the panel's messages as the host sends them. */
+import type { InstanceView, RunView, StateMessage, TaskView } from '../../src/protocol/webview';
+
+type Spec = [id: string, deps: string[], status: TaskView['status'], holder?: string];
+
+export const PLAN: Spec[] = [
+  ['setup', [], 'completed'],
+  ['lint', ['setup'], 'completed'],
+  ['build-core', ['setup'], 'completed'],
+  ['build-ui', ['setup'], 'running', 'worker-a'],
+  ['docs', ['setup'], 'running', 'worker-b'],
+  ['test-core', ['build-core'], 'pending'], // ready: its one dependency is done
+  ['bench', ['build-core'], 'dead_letter'],
+  ['test-ui', ['build-ui'], 'pending'], // blocked
+  ['e2e', ['test-core', 'test-ui'], 'pending'],
+  ['package', ['e2e', 'lint'], 'pending'],
+  ['publish', ['package', 'docs'], 'cancelled'],
+  ['notify', ['publish'], 'pending'],
+];
+export const EDGE_COUNT = PLAN.reduce((n, [, deps]) => n + deps.length, 0);
+
+export function task(id: string, dependencies: string[], status: TaskView['status'], claimed_by: string | null = null): TaskView {
+  return {
+    id,
+    description: `Task ${id}`,
+    dependencies,
+    status,
+    claimed_by,
+    attempts: status === 'dead_letter' ? 3 : status === 'running' ? 1 : 0,
+    max_attempts: 3,
+    priority: 0,
+    error: status === 'dead_letter' ? 'bench regressed by 12%' : null,
+  };
+}
+
+export const tasks = (): TaskView[] => PLAN.map(([id, deps, status, holder]) => task(id, deps, status, holder ?? null));
+
+export const instances = (): InstanceView[] => [
+  { worker_id: 'worker-a', name: 'claude-1', status: 'live', current_task: 'build-ui', last_seen_age_ms: 1200 },
+  { worker_id: 'worker-b', name: 'codex-2', status: 'live', current_task: 'docs', last_seen_age_ms: 3400 },
+  { worker_id: 'worker-c', name: 'script-3', status: 'stale', current_task: null, last_seen_age_ms: 95_000 },
+];
+
+export function run(run_id: string, task_id: string | null, argv: string[], started_at: string, result: Record<string, unknown> | null): RunView {
+  return { run_id, worker_id: 'worker-a', task_id, argv, started_at, status: result ? 'finished' : 'running', result, output_bytes: 0 };
+}
+
+export const runs = (): RunView[] => [
+  run('run-1', 'lint', ['npm', 'run', 'lint'], '2025-01-01T10:00:00.000Z', { returncode: 0, signal_name: null, timed_out: false }),
+  run('run-2', 'bench', ['npm', 'run', 'bench'], '2025-01-01T10:01:00.000Z', { returncode: 1, signal_name: null, timed_out: false }),
+  run('run-3', 'build-ui', ['npm', 'run', 'build:ui', '--', '--color'], '2025-01-01T10:02:00.000Z', null),
+];
+
+export const state = (overrides: Partial<StateMessage> = {}): StateMessage => ({
+  type: 'state',
+  tasks: tasks(),
+  instances: instances(),
+  runs: runs(),
+  ...overrides,
+});
