@@ -9,6 +9,11 @@ import { AnsiParser, type Color, type Segment, type Style, xterm256 } from './an
 export const MAX_LINES = 5000;
 /** Characters parsed per frame: a huge catch-up log is spread over frames, not one long task. */
 const CHARS_PER_FRAME = 512 * 1024;
+/**
+ * Text waiting for a frame. Frames stop while the window is minimised but messages keep coming;
+ * past this the oldest waiting text goes (it would scroll out of the capped view anyway).
+ */
+const MAX_QUEUED_CHARS = 8 * 1024 * 1024;
 
 interface Line {
   /** A carriage return: the line starts over (progress bars), dropping what it showed. */
@@ -18,6 +23,7 @@ interface Line {
 
 export class OutputView {
   private queue: { stream: Stream; data: string }[] = [];
+  private queuedChars = 0;
   private parsers = { stdout: new AnsiParser(), stderr: new AnsiParser() };
   /** A '\r' at the end of a chunk: it may be the first half of "\r\n". */
   private pendingCr = { stdout: false, stderr: false };
@@ -30,6 +36,7 @@ export class OutputView {
   /** Drops everything shown: a new run is selected, or its whole log is about to be replayed. */
   clear(placeholder = ''): void {
     this.queue = [];
+    this.queuedChars = 0;
     this.parsers.stdout.reset();
     this.parsers.stderr.reset();
     this.pendingCr = { stdout: false, stderr: false };
@@ -43,6 +50,8 @@ export class OutputView {
   append(stream: Stream, data: string): void {
     if (data === '') return;
     this.queue.push({ stream, data });
+    this.queuedChars += data.length;
+    while (this.queuedChars > MAX_QUEUED_CHARS && this.queue.length > 1) this.queuedChars -= this.queue.shift()!.data.length;
     delete this.pre.dataset.placeholder;
     if (this.frame === null) this.frame = requestAnimationFrame(() => this.render());
   }
@@ -66,6 +75,7 @@ export class OutputView {
     while (this.queue.length > 0 && used < budget) {
       const { stream, data } = this.queue.shift()!;
       used += data.length;
+      this.queuedChars -= data.length;
       for (const segment of this.parsers[stream].push(data)) this.split(lines, stream, segment);
     }
     const stick = this.pre.scrollHeight - this.pre.scrollTop - this.pre.clientHeight < 8;

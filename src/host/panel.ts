@@ -38,14 +38,24 @@ export class CoordinationPanel implements vscode.Disposable {
       open.panel.reveal();
       return open;
     }
-    const roots = [vscode.Uri.joinPath(context.extensionUri, 'dist'), vscode.Uri.joinPath(context.extensionUri, 'media')];
     const panel = vscode.window.createWebviewPanel(CoordinationPanel.viewType, 'Agent Harness', vscode.ViewColumn.Active, {
-      enableScripts: true,
-      localResourceRoots: roots,
+      ...webviewOptions(context.extensionUri),
       // The webview is rebuilt from the host's state when shown again (ready → replay), which
       // costs less than keeping a hidden DOM of thousands of output lines alive.
       retainContextWhenHidden: false,
     });
+    CoordinationPanel.current = new CoordinationPanel(panel, context.extensionUri, api, log);
+    return CoordinationPanel.current;
+  }
+
+  /**
+   * Takes over a panel VS Code restored after a window reload: for a WebviewPanelSerializer
+   * registered under `viewType` (with `onWebviewPanel:agentHarness.panel` activation). The
+   * webview keeps its own state (the selected run) through vscode.setState.
+   */
+  static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, api: HarnessApi | undefined, log: Logger): CoordinationPanel {
+    CoordinationPanel.current?.dispose();
+    panel.webview.options = webviewOptions(context.extensionUri);
     CoordinationPanel.current = new CoordinationPanel(panel, context.extensionUri, api, log);
     return CoordinationPanel.current;
   }
@@ -112,6 +122,11 @@ export class CoordinationPanel implements vscode.Disposable {
     return this.outbox.posted.get(runId);
   }
 
+  /** Whether the webview has said `ready` (its script runs and takes messages). */
+  get webviewReady(): boolean {
+    return this.outbox.webviewReady;
+  }
+
   /** The run whose output the webview shows, as the host knows it. */
   get selectedRunId(): string | null {
     return this.outbox.selectedRunId;
@@ -157,7 +172,7 @@ export class CoordinationPanel implements vscode.Disposable {
     switch (message.type) {
       case 'ready':
         this.log.debug(`panel: webview ready (run ${message.selected_run_id ?? 'none'})`);
-        this.outbox.webviewReady(message.selected_run_id);
+        this.outbox.onReady(message.selected_run_id);
         break;
       case 'selectRun':
         this.outbox.selectRun(message.run_id);
@@ -182,4 +197,11 @@ export class CoordinationPanel implements vscode.Disposable {
     }
     this.outbox.scheduleState();
   }
+}
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
 }

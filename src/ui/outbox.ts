@@ -91,12 +91,17 @@ export class PanelOutbox {
     return this.ready && this.visible && !this.disposed;
   }
 
+  /** The webview has said `ready` at least once. */
+  get webviewReady(): boolean {
+    return this.ready;
+  }
+
   get selectedRunId(): string | null {
     return this.selected;
   }
 
   /** The webview (re)loaded: everything it shows comes again, for the run it remembers. */
-  webviewReady(selectedRunId: string | null): void {
+  onReady(selectedRunId: string | null): void {
     this.ready = true;
     const hostSelection = this.hostSelection;
     this.hostSelection = undefined;

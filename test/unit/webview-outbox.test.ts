@@ -70,7 +70,7 @@ describe('PanelOutbox', () => {
     t.chunk('early\n');
     await t.timers.advance(1000);
     assert.deepEqual(t.posted, []);
-    t.outbox.webviewReady('run-3');
+    t.outbox.onReady('run-3');
     await t.timers.advance(0);
     assert.deepEqual(t.types(), ['state', 'runLog']);
     assert.equal(t.outbox.posted.get('run-3'), 'from the log\n');
@@ -78,7 +78,7 @@ describe('PanelOutbox', () => {
 
   it('coalesces a burst of events into one state refresh after the debounce', async () => {
     const t = setup();
-    t.outbox.webviewReady(null);
+    t.outbox.onReady(null);
     await t.timers.advance(0);
     t.calls.state = 0;
     for (let i = 0; i < 100; i++) t.outbox.onEvent({ event: i % 2 ? 'task:claimed' : 'some:future_event', data: {}, ts: '' });
@@ -93,7 +93,7 @@ describe('PanelOutbox', () => {
 
   it('streams only the selected run, in batches every 30 ms, adjacent chunks merged', async () => {
     const t = setup();
-    t.outbox.webviewReady(null);
+    t.outbox.onReady(null);
     t.outbox.selectRun('run-3');
     await t.timers.advance(0);
     t.posted.length = 0;
@@ -115,7 +115,7 @@ describe('PanelOutbox', () => {
 
   it('bounds each batch and spreads a flood over ticks without losing a character', async () => {
     const t = setup({ maxBatchChunks: 3, maxBatchChars: 10, maxQueuedChars: 10_000 });
-    t.outbox.webviewReady('run-3');
+    t.outbox.onReady('run-3');
     await t.timers.advance(0);
     const sent: string[] = [];
     for (let i = 0; i < 20; i++) {
@@ -135,7 +135,7 @@ describe('PanelOutbox', () => {
 
   it('drops a backlog past its bound for one fresh runLog instead', async () => {
     const t = setup({ maxQueuedChars: 100 });
-    t.outbox.webviewReady('run-3');
+    t.outbox.onReady('run-3');
     await t.timers.advance(0);
     t.outbox.setVisible(false);
     for (let i = 0; i < 50; i++) t.chunk('0123456789');
@@ -149,7 +149,7 @@ describe('PanelOutbox', () => {
 
   it('holds output while hidden and flushes it with a fresh state when shown', async () => {
     const t = setup();
-    t.outbox.webviewReady('run-3');
+    t.outbox.onReady('run-3');
     await t.timers.advance(0);
     t.outbox.setVisible(false);
     t.chunk('while hidden\n');
@@ -164,9 +164,9 @@ describe('PanelOutbox', () => {
 
   it('replays everything when the webview reloads (a second ready)', async () => {
     const t = setup();
-    t.outbox.webviewReady('run-3');
+    t.outbox.onReady('run-3');
     await t.timers.advance(100);
-    t.outbox.webviewReady('run-3');
+    t.outbox.onReady('run-3');
     await t.timers.advance(100);
     assert.deepEqual(t.types(), ['state', 'runLog', 'state', 'runLog']);
   });
@@ -175,7 +175,7 @@ describe('PanelOutbox', () => {
     const t = setup();
     let release!: () => void;
     t.setLogReply((runId) => new Promise((resolve) => (release = () => resolve({ type: 'runLog', run_id: runId, output: [{ stream: 'stdout', data: '1\n2\n' }], dropped_bytes: 0 }))));
-    t.outbox.webviewReady(null);
+    t.outbox.onReady(null);
     t.outbox.selectRun('run-3');
     await t.timers.advance(0);
     t.chunk('2\n'); // written before the server answered: in the log
@@ -190,7 +190,7 @@ describe('PanelOutbox', () => {
     const t = setup();
     const releases: Array<() => void> = [];
     t.setLogReply((runId) => new Promise((resolve) => releases.push(() => resolve({ type: 'runLog', run_id: runId, output: [], dropped_bytes: 0 }))));
-    t.outbox.webviewReady(null);
+    t.outbox.onReady(null);
     t.outbox.selectRun('run-1');
     await t.timers.advance(0);
     t.outbox.selectRun('run-2');
@@ -206,7 +206,7 @@ describe('PanelOutbox', () => {
   it('tells the webview about a host-side selection, even one made before it was ready', async () => {
     const t = setup();
     t.outbox.selectRun('run-2', true);
-    t.outbox.webviewReady('run-1'); // the webview remembered another run
+    t.outbox.onReady('run-1'); // the webview remembered another run
     await t.timers.advance(0);
     assert.deepEqual(t.posted[0], { type: 'select', run_id: 'run-2' });
     assert.deepEqual(t.calls.log, ['run-2']);
@@ -220,14 +220,14 @@ describe('PanelOutbox', () => {
     t.setLogReply(async () => {
       throw new Error('run run-7 does not exist');
     });
-    t.outbox.webviewReady('run-7');
+    t.outbox.onReady('run-7');
     await t.timers.advance(0);
     assert.deepEqual(t.posted.find((m) => m.type === 'error'), { type: 'error', message: 'Could not read the output of run run-7: run run-7 does not exist' });
   });
 
   it('stops after dispose', async () => {
     const t = setup();
-    t.outbox.webviewReady('run-3');
+    t.outbox.onReady('run-3');
     await t.timers.advance(0);
     t.outbox.dispose();
     t.chunk('late');

@@ -207,6 +207,22 @@ describe('coordination panel webview (Chromium)', function () {
     assert.ok(elapsed < 5000, `rendered in ${elapsed} ms`);
   });
 
+  it('appends many small live batches and keeps the newest line in view', async () => {
+    await p.page.evaluate(() => {
+      for (let b = 0; b < 300; b++) {
+        const chunks = Array.from({ length: 20 }, (_, i) => ({ run_id: 'run-3', stream: i % 5 ? 'stdout' : 'stderr', data: `live ${b * 20 + i}\n` }));
+        window.postMessage({ type: 'output', chunks }, '*');
+      }
+    });
+    await outputHas(p, 'live 5999');
+    const view = await p.page.evaluate(() => {
+      const pre = document.getElementById('output')!;
+      return { lines: pre.querySelectorAll('.line').length, gap: pre.scrollHeight - pre.scrollTop - pre.clientHeight };
+    });
+    assert.ok(view.lines <= 5001, `${view.lines} lines`);
+    assert.ok(view.gap < 8, `scrolled to the end (gap ${view.gap}px)`);
+  });
+
   it('lays out a 400-task plan quickly (layered layout past dagre\'s limit)', async () => {
     const big = Array.from({ length: 400 }, (_, i) => task(`t${i}`, i < 8 ? [] : [`t${i - 8}`, `t${(i * 7) % i}`], i % 5 === 0 ? 'completed' : 'pending'));
     const started = Date.now();
