@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { coreSection } from './core';
+import { primitivesSection } from './primitives';
 import type { BenchOptions, Section } from './section';
 import { renderTable } from './stats';
 
-const SECTIONS: Section[] = [coreSection];
+const SECTIONS: Section[] = [coreSection, primitivesSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}
