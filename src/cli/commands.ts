@@ -248,6 +248,18 @@ export const TASK_COMMANDS: CliCommand[] = [
       ),
   },
   {
+    name: 'instance register',
+    usage: 'harness instance register [--name NAME] [--capability C]... [--worker ID]',
+    summary: 'register this worker (harness work does it for you)',
+    options: { name: { type: 'string' }, capability },
+    run: (v, _p, o, io) =>
+      call(o, io, 'instance_register', {
+        worker_id: resolveWorkerId(o, io),
+        ...(str(v, 'name') ? { name: str(v, 'name') } : {}),
+        ...(v.capability ? { capabilities: v.capability } : {}),
+      }),
+  },
+  {
     name: 'instance deregister',
     usage: 'harness instance deregister [--worker ID]',
     summary: 'remove a worker from the registry (its leases are freed)',

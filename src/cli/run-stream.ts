@@ -1,6 +1,9 @@
 import type { HarnessClient } from '../client/client';
 import { runProcess, type OutputChunk, type RunHandle, type RunOptions, type RunResult } from '../exec';
 
+/** Where a run is registered and its output sent: a socket client, or the in-process API. */
+export type RunSink = Pick<HarnessClient, 'request' | 'send'>;
+
 export interface StreamedRun {
   handle: RunHandle;
   runId: string | null;
@@ -14,7 +17,7 @@ export interface StreamedRun {
  */
 export async function startStreamedRun(
   options: RunOptions,
-  client: HarnessClient | undefined,
+  client: RunSink | undefined,
   meta: { worker_id?: string; task_id?: string | null },
   echo: (chunk: OutputChunk) => void,
   warn: (message: string) => void,

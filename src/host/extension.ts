@@ -1,9 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { HarnessApi } from '../client/api';
+import { describeError } from '../core/errors';
+import type { EventLine } from '../protocol/messages';
+import { CommandId, CONFIG_SECTION, ContextKey, ViewId } from '../ui/ids';
+import { readSettings, type Settings } from '../ui/settings';
+import { statusBarText, type StatusCounts } from '../ui/view-models';
+import { workerEnvironment } from '../isolation';
+import { registerCommands } from './commands';
+import { Connection } from './connection';
+import { CoordinationPanel } from './panel';
+import { installCliEnvironment } from './terminals';
+import { InstancesTree, TasksTree } from './trees';
 
-export function activate(context: vscode.ExtensionContext): void {
-  const log = vscode.window.createOutputChannel('Agent Harness', { log: true });
-  context.subscriptions.push(log);
-  context.subscriptions.push(vscode.commands.registerCommand('agentHarness.showLog', () => log.show()));
+/** What the extension hands to its tests (and to other extensions) through `exports`. */
+export interface HarnessExtensionApi {
+  connection: Connection | undefined;
+  tasks: TasksTree;
+  instances: InstancesTree;
+  workerId: string;
+  activationMs: number;
+  /** Milliseconds from the last coordinator event to the trees being refreshed. */
+  lastEventToRefreshMs: number | undefined;
+  /** The output of a run the panel has been sent so far. */
+  panelOutput(runId: string): string | undefined;
 }
 
-export function deactivate(): void {}
+export function activate(context: vscode.ExtensionContext): HarnessExtensionApi {
+  const started = performance.now();
+  const log = vscode.window.createOutputChannel('Agent Harness', { log: true });
+  context.subscriptions.push(log);
+
+  let settings = loadSettings(log);
+  const tasks = new TasksTree();
+  const instances = new InstancesTree();
+  const exported: HarnessExtensionApi = {
+    connection: undefined,
+    tasks,
+    instances,
+    workerId: workerIdFor(context),
+    activationMs: 0,
+    lastEventToRefreshMs: undefined,
+    panelOutput: (runId) => CoordinationPanel.current?.postedOutputFor(runId),
+  };
+  const tasksView = vscode.window.createTreeView(ViewId.tasks, { treeDataProvider: tasks, showCollapseAll: true });
+  const instancesView = vscode.window.createTreeView(ViewId.instances, { treeDataProvider: instances });
+  const status = vscode.window.createStatusBarItem('agentHarness.status', vscode.StatusBarAlignment.Left, 50);
+  status.name = 'Agent Harness';
+  status.command = CommandId.openPanel;
+  context.subscriptions.push(tasksView, instancesView, status);
+
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (!folder) {
+    log.info('no folder is open: Agent Harness waits for one');
+    exported.activationMs = performance.now() - started;
+    return exported;
+  }
+  // One coordinator per window, for its first folder (see the README on multi-root workspaces).
+  const connection = new Connection(folder, () => settings, log);
+  exported.connection = connection;
+  activeConnection = connection;
+  context.subscriptions.push(connection);
+
+  const start = () => void connection.ensure().catch((e) => log.error(`could not start the coordinator: ${describeError(e)}`));
+  let binDir: string | undefined;
+  const ensureCli = () => (binDir ??= installCliEnvironment(context, folder, connection.socketPath));
+
+  // Refreshes are coalesced: a burst of events becomes one refresh of each view.
+  let pending: NodeJS.Timeout | undefined;
+  let firstEventAt: number | undefined;
+  let eventSub: vscode.Disposable | undefined;
+  const refreshSoon = () => {
+    firstEventAt ??= performance.now();
+    pending ??= setTimeout(() => void refresh(), 30);
+  };
+  const refresh = async () => {
+    pending = undefined;
+    const api = connection.current;
+    try {
+      await Promise.all([tasks.refresh(api), instances.refresh(api), updateStatus(api)]);
+      if (firstEventAt !== undefined) exported.lastEventToRefreshMs = performance.now() - firstEventAt;
+    } catch (e) {
+      log.warn(`refresh failed: ${describeError(e)}`);
+    } finally {
+      firstEventAt = undefined;
+    }
+  };
+  const updateStatus = async (api: HarnessApi | undefined) => {
+    if (!api) {
+      status.hide();
+      return;
+    }
+    const s = statusBarText(await api.request<StatusCounts>('status'));
+    status.text = s.text;
+    status.tooltip = s.tooltip;
+    status.show();
+  };
+  context.subscriptions.push(
+    connection.onDidChange((api) => {
+      eventSub?.dispose();
+      eventSub = api?.onEvent((e: EventLine) => {
+        if (!e.event.startsWith('run:output')) refreshSoon();
+      });
+      void vscode.commands.executeCommand('setContext', ContextKey.connected, api !== undefined);
+      void vscode.commands.executeCommand('setContext', ContextKey.mode, api?.mode);
+      if (api) ensureCli();
+      CoordinationPanel.current?.setApi(api);
+      refreshSoon();
+    }),
+    { dispose: () => eventSub?.dispose() },
+    // The lease timers in the tree tick even when nothing happens.
+    (() => {
+      const timer = setInterval(() => tasksView.visible && connection.current && refreshSoon(), 5000);
+      return { dispose: () => clearInterval(timer) };
+    })(),
+    ...registerCommands({
+      context,
+      connection,
+      tasks,
+      settings: () => settings,
+      log,
+      workerId: exported.workerId,
+      binDir: ensureCli,
+      openPanel: (api) => CoordinationPanel.show(context, api, log),
+      isolation: async (workerId) => {
+        const { cwd, env } = await workerEnvironment(folder, workerId);
+        return { cwd, env };
+      },
+    }),
+    vscode.commands.registerCommand(CommandId.refresh, () => refresh()),
+    // A panel left open comes back after a window reload, and catches up from the coordinator.
+    vscode.window.registerWebviewPanelSerializer('agentHarness.panel', {
+      deserializeWebviewPanel: async (panel) => {
+        CoordinationPanel.revive(panel, context, connection.current, log);
+        start();
+      },
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration(CONFIG_SECTION)) return;
+      settings = loadSettings(log);
+      connection.reconfigure();
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void connection.ensure().catch((e) => log.error(describeError(e)))),
+  );
+
+  // Start the coordinator when someone looks, or at once when the workspace already has state
+  // (so workers that outlived a reload find their coordinator again) — after activation returns.
+  context.subscriptions.push(
+    tasksView.onDidChangeVisibility((e) => e.visible && start()),
+    instancesView.onDidChangeVisibility((e) => e.visible && start()),
+  );
+  if (vscode.workspace.isTrusted && (tasksView.visible || fs.existsSync(path.join(folder, settings.stateDirectory)))) {
+    setTimeout(start, 0);
+  }
+  exported.activationMs = performance.now() - started;
+  log.info(`activated in ${exported.activationMs.toFixed(1)} ms (workspace ${folder}${vscode.workspace.isTrusted ? '' : ', Restricted Mode'})`);
+  return exported;
+}
+
+function loadSettings(log: vscode.LogOutputChannel): Settings {
+  const config = vscode.workspace.getConfiguration(CONFIG_SECTION);
+  const { settings, warnings } = readSettings((key) => config.get(key), CONFIG_SECTION);
+  for (const w of warnings) {
+    log.warn(w);
+    void vscode.window.showWarningMessage(`Agent Harness: ${w}`);
+  }
+  return settings;
+}
+
+function workerIdFor(context: vscode.ExtensionContext): string {
+  let id = context.workspaceState.get<string>('workerId');
+  if (!id) {
+    id = `editor-${randomUUID().slice(0, 8)}`;
+    void context.workspaceState.update('workerId', id);
+  }
+  return id;
+}
+
+let activeConnection: Connection | undefined;
+
+/** Waits for the coordinator to flush and release its state, so the next window starts fast. */
+export async function deactivate(): Promise<void> {
+  await activeConnection?.dispose();
+  activeConnection = undefined;
+}

@@ -12,13 +12,14 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startSampleRun } from './sample-run.mjs';
 import { SetupError, repoRoot, startWorkbench } from './workbench.mjs';
 
 const say = (line) => process.stderr.write(`screenshot: ${line}\n`);
 
 const { values: options } = parseArgs({
   options: {
-    out: { type: 'string', default: join(repoRoot, 'media', 'screenshot-workbench.png') },
+    out: { type: 'string', default: join(repoRoot, 'media', 'screenshot-panel.png') },
     workspace: { type: 'string' },
     width: { type: 'string', default: '1280' },
     height: { type: 'string', default: '800' },
@@ -26,7 +27,7 @@ const { values: options } = parseArgs({
 });
 
 /** Opens the workbench and waits until it is laid out and the extension host is up. */
-async function shoot(workbench, out) {
+async function openWorkbench(workbench) {
   const { page } = workbench;
   await page.goto(workbench.url({ extensionDevelopmentPath: repoRoot }), { waitUntil: 'domcontentloaded' });
   await page.locator('.monaco-workbench .part.activitybar').waitFor({ state: 'visible', timeout: 60_000 });
@@ -34,9 +35,30 @@ async function shoot(workbench, out) {
   await page.waitForFunction(() => document.title.includes('[Extension Development Host]'), undefined, {
     timeout: 60_000,
   });
-  // The explorer's tree is rendered once the remote file system answered.
-  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ timeout: 60_000 });
   await page.waitForLoadState('networkidle', { timeout: 10_000 }).catch(() => {});
+}
+
+/** The sidebar with the Tasks and Instances trees, and the coordination panel beside it. */
+async function shoot(workbench, out) {
+  const { page } = workbench;
+  await openWorkbench(workbench);
+  await page.locator('.activitybar a[aria-label^="Agent Harness"], .activitybar .action-item[aria-label^="Agent Harness"]').first().click();
+  const rows = page.locator('.pane-body .monaco-list-row');
+  await rows.first().waitFor({ timeout: 60_000 });
+  // Open the groups a person looks at first.
+  for (const label of ['Running', 'Dead-lettered', 'Ready']) {
+    const row = page.locator(`.monaco-list-row[aria-label^="${label}"]`).first();
+    if ((await row.count()) && (await row.getAttribute('aria-expanded')) === 'false') await row.click();
+  }
+  await page.keyboard.press('Control+Shift+P');
+  await page.keyboard.type('>Agent Harness: Open Coordination Panel');
+  await page.waitForTimeout(300); // the palette filters as it is typed
+  await page.keyboard.press('Enter');
+  const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  await frame.locator('svg').first().waitFor({ timeout: 60_000 });
+  const run = frame.locator('[data-run-id]').first();
+  if (await run.count()) await run.click();
+  await page.waitForTimeout(2500); // let live output stream in
   await page.mouse.move(0, 0); // no tooltip in the picture
   mkdirSync(dirname(out), { recursive: true });
   await page.screenshot({ path: out });
@@ -48,18 +70,17 @@ async function main() {
     throw new SetupError('the extension is not built (dist/extension.js missing): run npm run build');
   }
   // A fixed folder name inside a fresh temp folder, so the picture does not change per run.
-  const scratch = options.workspace ? undefined : mkdtempSync(join(tmpdir(), 'agent-harness-shot-'));
-  const workspace = scratch ? join(scratch, 'demo-project') : resolve(options.workspace);
-  if (scratch) {
-    process.on('exit', () => rmSync(scratch, { recursive: true, force: true })); // signals too
-    mkdirSync(join(workspace, '.harness'), { recursive: true });
-    writeFileSync(join(workspace, 'README.md'), '# Demo workspace\n');
-  }
+  const scratch = mkdtempSync(join(tmpdir(), 'agent-harness-shot-'));
+  process.on('exit', () => rmSync(scratch, { recursive: true, force: true })); // signals too
+  const workspace = options.workspace ? resolve(options.workspace) : join(scratch, 'demo-project');
+  const runtimeDir = join(scratch, 'runtime');
+  const sample = await startSampleRun(workspace, runtimeDir);
   let workbench;
   try {
     workbench = await startWorkbench({
       kind: 'screenshot',
       workspace,
+      env: { XDG_RUNTIME_DIR: runtimeDir },
       viewport: { width: Number(options.width), height: Number(options.height) },
     });
     await shoot(workbench, out);
@@ -69,6 +90,7 @@ async function main() {
     throw error;
   } finally {
     await workbench?.close();
+    await sample.stop();
   }
 }
 

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** The extension's settings, each with its default; an invalid value falls back with a warning. */
+export const SETTINGS = {
+  leaseTimeoutSeconds: z.number().positive().max(7 * 24 * 3600).default(300),
+  maxAttempts: z.number().int().min(1).max(1000).default(3),
+  staleInstanceSeconds: z.number().positive().max(24 * 3600).default(60),
+  heartbeatIntervalSeconds: z.number().positive().max(3600).default(10),
+  instanceLimit: z.number().int().min(0).max(10_000).default(0),
+  workerCommand: z.string().max(10_000).default(''),
+  execKillGraceSeconds: z.number().min(0).max(600).default(5),
+  stateDirectory: z
+    .string()
+    .min(1)
+    .max(1000)
+    .refine((s) => !s.split(/[\\/]/).includes('..'), 'must stay inside the workspace (no "..")')
+    .default('.harness'),
+} as const;
+
+export type Settings = { [K in keyof typeof SETTINGS]: z.output<(typeof SETTINGS)[K]> };
+
+export interface SettingsResult {
+  settings: Settings;
+  /** One sentence per invalid value, naming the setting and what was wrong. */
+  warnings: string[];
+}
+
+/** Validates raw setting values (as `getConfiguration().get` returns them). */
+export function readSettings(get: (key: string) => unknown, section = 'agentHarness'): SettingsResult {
+  const warnings: string[] = [];
+  const settings = {} as Record<string, unknown>;
+  for (const [key, schema] of Object.entries(SETTINGS)) {
+    const raw = get(key);
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (parsed.success) {
+      settings[key] = parsed.data;
+    } else {
+      const fallback = (schema as z.ZodType).parse(undefined);
+      warnings.push(
+        `Setting ${section}.${key} is invalid (${parsed.error.issues[0]?.message ?? 'bad value'}: ${JSON.stringify(raw)}); using ${JSON.stringify(fallback)}.`,
+      );
+      settings[key] = fallback;
+    }
+  }
+  return { settings: settings as Settings, warnings };
+}

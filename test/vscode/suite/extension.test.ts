@@ -1,0 +1,205 @@
+// The extension as a user meets it, inside a real VS Code: the coordinator in the extension host,
+// every command through executeCommand, trees following coordinator changes, worker terminals,
+// exec with a timeout, the panel, and client mode against another coordinator.
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Task } from '../../../src/core/model';
+import { Connection } from '../../../src/host/connection';
+import type { ExecOutcome } from '../../../src/host/exec';
+import { readSettings } from '../../../src/ui/settings';
+import { cli, eventually, harness, repoRoot, workspaceFolder } from './support';
+
+async function tasksNow(): Promise<Task[]> {
+  const h = await harness();
+  const api = await h.connection!.ensure();
+  return (await api.request<{ tasks: Task[] }>('task_list')).tasks;
+}
+
+describe('the extension in a workspace', function () {
+  this.timeout(60_000);
+
+  it('runs the coordinator in the extension host on the workspace socket, quickly activated', async () => {
+    const h = await harness();
+    assert.ok(h.connection, 'a workspace folder is open, so there is a connection');
+    const api = await h.connection.ensure();
+    assert.equal(api.mode, 'in-process');
+    assert.ok(fs.existsSync(api.socketPath), `socket ${api.socketPath} exists`);
+    assert.ok(fs.existsSync(path.join(workspaceFolder(), '.harness', 'journal.log')));
+    assert.ok(h.activationMs < 200, `activation took ${h.activationMs} ms`);
+    const pong = await cli(['ping'], { HARNESS_SOCKET: api.socketPath });
+    assert.equal(pong.code, 0, pong.stderr);
+  });
+
+  it('Add Task, Import Plan and the Tasks tree', async () => {
+    const h = await harness();
+    const added = await vscode.commands.executeCommand<Task>('agentHarness.addTask', { id: 'hand-made', description: 'added from the palette', priority: 5 });
+    assert.equal(added?.id, 'hand-made');
+    const plan = path.join(workspaceFolder(), 'plan.json');
+    fs.writeFileSync(plan, JSON.stringify({ tasks: [{ id: 'p1', description: 'one' }, { id: 'p2', dependencies: ['p1'] }] }));
+    const imported = await vscode.commands.executeCommand<{ count: number }>('agentHarness.importPlan', vscode.Uri.file(plan));
+    assert.equal(imported?.count, 2);
+    await eventually('the tree to show three tasks', () => h.tasks.snapshot.length >= 3);
+    const groups = h.tasks.getChildren().map((n) => (n.kind === 'group' ? n.group : ''));
+    assert.deepEqual(groups, ['ready', 'blocked']);
+    const blocked = h.tasks.getChildren({ kind: 'group', group: 'blocked' });
+    assert.equal(blocked.length, 1);
+    const depChildren = h.tasks.getChildren(blocked[0]!);
+    assert.equal(depChildren[0]?.kind === 'task' && depChildren[0].task.id, 'p1', 'a task lists its dependencies as children');
+    const item = h.tasks.getTreeItem(blocked[0]!);
+    assert.equal(item.contextValue, 'task.blocked');
+  });
+
+  it('a plan with a cycle is refused with the tasks named, and nothing is stored', async () => {
+    const plan = path.join(workspaceFolder(), 'cycle.json');
+    fs.writeFileSync(plan, JSON.stringify({ tasks: [{ id: 'c1', dependencies: ['c2'] }, { id: 'c2', dependencies: ['c1'] }] }));
+    const before = (await tasksNow()).length;
+    const result = await vscode.commands.executeCommand('agentHarness.importPlan', vscode.Uri.file(plan));
+    assert.equal(result, undefined, 'the command reports the error instead of a result');
+    assert.equal((await tasksNow()).length, before);
+  });
+
+  it('Claim, Complete, Fail, Retry, Release and Cancel act on the coordinator', async () => {
+    const h = await harness();
+    const claim = await vscode.commands.executeCommand<{ task: Task }>('agentHarness.claimNextTask');
+    assert.equal(claim?.task.id, 'hand-made', 'highest priority first');
+    assert.equal(claim?.task.claimed_by, h.workerId);
+    const done = await vscode.commands.executeCommand<Task>('agentHarness.completeTask', 'hand-made');
+    assert.equal(done?.status, 'completed');
+
+    const p1 = (await vscode.commands.executeCommand<{ task: Task }>('agentHarness.claimNextTask'))!.task;
+    assert.equal(p1.id, 'p1');
+    const released = await vscode.commands.executeCommand<Task>('agentHarness.releaseTask', 'p1');
+    assert.equal(released?.status, 'pending');
+    await vscode.commands.executeCommand('agentHarness.claimNextTask');
+    const failed = await vscode.commands.executeCommand<Task>('agentHarness.failTask', 'p1', 'broken on purpose');
+    assert.equal(failed?.status, 'pending', 'attempts left: back to pending');
+    await vscode.commands.executeCommand('agentHarness.addTask', { id: 'doomed', description: 'fails for good' });
+    const api = await h.connection!.ensure();
+    await api.request('task_claim', { worker_id: 'someone' }); // takes p1 again
+    const doomedClaim = await api.request<{ task: Task }>('task_claim', { worker_id: 'doomer' });
+    assert.equal(doomedClaim.task.id, 'doomed');
+    await api.request('task_fail', { worker_id: 'doomer', task_id: 'doomed', error: 'no', retry: false });
+    await eventually('the tree to show a dead-lettered task', () => h.tasks.getChildren().some((n) => n.kind === 'group' && n.group === 'dead_letter'));
+    const retried = await vscode.commands.executeCommand<Task>('agentHarness.retryTask', 'doomed');
+    assert.equal(retried?.status, 'pending');
+    const cancelled = await vscode.commands.executeCommand<Task>('agentHarness.cancelTask', 'doomed');
+    assert.equal(cancelled?.status, 'cancelled');
+  });
+
+  it('the trees follow changes made by other processes, through coordinator events', async () => {
+    const h = await harness();
+    const api = await h.connection!.ensure();
+    const refreshed = new Promise<void>((resolve) => {
+      const sub = h.tasks.onDidRefresh((tasks) => {
+        if (tasks.some((t) => t.id === 'from-cli')) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    const added = await cli(['task', 'add', '--id', 'from-cli', '--description', 'added by a terminal'], { HARNESS_SOCKET: api.socketPath });
+    assert.equal(added.code, 0, added.stderr);
+    await refreshed;
+    assert.ok(h.lastEventToRefreshMs !== undefined && h.lastEventToRefreshMs < 1000, `event to tree took ${h.lastEventToRefreshMs} ms`);
+    await cli(['instance', 'list'], { HARNESS_SOCKET: api.socketPath });
+  });
+
+  it('Run Exec with Timeout ends a hanging command with SIGTERM and reports it', async () => {
+    const outcome = await vscode.commands.executeCommand<ExecOutcome>('agentHarness.runExecWithTimeout', { command: 'echo started; sleep 30', timeoutSeconds: 1 });
+    assert.ok(outcome, 'the command returned its outcome');
+    assert.equal(outcome.result.timed_out, true);
+    assert.equal(outcome.result.signal_name, 'SIGTERM');
+    assert.equal(outcome.result.returncode, -15);
+    assert.ok(outcome.result.duration_ms < 10_000);
+  });
+
+  it('the coordination panel receives streamed exec output', async () => {
+    await vscode.commands.executeCommand('agentHarness.openPanel');
+    await eventually('the panel tab', () =>
+      vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.label === 'Agent Harness'),
+    );
+    const outcome = await vscode.commands.executeCommand<ExecOutcome>('agentHarness.runExecWithTimeout', {
+      command: 'for i in 1 2 3; do echo "panel-line-$i"; done',
+      timeoutSeconds: 10,
+    });
+    assert.equal(outcome?.result.returncode, 0);
+    const h = await harness();
+    const api = await h.connection!.ensure();
+    const log = await api.request<{ output: Array<{ data: string }> }>('run_log', { run_id: outcome!.runId });
+    assert.match(log.output.map((c) => c.data).join(''), /panel-line-3/);
+    const posted = await eventually('the panel to be sent the output', () => {
+      const text = h.panelOutput(outcome!.runId!);
+      return text && text.includes('panel-line-3') ? text : undefined;
+    });
+    assert.match(posted, /panel-line-1/);
+  });
+
+  it('Spawn Workers opens terminals with the worker environment that complete real tasks with harness work', async function () {
+    this.timeout(90_000);
+    const h = await harness();
+    const api = await h.connection!.ensure();
+    await api.request('plan_import', { tasks: [{ id: 'w1', description: 'first' }, { id: 'w2', dependencies: ['w1'] }, { id: 'w3' }] });
+    const names = await vscode.commands.executeCommand<string[]>('agentHarness.spawnWorkers', {
+      count: 2,
+      command: 'echo "worker $HARNESS_WORKER_ID does $HARNESS_TASK_ID"',
+    });
+    assert.equal(names?.length, 2);
+    const terminals = vscode.window.terminals.filter((t) => t.name.startsWith('Harness worker'));
+    for (const t of terminals) {
+      const env = (t.creationOptions as vscode.TerminalOptions).env!;
+      assert.equal(env.HARNESS_SOCKET, api.socketPath);
+      assert.equal(env.HARNESS_WORKTREE, workspaceFolder());
+      assert.match(env.HARNESS_WORKER_ID!, /^vscode-/);
+    }
+    await eventually(
+      'the workers to complete w1, w2 and w3',
+      async () => {
+        const tasks = await tasksNow();
+        return ['w1', 'w2', 'w3'].every((id) => tasks.find((t) => t.id === id)?.status === 'completed');
+      },
+      60_000,
+    );
+    const workers = (await api.request<{ instances: Array<{ worker_id: string }> }>('instance_list')).instances;
+    assert.ok(workers.filter((w) => w.worker_id.startsWith('vscode-')).length >= 1, 'the terminals registered as instances');
+    for (const t of terminals) t.dispose();
+  });
+});
+
+describe('client mode: another coordinator already serves the folder', function () {
+  this.timeout(30_000);
+
+  it('joins it over the socket and sees its tasks and events', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'harness-client-mode-'));
+    const log = vscode.window.createOutputChannel('Agent Harness test', { log: true });
+    const serve = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'cli.js'), 'serve', '--worktree', folder], {
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        serve.stdout!.once('data', () => resolve());
+        serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      const connection = new Connection(folder, () => readSettings(() => undefined).settings, log);
+      try {
+        const api = await connection.ensure();
+        assert.equal(api.mode, 'client');
+        const events: string[] = [];
+        api.onEvent((e) => events.push(e.event));
+        await cli(['task', 'add', '--id', 'remote'], { HARNESS_WORKTREE: folder });
+        const { tasks } = await api.request<{ tasks: Task[] }>('task_list');
+        assert.deepEqual(tasks.map((t) => t.id), ['remote']);
+        await eventually('the task:added event', () => events.includes('task:added'));
+      } finally {
+        await connection.dispose();
+      }
+    } finally {
+      serve.kill('SIGTERM');
+      log.dispose();
+    }
+  });
+});
