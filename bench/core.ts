@@ -240,7 +240,7 @@ const fsWrite = promisify(fs.write);
 const fsDatasync = promisify(fs.fdatasync);
 
 /** Append + fdatasync of a ~200-byte record, one at a time, the way the store's flush does it. */
-async function diskFloor(dir: string, ops: number): Promise<FloorResult> {
+export async function diskFloor(dir: string, ops: number): Promise<FloorResult> {
   const file = path.join(dir, 'floor.log');
   const fd = fs.openSync(file, 'a', 0o600);
   const record = Buffer.from(`${'x'.repeat(FLOOR_RECORD_BYTES - 1)}\n`);
@@ -264,7 +264,7 @@ async function diskFloor(dir: string, ops: number): Promise<FloorResult> {
 // ---- the section ----
 
 /** A scratch directory on the same disk as the project: os.tmpdir() if it is, else `.run/bench`. */
-function scratchBase(root: string): { base: string; where: string } {
+export function scratchBase(root: string): { base: string; where: string } {
   const tmp = fs.realpathSync(os.tmpdir());
   if (fs.statSync(tmp).dev === fs.statSync(root).dev) return { base: tmp, where: `${tmp} (same device as the project)` };
   const base = path.join(root, '.run', 'bench');

@@ -7,10 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { coreSection } from './core';
 import { primitivesSection } from './primitives';
+import { execSection } from './exec';
+import { socketSection } from './socket';
+import { startupSection } from './startup';
 import type { BenchOptions, Section } from './section';
 import { renderTable } from './stats';
 
-const SECTIONS: Section[] = [coreSection, primitivesSection];
+const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}

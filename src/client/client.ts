@@ -58,7 +58,8 @@ export class HarnessClient {
         return new HarnessClient(socket, socketPath);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        const retriable = code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EAGAIN';
+        // ECONNRESET: the coordinator died (or restarted) while our connection sat in its backlog.
+        const retriable = code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EAGAIN' || code === 'ECONNRESET';
         if (!retriable || Date.now() + delay > deadline) {
           throw new HarnessError(
             ErrorCode.Closed,

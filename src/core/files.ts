@@ -17,6 +17,8 @@ export interface FileOps {
   datasync(fd: number): Promise<void>;
   truncate(fd: number, length: number): void;
   close(fd: number): void;
+  /** Whether the open file still has a name on disk (false once it was deleted); optional. */
+  linked?(fd: number): boolean;
   /** Replaces `file` so that a crash leaves either the old or the new content, never a mix. */
   writeAtomic(file: string, data: Uint8Array): void;
 }
@@ -41,6 +43,7 @@ export const nodeFileOps: FileOps = {
   datasync: (fd) => fdatasync(fd),
   truncate: (fd, length) => fs.ftruncateSync(fd, length),
   close: (fd) => fs.closeSync(fd),
+  linked: (fd) => fs.fstatSync(fd).nlink > 0,
   writeAtomic(file, data) {
     const tmp = `${file}.tmp-${process.pid}`;
     const fd = fs.openSync(tmp, 'w', 0o600);

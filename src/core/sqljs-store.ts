@@ -164,10 +164,23 @@ export class SqlJsStore implements Store {
     let replayed = 0;
     for (const record of journal.records) {
       if (record.s <= this.seq) continue; // already in the snapshot
+      if (record.s !== this.seq + 1) {
+        // Every record is intact, yet some are missing: a line cut out of the journal, or the
+        // snapshot that held them deleted. Replaying on would silently drop committed changes.
+        throw new HarnessError(
+          ErrorCode.StateCorrupt,
+          `journal ${this.journalPath} jumps from record ${this.seq} to record ${record.s}: committed changes are missing ` +
+            `(a damaged journal, or a removed ${SNAPSHOT_FILE}); the files were left as they are for inspection`,
+          { file: this.journalPath, expected: this.seq + 1, found: record.s },
+        );
+      }
       this.replay(record);
       replayed++;
     }
-    if (this.journalFd >= 0) this.files.close(this.journalFd);
+    if (this.journalFd >= 0) {
+      this.files.close(this.journalFd);
+      this.journalFd = -1; // closed: its number may be reused by any file opened next
+    }
     this.journalFd = this.files.openAppend(this.journalPath);
     if (journal.tornBytes > 0) {
       this.log('warn', `dropped ${journal.tornBytes} bytes of an incomplete last journal record (a crash mid-write)`);
@@ -270,6 +283,11 @@ export class SqlJsStore implements Store {
           const data = Buffer.from(batch.map((p) => p.line).join(''), 'utf8');
           await this.files.write(this.journalFd, data);
           await this.files.datasync(this.journalFd);
+          // Synced into a file someone deleted (the state directory removed under us) is not
+          // saved: nothing of it would be there after a restart.
+          if (this.files.linked && !this.files.linked(this.journalFd)) {
+            throw new Error(`the journal ${this.journalPath} was deleted while in use (was ${this.dir} removed?)`);
+          }
           this.journalBytes += data.length;
         }
         for (const p of batch) p.resolve();
@@ -298,7 +316,7 @@ export class SqlJsStore implements Store {
    */
   private tryRecover(): void {
     try {
-      this.files.truncate(this.journalFd, this.journalBytes);
+      if (this.journalFd >= 0) this.files.truncate(this.journalFd, this.journalBytes);
       this.load();
       this.broken = undefined;
       // Memory is what the disk holds again: a read-only call must not inherit the failed write.
@@ -330,7 +348,7 @@ export class SqlJsStore implements Store {
     } finally {
       this.statements.forEach((s) => s.free());
       this.statements.clear();
-      this.files.close(this.journalFd);
+      if (this.journalFd >= 0) this.files.close(this.journalFd);
       this.db.close();
       this.lock.release();
     }

@@ -22,6 +22,22 @@ export interface ServerOptions {
   maxBufferedBytes?: number;
 }
 
+/** Arrays and objects inside one request, at most (a request itself is level 1). */
+export const MAX_NESTING = 256;
+
+/** Whether `value` nests arrays/objects more than `max` levels deep; iterative, so any depth is safe. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[object, number]> = value !== null && typeof value === 'object' ? [[value, 1]] : [];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child as object, depth + 1]);
+    }
+  }
+  return false;
+}
+
 /** Builds the reply for one request line; never throws. */
 export async function handleLine(line: string, ctx: CommandContext, log: Logger): Promise<Reply> {
   let id: RequestId;
@@ -41,6 +57,10 @@ export async function handleLine(line: string, ctx: CommandContext, log: Logger)
       throw new HarnessError(ErrorCode.InvalidArgument, `invalid request: ${formatIssues(envelope.error)}`);
     }
     id = envelope.data.id;
+    if (nestedDeeperThan(message, MAX_NESTING)) {
+      // Validation and JSON.stringify recurse: past a few thousand levels they overflow the stack.
+      throw new HarnessError(ErrorCode.InvalidArgument, `invalid request: nested more than ${MAX_NESTING} levels deep`);
+    }
     const handler = Object.hasOwn(COMMANDS, envelope.data.command) ? COMMANDS[envelope.data.command] : undefined;
     if (!handler) {
       throw new HarnessError(ErrorCode.InvalidArgument, `unknown command ${JSON.stringify(envelope.data.command.slice(0, 100))}`);

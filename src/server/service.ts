@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { systemClock, type Clock } from '../core/clock';
 import { Coordinator, DEFAULT_CONFIG, type CoordinatorConfig } from '../core/coordinator';
 import { describeError } from '../core/errors';
+import type { FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { SqlJsStore } from '../core/sqljs-store';
 import { RunRegistry } from './runs';
@@ -18,6 +19,8 @@ export interface ServiceOptions {
   sweepIntervalMs?: number;
   log: Logger;
   clock?: Clock;
+  /** The store's file layer; tests inject faults (disk full, write errors) through it. */
+  files?: FileOps;
 }
 
 export interface CoordinatorService {
@@ -43,6 +46,7 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
   const store = await SqlJsStore.open({
     dir: stateDir,
     log: (level, message) => log[level](message),
+    ...(options.files ? { files: options.files } : {}),
   });
   log.info(
     `opened ${stateDir} in ${store.stats.open_ms.toFixed(1)} ms (snapshot ${store.stats.snapshot_bytes} bytes, ` +

@@ -1,0 +1,117 @@
+// Helpers shared by the sections that drive a real `harness serve` (socket, startup, exec): spawn
+// it, wait for its ready line, read its CPU time, stop it; a tiny pipelining-free NDJSON caller.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { HarnessClient } from '../src/client/client';
+
+export interface ServeChild {
+  child: ChildProcess;
+  pid: number;
+  socket: string;
+  /** From spawn to the ready line on stdout, ms. */
+  ready_ms: number;
+  stderr(): string;
+  /** Sends `signal` and waits for the exit; returns the exit code (or the signal name). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** The environment for children: ours without HARNESS_* / XDG_RUNTIME_DIR, so nothing reaches a real coordinator. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HARNESS_') && k !== 'XDG_RUNTIME_DIR') env[k] = v;
+  return { ...env, ...extra };
+}
+
+/**
+ * Starts `node [nodeFlags] dist/cli.js serve --worktree W --socket S` and resolves once it printed
+ * its ready line. `nodeFlags` may carry e.g. `--cpu-prof --cpu-prof-dir=DIR`.
+ */
+export async function startServe(root: string, worktree: string, socket: string, nodeFlags: string[] = []): Promise<ServeChild> {
+  const cli = path.join(root, 'dist', 'cli.js');
+  if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\``);
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--worktree', worktree, '--socket', socket, '--instance-limit', '0'], {
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
+  });
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const readyMs = await new Promise<number>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', (line) => {
+      try {
+        if ((JSON.parse(line) as { data?: { ready?: boolean } }).data?.ready) return resolve(performance.now() - t0);
+      } catch {
+        // falls through
+      }
+      reject(new Error(`harness serve did not start: ${line}\n${stderr}`));
+    });
+    void exited.then((c) => reject(new Error(`harness serve exited (${c}) before it was ready\n${stderr}`)));
+  });
+  return {
+    child,
+    pid: child.pid!,
+    socket,
+    ready_ms: readyMs,
+    stderr: () => stderr,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** CPU time (user + system) a live process has used so far, ms, from /proc (Linux only; NaN elsewhere). */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11], fields[12] = utime, stime (stat fields 14 and 15), in clock ticks (100 Hz on Linux)
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Resident memory of a live process, MB, from /proc (NaN elsewhere). */
+export function processRssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Imports `tasks` over the socket in as few plan_import requests as the line cap allows; returns the request count. */
+export async function importPlan(client: HarnessClient, tasks: unknown[], maxLineBytes = 1024 * 1024): Promise<number> {
+  let requests = 0;
+  let batch: unknown[] = [];
+  let bytes = 64;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    await client.request('plan_import', { tasks: batch });
+    requests++;
+    batch = [];
+    bytes = 64;
+  };
+  for (const t of tasks) {
+    const size = Buffer.byteLength(JSON.stringify(t)) + 1;
+    if (bytes + size > maxLineBytes - 1024) await flush();
+    batch.push(t);
+    bytes += size;
+  }
+  await flush();
+  return requests;
+}
+
+export function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
