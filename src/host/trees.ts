@@ -10,7 +10,11 @@ export type TaskNode =
 function toTreeItem(m: ItemModel): vscode.TreeItem {
   const item = new vscode.TreeItem(
     m.label,
-    m.collapsible ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+    m.expanded
+      ? vscode.TreeItemCollapsibleState.Expanded
+      : m.collapsible
+        ? vscode.TreeItemCollapsibleState.Collapsed
+        : vscode.TreeItemCollapsibleState.None,
   );
   item.id = m.id;
   item.description = m.description;

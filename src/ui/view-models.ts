@@ -24,6 +24,8 @@ export interface ItemModel {
   icon: string;
   iconColor?: string;
   collapsible: boolean;
+  /** Open at first: the groups a person acts on. */
+  expanded?: boolean;
 }
 
 export function groupOf(task: Task, byId: ReadonlyMap<string, Task>): TaskGroup {
@@ -48,6 +50,7 @@ export function groupItem(group: TaskGroup, count: number): ItemModel {
     contextValue: `group.${group}`,
     icon: 'folder',
     collapsible: count > 0,
+    expanded: count > 0 && (group === 'running' || group === 'ready' || group === 'dead_letter'),
   };
 }
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { InstanceView, Task } from '../../src/core/model';
 import { CommandId, ViewId } from '../../src/ui/ids';
 import { readSettings } from '../../src/ui/settings';
-import { groupTasks, instanceItem, statusBarText, taskItem } from '../../src/ui/view-models';
+import { groupItem, groupTasks, instanceItem, statusBarText, taskItem } from '../../src/ui/view-models';
 
 function task(id: string, over: Partial<Task> = {}): Task {
   return {
@@ -29,6 +29,13 @@ describe('tree view models', () => {
     assert.deepEqual(groups.get('blocked')!.map((t) => t.id), ['c']);
     assert.deepEqual(groups.get('running')!.map((t) => t.id), ['f']);
     assert.deepEqual(groups.get('dead_letter')!.map((t) => t.id), ['e']);
+  });
+
+  it('the groups a person acts on open expanded; the others start collapsed', () => {
+    assert.equal(groupItem('running', 2).expanded, true);
+    assert.equal(groupItem('dead_letter', 1).expanded, true);
+    assert.equal(groupItem('completed', 9).expanded, false);
+    assert.equal(groupItem('ready', 0).collapsible, false);
   });
 
   it('a running task shows its holder, lease time left and attempts', () => {

@@ -45,11 +45,6 @@ async function shoot(workbench, out) {
   await page.locator('.activitybar a[aria-label^="Agent Harness"], .activitybar .action-item[aria-label^="Agent Harness"]').first().click();
   const rows = page.locator('.pane-body .monaco-list-row');
   await rows.first().waitFor({ timeout: 60_000 });
-  // Open the groups a person looks at first.
-  for (const label of ['Running', 'Dead-lettered', 'Ready']) {
-    const row = page.locator(`.monaco-list-row[aria-label^="${label}"]`).first();
-    if ((await row.count()) && (await row.getAttribute('aria-expanded')) === 'false') await row.click();
-  }
   await page.keyboard.press('Control+Shift+P');
   await page.keyboard.type('>Agent Harness: Open Coordination Panel');
   await page.waitForTimeout(300); // the palette filters as it is typed
