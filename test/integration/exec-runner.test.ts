@@ -128,7 +128,7 @@ describe('exec runner', function () {
     it('kills grandchildren in the process group on timeout', async () => {
       const pidFile = join(dir, 'grandchild.pid');
       const script = 'sleep 300 & echo $! > "$1"; echo ready; wait';
-      const handle = runProcess({ argv: ['bash', '-c', script, 'bash', pidFile], timeoutMs: 1000 });
+      const handle = runProcess({ argv: ['bash', '-c', script, 'bash', pidFile], timeoutMs: 2000 });
       const ready = waitForOutput(handle, 'ready');
       const result = await handle.result;
       await ready;
@@ -141,7 +141,11 @@ describe('exec runner', function () {
 
     it('SIGKILLs a grandchild that ignores SIGTERM after its parent has exited', async () => {
       const pidFile = join(dir, 'stubborn.pid');
-      const script = '(trap "" TERM; exec sleep 300) & echo $! > "$1"; echo ready; wait';
+      // The grandchild writes its pid only once it ignores SIGTERM, and "ready" waits for that,
+      // so the cancel below can never land before the trap is set.
+      const script =
+        '(trap "" TERM; echo $BASHPID > "$1.tmp"; mv "$1.tmp" "$1"; exec sleep 300) & ' +
+        'while [ ! -s "$1" ]; do sleep 0.01; done; echo ready; wait';
       const handle = runProcess({ argv: ['bash', '-c', script, 'bash', pidFile], killGraceMs: 300 });
       await waitForOutput(handle, 'ready');
       const grandchild = Number(readFileSync(pidFile, 'utf8'));
