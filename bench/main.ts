@@ -5,6 +5,7 @@ import { execSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { convergenceSection } from './convergence';
 import { coreSection } from './core';
 import { primitivesSection } from './primitives';
 import { execSection } from './exec';
@@ -13,7 +14,7 @@ import { startupSection } from './startup';
 import type { BenchOptions, Section } from './section';
 import { renderTable } from './stats';
 
-const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection];
+const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}

@@ -5,6 +5,7 @@ import { EXEC_COMMAND } from './exec';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { ISOLATION_CLI_COMMANDS } from '../isolation/cli';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
+import { PROGRESS_COMMAND, WAIT_COMMAND } from './wait';
 import { WORK_COMMAND } from './work';
 
 const GLOBAL_OPTIONS = {
@@ -24,7 +25,18 @@ const WORKER_ID: CliCommand = {
   },
 };
 
-export const COMMANDS: CliCommand[] = [...TASK_COMMANDS, EXEC_COMMAND, WORK_COMMAND, SERVE_COMMAND, WATCH_COMMAND, WORKER_ID, ...PRIMITIVE_CLI_COMMANDS, ...ISOLATION_CLI_COMMANDS];
+export const COMMANDS: CliCommand[] = [
+  ...TASK_COMMANDS,
+  PROGRESS_COMMAND,
+  EXEC_COMMAND,
+  WORK_COMMAND,
+  WAIT_COMMAND,
+  SERVE_COMMAND,
+  WATCH_COMMAND,
+  WORKER_ID,
+  ...PRIMITIVE_CLI_COMMANDS,
+  ...ISOLATION_CLI_COMMANDS,
+];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -8,6 +8,7 @@ import { Id, JsonValue, TaskInput, type Instance, type InstanceView, type Json, 
 import type { Store, StoreWriter, TaskRow } from './store';
 import { assertTransition } from './transitions';
 import { parse } from './validate';
+import { checkpointOf, GROUP_DEPENDENCY, groupStatus, type Checkpoint, type GroupStatus } from './convergence';
 import { DEFAULT_PRIMITIVE_SETTINGS, Primitives, type PrimitiveEvents } from './primitives';
 
 export interface CoordinatorConfig {
@@ -34,6 +35,7 @@ export interface CoordinatorEvents extends PrimitiveEvents {
   'task:added': { tasks: Task[] };
   'task:claimed': { task: Task; worker_id: string; is_retry: boolean; is_reclaim: boolean };
   'task:heartbeat': { task: Task };
+  'task:progress': { task: Task };
   'task:completed': { task: Task };
   'task:failed': { task: Task; will_retry: boolean };
   'task:dead_letter': { task: Task };
@@ -58,6 +60,10 @@ export interface ClaimResult {
 const FencingToken = z.number().int().min(0).optional();
 export const ClaimParams = z.object({ worker_id: Id, capabilities: z.array(z.string()).optional() });
 export const LeaseParams = z.object({ worker_id: Id, task_id: Id, fencing_token: FencingToken });
+export const ProgressParams = LeaseParams.extend({
+  percent: z.number().min(0).max(100),
+  message: z.string().max(1000).optional(),
+});
 export const CompleteParams = LeaseParams.extend({ result: JsonValue.optional() });
 export const FailParams = LeaseParams.extend({ error: z.string().max(100_000), retry: z.boolean().default(true) });
 export const TaskIdParams = z.object({ task_id: Id });
@@ -159,6 +165,7 @@ export class Coordinator {
         }
         batch.set(id, input);
       }
+      this.expandGroupDependencies(batch);
       for (const [id, input] of batch) {
         for (const dep of input.dependencies) {
           if (!batch.has(dep) && !this.store.getTask(dep)) {
@@ -200,6 +207,7 @@ export class Coordinator {
             created_at: now,
             payload: input.payload ?? null,
             ...(input.resources && Object.keys(input.resources).length > 0 ? { resources: input.resources } : {}),
+            ...(input.group ? { group: input.group } : {}),
             seq: ++seq,
             unmet_deps: new Set(unmet).size,
           }),
@@ -289,6 +297,73 @@ export class Coordinator {
     const row = this.store.getTask(id);
     if (!row) throw new HarnessError(ErrorCode.NotFound, `task ${id} does not exist`, { task_id: id });
     return row;
+  }
+
+  /**
+   * `group:NAME` in a task's dependencies becomes every task of that group, in this plan or
+   * stored: a barrier task inside the plan, ready once all of the group completed.
+   */
+  private expandGroupDependencies(batch: Map<string, z.output<typeof TaskInput>>): void {
+    const needsGroups = [...batch.values()].some((t) => t.dependencies.some((d) => GROUP_DEPENDENCY.test(d)));
+    if (!needsGroups) return;
+    const stored = this.store.listTasks();
+    for (const [id, input] of batch) {
+      input.dependencies = input.dependencies.flatMap((dep) => {
+        const group = GROUP_DEPENDENCY.exec(dep)?.[1];
+        if (group === undefined) return [dep];
+        const members = [
+          ...[...batch].filter(([, t]) => t.group === group).map(([memberId]) => memberId),
+          ...stored.filter((t) => t.group === group).map((t) => t.id),
+        ].filter((m) => m !== id);
+        if (members.length === 0) {
+          throw new HarnessError(ErrorCode.UnknownDependency, `task ${id} depends on group ${group}, which has no tasks`, {
+            task_id: id,
+            dependency: dep,
+          });
+        }
+        return members;
+      });
+    }
+  }
+
+  /** A progress report from the holder; it renews the lease like a heartbeat. */
+  async progress(params: Params<typeof ProgressParams>): Promise<Task> {
+    const p = parse(ProgressParams, params, 'task_progress');
+    return this.mutate((tx) => {
+      const row = this.held(p);
+      this.primitives.pools.assertRenewable(row);
+      const task = this.put(tx, {
+        ...row,
+        lease_expires_at: this.leaseEnd(row),
+        progress: { percent: p.percent, message: p.message ?? null, at: this.nowIso() },
+      });
+      tx.emit('task:progress', { task });
+      return task;
+    });
+  }
+
+  /** Where every stream of a group stands: a pure read. */
+  groupStatus(group: string): GroupStatus {
+    return groupStatus(parse(Id, group, 'group'), this.listTasks());
+  }
+
+  /**
+   * Records a checkpoint of a group (every stream's status and latest progress) durably, in the
+   * shared state under `checkpoints/<group>`, whose history keeps the recent ones.
+   */
+  async recordCheckpoint(group: string): Promise<Checkpoint> {
+    const checkpoint = checkpointOf(this.groupStatus(group), this.nowIso());
+    await this.primitives.state.put({ key: `checkpoints/${group}`, value: checkpoint as unknown as Json });
+    return checkpoint;
+  }
+
+  /** The recorded checkpoints of a group, oldest first. */
+  listCheckpoints(group: string): Checkpoint[] {
+    return this.primitives.state
+      .history({ key: `checkpoints/${parse(Id, group, 'group')}` })
+      .versions.filter((v) => v.value !== null && !v.deleted)
+      .map((v) => v.value as unknown as Checkpoint)
+      .reverse();
   }
 
   async heartbeat(params: Params<typeof LeaseParams>): Promise<Task> {

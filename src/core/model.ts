@@ -37,6 +37,8 @@ export const TaskInput = z.strictObject({
   payload: JsonValue.optional(),
   /** Amounts of resource pools the task holds while it runs. */
   resources: ResourceAmounts.optional(),
+  /** The parallel streams a `harness wait --group` converges; `group:NAME` as a dependency waits for all of them. */
+  group: Id.optional(),
 });
 export type TaskInput = z.input<typeof TaskInput>;
 export type ParsedTaskInput = z.output<typeof TaskInput>;
@@ -64,6 +66,16 @@ export interface Task {
   payload: Json | null;
   /** Amounts of resource pools held while it runs; absent when it declares none. */
   resources?: Record<string, number>;
+  /** The group of parallel streams it belongs to; absent when none. */
+  group?: string;
+  /** The holder's latest progress report. */
+  progress?: TaskProgress;
+}
+
+export interface TaskProgress {
+  percent: number;
+  message: string | null;
+  at: string;
 }
 
 export const INSTANCE_STATUSES = ['live', 'stale'] as const;

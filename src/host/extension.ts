@@ -103,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       eventSub?.dispose();
       eventSub = api?.onEvent((e: EventLine) => {
         if (!e.event.startsWith('run:output')) refreshSoon();
+        if (e.event === 'instance:stale') notifyStale(e.data as { instance: { worker_id: string }; freed_tasks: string[] });
       });
       void vscode.commands.executeCommand('setContext', ContextKey.connected, api !== undefined);
       void vscode.commands.executeCommand('setContext', ContextKey.mode, api?.mode);
@@ -158,6 +159,12 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   exported.activationMs = performance.now() - started;
   log.info(`activated in ${exported.activationMs.toFixed(1)} ms (workspace ${folder}${vscode.workspace.isTrusted ? '' : ', Restricted Mode'})`);
   return exported;
+}
+
+/** A worker that stopped heartbeating is worth a person's attention: its work moved on. */
+function notifyStale({ instance, freed_tasks }: { instance: { worker_id: string }; freed_tasks: string[] }): void {
+  const freed = freed_tasks.length ? ` Its task${freed_tasks.length > 1 ? 's' : ''} ${freed_tasks.join(', ')} went back to the queue.` : '';
+  void vscode.window.showWarningMessage(`Agent Harness: worker ${instance.worker_id} stopped heartbeating.${freed}`);
 }
 
 function loadSettings(log: vscode.LogOutputChannel): Settings {

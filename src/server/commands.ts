@@ -66,6 +66,10 @@ export const COMMANDS: Record<string, Handler> = {
   task_release: async (p, ctx) => ({ task: await ctx.coordinator.release(withoutEnvelope(p) as never) }),
   task_retry: async (p, ctx) => ({ task: await ctx.coordinator.retry(withoutEnvelope(p) as never) }),
   task_cancel: async (p, ctx) => ({ task: await ctx.coordinator.cancel(withoutEnvelope(p) as never) }),
+  task_progress: async (p, ctx) => ({ task: await ctx.coordinator.progress(withoutEnvelope(p) as never) }),
+  group_status: (p, ctx) => ctx.coordinator.groupStatus(p.group as string),
+  checkpoint_record: async (p, ctx) => ({ checkpoint: await ctx.coordinator.recordCheckpoint(p.group as string) }),
+  checkpoint_list: (p, ctx) => ({ checkpoints: ctx.coordinator.listCheckpoints(p.group as string) }),
   task_get: (p, ctx) => {
     if (typeof p.task_id !== 'string') throw new HarnessError(ErrorCode.InvalidArgument, 'invalid task_get: task_id: expected a string');
     return { task: ctx.coordinator.getTask(p.task_id) };

@@ -5,6 +5,7 @@ import { describeError } from '../core/errors';
 import type { FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { SqlJsStore } from '../core/sqljs-store';
+import { watchForRecovery } from './recovery';
 import { RunRegistry } from './runs';
 import { HarnessServer } from './server';
 import { defaultSocketPath } from './socket-path';
@@ -63,6 +64,7 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     await coordinator.close();
     throw e;
   }
+  const recovery = watchForRecovery(coordinator, worktree, log);
   const interval = options.sweepIntervalMs ?? Math.min(5000, coordinator.settings.staleInstanceMs / 4);
   let sweeping = false;
   const timer = setInterval(() => {
@@ -86,6 +88,7 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);
+        recovery.dispose();
         await server.close();
         await coordinator.close();
       })()),

@@ -1,0 +1,150 @@
+import type { Checkpoint, GroupStatus, StreamState } from '../core/convergence';
+import { integer, seconds, type CliCommand } from './commands';
+import { connect, errorReply, printReply, resolveWorkerId, UsageError } from './context';
+
+const WAIT = 'harness wait --group G [--progressive] [--checkpoint-interval S] [--timeout S]';
+const PROGRESS = 'harness task progress --id ID --percent P [--message M] [--token N]';
+
+function summary(status: GroupStatus) {
+  return {
+    group: status.group,
+    total: status.total,
+    completed: status.completed,
+    failed: status.failed,
+    results: status.streams.map(({ task_id, status: s, result, error, completed_at }) => ({ task_id, status: s, result, error, completed_at })),
+  };
+}
+
+/**
+ * Waits for a group of parallel streams to converge. Barrier: one JSON document once every task
+ * of the group has finished (exit 1 if any did not complete). Progressive: a line per task as it
+ * finishes, in completion order, before that. Checkpoint: a recorded snapshot of every stream's
+ * progress at a fixed interval, printed as a line too.
+ */
+export const WAIT_COMMAND: CliCommand = {
+  name: 'wait',
+  usage: WAIT,
+  summary: 'wait for a group of tasks to finish (barrier, progressive, checkpoints)',
+  options: {
+    group: { type: 'string', short: 'g' },
+    progressive: { type: 'boolean' },
+    'checkpoint-interval': { type: 'string' },
+    timeout: { type: 'string' },
+  },
+  async run(v, _p, o, io) {
+    const group = v.group as string | undefined;
+    if (!group) throw new UsageError('--group is required', WAIT);
+    const interval = seconds(v, 'checkpoint-interval', WAIT);
+    if (interval === 0) throw new UsageError('--checkpoint-interval must be more than 0 seconds', WAIT);
+    const timeout = seconds(v, 'timeout', WAIT);
+    const line = (doc: unknown) => io.stdout(JSON.stringify(doc) + '\n');
+    let client;
+    try {
+      client = await connect(o, io);
+    } catch (e) {
+      return printReply(errorReply(e), io);
+    }
+    const c = client;
+    const announced = new Set<string>();
+    let wake: (() => void) | undefined;
+    try {
+      // Events only say "look again"; the group's status is always read whole, so nothing is missed.
+      await c.subscribe(['task:completed', 'task:dead_letter', 'task:cancelled', 'task:added', 'task:progress', 'task:failed'], () => wake?.());
+      const deadline = timeout !== undefined ? Date.now() + timeout * 1000 : Infinity;
+      let nextCheckpoint = interval !== undefined ? Date.now() + interval * 1000 : Infinity;
+      for (;;) {
+        const status = await c.request<GroupStatus>('group_status', { group });
+        if (v.progressive) {
+          const finished = status.streams
+            .filter((s) => s.status !== 'pending' && s.status !== 'running' && !announced.has(s.task_id))
+            .sort((a, b) => (a.completed_at ?? '').localeCompare(b.completed_at ?? ''));
+          for (const s of finished) {
+            announced.add(s.task_id);
+            line({ event: 'stream_finished', group, ...pick(s), finished: announced.size, total: status.total });
+          }
+        }
+        if (status.done) {
+          if (status.failed === 0) return printReply({ status: 'ok', data: summary(status) }, io);
+          const bad = status.streams.filter((s) => s.status !== 'completed').map((s) => `${s.task_id} (${s.status})`);
+          return printReply(
+            {
+              status: 'error',
+              code: 'GROUP_FAILED',
+              message: `${status.failed} of ${status.total} tasks of group ${group} did not complete: ${bad.join(', ')}`,
+              details: summary(status),
+            },
+            io,
+          );
+        }
+        const now = Date.now();
+        if (now >= deadline) {
+          const open = status.streams.filter((s) => s.status === 'pending' || s.status === 'running').map((s) => s.task_id);
+          return printReply(
+            {
+              status: 'error',
+              code: 'TIMEOUT',
+              message: `group ${group} did not converge within ${timeout} s: ${status.total ? `still open: ${open.join(', ')}` : 'it has no tasks'}`,
+              details: summary(status),
+            },
+            io,
+          );
+        }
+        if (now >= nextCheckpoint) {
+          const { checkpoint } = await c.request<{ checkpoint: Checkpoint }>('checkpoint_record', { group });
+          line({ event: 'checkpoint', ...checkpoint });
+          nextCheckpoint += interval! * 1000;
+          continue;
+        }
+        // Sleep until an event, the next checkpoint, the deadline, or a periodic look (lost events).
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.max(0, Math.min(nextCheckpoint, deadline, now + 2000) - now));
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+    } catch (e) {
+      return printReply(errorReply(e), io);
+    } finally {
+      c.close();
+    }
+  },
+};
+
+function pick(s: StreamState) {
+  return { task_id: s.task_id, status: s.status, result: s.result, error: s.error, completed_at: s.completed_at };
+}
+
+export const PROGRESS_COMMAND: CliCommand = {
+  name: 'task progress',
+  usage: PROGRESS,
+  summary: 'report progress on a task you hold (also renews its lease)',
+  options: { id: { type: 'string' }, percent: { type: 'string' }, message: { type: 'string' }, token: { type: 'string' } },
+  async run(v, _p, o, io) {
+    const id = v.id as string | undefined;
+    if (!id) throw new UsageError('--id is required', PROGRESS);
+    const percent = Number(v.percent);
+    if (v.percent === undefined || !Number.isFinite(percent) || percent < 0 || percent > 100) {
+      throw new UsageError(`--percent must be a number from 0 to 100, got ${JSON.stringify(v.percent ?? null)}`, PROGRESS);
+    }
+    try {
+      const client = await connect(o, io);
+      try {
+        const reply = await client.send('task_progress', {
+          worker_id: resolveWorkerId(o, io),
+          task_id: id,
+          percent,
+          ...(v.message !== undefined ? { message: v.message } : {}),
+          ...(v.token !== undefined ? { fencing_token: integer(v, 'token', PROGRESS) } : {}),
+        });
+        return printReply(reply, io);
+      } finally {
+        client.close();
+      }
+    } catch (e) {
+      return printReply(errorReply(e), io);
+    }
+  },
+};
