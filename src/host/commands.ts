@@ -25,7 +25,7 @@ export interface CommandDeps {
 }
 
 /** Every command goes through here: logged by id, errors shown as one clear message. */
-function register(id: CommandId, log: vscode.LogOutputChannel, handler: (...args: any[]) => Promise<unknown>): vscode.Disposable {
+export function register(id: CommandId, log: vscode.LogOutputChannel, handler: (...args: any[]) => Promise<unknown>): vscode.Disposable {
   return vscode.commands.registerCommand(id, async (...args: unknown[]) => {
     log.debug(`command ${id}`);
     try {

@@ -10,6 +10,8 @@ import { readSettings, type Settings } from '../ui/settings';
 import { statusBarText, type StatusCounts } from '../ui/view-models';
 import { workerEnvironment } from '../isolation';
 import { registerCommands } from './commands';
+import { registerCoordinationCommands } from './coordination-commands';
+import { CoordinationTree } from './coordination-tree';
 import { Connection } from './connection';
 import { CoordinationPanel } from './panel';
 import { installCliEnvironment } from './terminals';
@@ -20,6 +22,8 @@ export interface HarnessExtensionApi {
   connection: Connection | undefined;
   tasks: TasksTree;
   instances: InstancesTree;
+  /** Locks, pools, pending messages and task groups. */
+  coordination: CoordinationTree;
   workerId: string;
   activationMs: number;
   /** Milliseconds from the last coordinator event to the trees being refreshed. */
@@ -36,10 +40,12 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   let settings = loadSettings(log);
   const tasks = new TasksTree();
   const instances = new InstancesTree();
+  const coordination = new CoordinationTree();
   const exported: HarnessExtensionApi = {
     connection: undefined,
     tasks,
     instances,
+    coordination,
     workerId: workerIdFor(context),
     activationMs: 0,
     lastEventToRefreshMs: undefined,
@@ -47,10 +53,11 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   };
   const tasksView = vscode.window.createTreeView(ViewId.tasks, { treeDataProvider: tasks, showCollapseAll: true });
   const instancesView = vscode.window.createTreeView(ViewId.instances, { treeDataProvider: instances });
+  const coordinationView = vscode.window.createTreeView(ViewId.coordination, { treeDataProvider: coordination, showCollapseAll: true });
   const status = vscode.window.createStatusBarItem('agentHarness.status', vscode.StatusBarAlignment.Left, 50);
   status.name = 'Agent Harness';
   status.command = CommandId.openPanel;
-  context.subscriptions.push(tasksView, instancesView, status);
+  context.subscriptions.push(tasksView, instancesView, coordinationView, status);
 
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   if (!folder) {
@@ -80,7 +87,8 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
     pending = undefined;
     const api = connection.current;
     try {
-      await Promise.all([tasks.refresh(api), instances.refresh(api), updateStatus(api)]);
+      // The Coordination tree takes its groups from the task list just fetched, not a second one.
+      await Promise.all([tasks.refresh(api).then(() => coordination.refresh(api, tasks.snapshot)), instances.refresh(api), updateStatus(api)]);
       if (firstEventAt !== undefined) exported.lastEventToRefreshMs = performance.now() - firstEventAt;
     } catch (e) {
       log.warn(`refresh failed: ${describeError(e)}`);
@@ -114,7 +122,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
     { dispose: () => eventSub?.dispose() },
     // The lease timers in the tree tick even when nothing happens.
     (() => {
-      const timer = setInterval(() => tasksView.visible && connection.current && refreshSoon(), 5000);
+      const timer = setInterval(() => (tasksView.visible || coordinationView.visible) && connection.current && refreshSoon(), 5000);
       return { dispose: () => clearInterval(timer) };
     })(),
     ...registerCommands({
@@ -131,6 +139,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
         return { cwd, env };
       },
     }),
+    ...registerCoordinationCommands(log, () => connection.ensure()),
     vscode.commands.registerCommand(CommandId.refresh, () => refresh()),
     // A panel left open comes back after a window reload, and catches up from the coordinator.
     vscode.window.registerWebviewPanelSerializer('agentHarness.panel', {
@@ -152,6 +161,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   context.subscriptions.push(
     tasksView.onDidChangeVisibility((e) => e.visible && start()),
     instancesView.onDidChangeVisibility((e) => e.visible && start()),
+    coordinationView.onDidChangeVisibility((e) => e.visible && start()),
   );
   if (vscode.workspace.isTrusted && (tasksView.visible || fs.existsSync(path.join(folder, settings.stateDirectory)))) {
     setTimeout(start, 0);

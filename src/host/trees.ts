@@ -7,7 +7,7 @@ export type TaskNode =
   | { kind: 'group'; group: TaskGroup }
   | { kind: 'task'; task: Task; group: TaskGroup; parent: string };
 
-function toTreeItem(m: ItemModel): vscode.TreeItem {
+export function toTreeItem(m: ItemModel): vscode.TreeItem {
   const item = new vscode.TreeItem(
     m.label,
     m.expanded

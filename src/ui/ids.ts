@@ -13,6 +13,9 @@ export const CommandId = {
   openPanel: 'agentHarness.openPanel',
   showLog: 'agentHarness.showLog',
   refresh: 'agentHarness.refresh',
+  dropMessage: 'agentHarness.dropMessage',
+  recordCheckpoint: 'agentHarness.recordCheckpoint',
+  waitForGroup: 'agentHarness.waitForGroup',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 
@@ -20,6 +23,7 @@ export const ViewId = {
   container: 'agentHarness',
   tasks: 'agentHarness.tasks',
   instances: 'agentHarness.instances',
+  coordination: 'agentHarness.coordination',
 } as const;
 
 export const ContextKey = {

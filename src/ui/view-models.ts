@@ -1,4 +1,4 @@
-import type { InstanceView, Task, TaskStatus } from '../core/model';
+import type { InstanceView, Task, TaskProgress, TaskStatus } from '../core/model';
 
 /** The Tasks tree's groups, in the order a person scans them. */
 export const TASK_GROUPS = ['running', 'ready', 'blocked', 'dead_letter', 'completed', 'cancelled'] as const;
@@ -70,6 +70,14 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
+/** `42% · message`, the message cut short: a row has one line. */
+export function progressText(p: TaskProgress, maxMessage = 60): string {
+  const percent = `${Math.round(p.percent)}%`;
+  if (!p.message) return percent;
+  const message = p.message.length > maxMessage ? `${p.message.slice(0, maxMessage - 1)}…` : p.message;
+  return `${percent} · ${message}`;
+}
+
 export function taskItem(task: Task, group: TaskGroup, now: number, parent = ''): ItemModel {
   const parts: string[] = [];
   if (group === 'running' && task.claimed_by) {
@@ -79,12 +87,20 @@ export function taskItem(task: Task, group: TaskGroup, now: number, parent = '')
       parts.push(left > 0 ? `lease ${formatDuration(left)}` : 'lease expired');
     }
   }
+  // Progress is what its holder reports while working; once the task has left `running` it is
+  // history (a completed task at "40%" would mislead), so it stays in the tooltip only.
+  if (group === 'running' && task.progress) parts.unshift(progressText(task.progress));
   if (task.attempts > 0) parts.push(`attempt ${task.attempts}/${task.max_attempts}`);
   if (task.priority !== 0) parts.push(`p${task.priority}`);
+  if (task.group) parts.push(`group ${task.group}`);
   const [icon, iconColor] = STATUS_ICON[group];
   const tooltip = [
     `${task.id} — ${task.status}${group === 'blocked' ? ' (waiting for dependencies)' : ''}`,
     task.description,
+    task.group ? `Group: ${task.group}` : '',
+    task.progress
+      ? `${group === 'running' ? 'Progress' : 'Last progress'}: ${task.progress.percent}%${task.progress.message ? ` — ${task.progress.message}` : ''} (${task.progress.at})`
+      : '',
     task.dependencies.length ? `Depends on: ${task.dependencies.join(', ')}` : '',
     task.capabilities.length ? `Needs: ${task.capabilities.join(', ')}` : '',
     task.error ? `Last error: ${task.error}` : '',

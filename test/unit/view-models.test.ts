@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { InstanceView, Task } from '../../src/core/model';
 import { CommandId, ViewId } from '../../src/ui/ids';
 import { readSettings } from '../../src/ui/settings';
-import { groupItem, groupTasks, instanceItem, statusBarText, taskItem } from '../../src/ui/view-models';
+import { groupItem, groupTasks, instanceItem, progressText, statusBarText, taskItem } from '../../src/ui/view-models';
 
 function task(id: string, over: Partial<Task> = {}): Task {
   return {
@@ -49,6 +49,22 @@ describe('tree view models', () => {
     assert.equal(m.collapsible, true);
     const expired = taskItem(task('r', { status: 'running', claimed_by: 'w7', lease_expires_at: '2025-12-31T23:59:00.000Z' }), 'running', now);
     assert.match(expired.description!, /lease expired/);
+  });
+
+  it('a running task shows its progress and group; a finished one keeps its progress in the tooltip only', () => {
+    const progress = { percent: 42, message: 'compiling the second half of everything there is to compile today', at: '2026-01-01T00:00:10.000Z' };
+    const m = taskItem(task('s1', { status: 'running', claimed_by: 'w1', group: 'tests', progress }), 'running', 0);
+    assert.match(m.description!, /^do s1 · 42% · compiling the second half of everything there is to compile… · @w1/);
+    assert.match(m.description!, /group tests$/);
+    assert.match(m.tooltip, /Group: tests/);
+    assert.match(m.tooltip, /Progress: 42% — compiling the second half of everything there is to compile today/);
+    const done = taskItem(task('s1', { status: 'completed', group: 'tests', progress }), 'completed', 0);
+    assert.doesNotMatch(done.description!, /42%/);
+    assert.match(done.description!, /group tests/);
+    assert.match(done.tooltip, /Last progress: 42%/);
+    assert.equal(progressText({ percent: 99.6, message: null, at: '' }), '100%');
+    const plain = taskItem(task('p'), 'ready', 0);
+    assert.doesNotMatch(plain.tooltip, /Group|rogress/);
   });
 
   it('a dead-lettered task carries its last error and the retry context value', () => {
@@ -98,7 +114,7 @@ describe('package.json contributions', () => {
     const contributed = pkg.contributes.commands.map((c: { command: string }) => c.command).sort();
     assert.deepEqual(contributed, Object.values(CommandId).sort());
     const views = pkg.contributes.views[ViewId.container].map((v: { id: string }) => v.id);
-    assert.deepEqual(views, [ViewId.tasks, ViewId.instances]);
+    assert.deepEqual(views, [ViewId.tasks, ViewId.instances, ViewId.coordination]);
   });
 
   it('declares every setting the code reads, and limited support in untrusted workspaces', () => {
@@ -106,6 +122,16 @@ describe('package.json contributions', () => {
     const { settings } = readSettings(() => undefined);
     assert.deepEqual(keys, Object.keys(settings).sort());
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+  });
+
+  it('every view has a welcome text, and the Coordination rows have their actions', () => {
+    const welcomed = new Set(pkg.contributes.viewsWelcome.map((w: { view: string }) => w.view));
+    for (const v of [ViewId.tasks, ViewId.instances, ViewId.coordination]) assert.ok(welcomed.has(v), `${v} has no welcome`);
+    const item = pkg.contributes.menus['view/item/context'] as Array<{ command: string; when: string }>;
+    const whenOf = (c: string) => item.filter((i) => i.command === c).map((i) => i.when).join(' | ');
+    assert.match(whenOf(CommandId.dropMessage), /view == agentHarness\.coordination && viewItem =~ \/\^coord\\\.message\//);
+    assert.match(whenOf(CommandId.recordCheckpoint), /viewItem =~ \/\^coord\\\.group/);
+    assert.match(whenOf(CommandId.waitForGroup), /viewItem == coord\.group\.open/);
   });
 
   it('menus refer only to contributed commands', () => {
