@@ -1,6 +1,25 @@
 import type { HarnessClient } from '../client/client';
 import { runProcess, type OutputChunk, type RunHandle, type RunOptions, type RunResult } from '../exec';
 
+/**
+ * A request line may be at most 1 MiB. JSON escaping makes a character at most 6 bytes (a control
+ * character as \u00XX), so pieces of this many UTF-16 units always fit.
+ */
+const MAX_PIECE = 128 * 1024;
+
+/** Splits `data` into pieces that fit in one request line, never between a surrogate pair. */
+export function pieces(data: string, max = MAX_PIECE): string[] {
+  const out: string[] = [];
+  for (let start = 0; start < data.length; ) {
+    let end = Math.min(start + max, data.length);
+    const last = data.charCodeAt(end - 1);
+    if (end < data.length && last >= 0xd800 && last <= 0xdbff) end--; // keep the pair together
+    out.push(data.slice(start, end));
+    start = end;
+  }
+  return out;
+}
+
 /** Where a run is registered and its output sent: a socket client, or the in-process API. */
 export type RunSink = Pick<HarnessClient, 'request' | 'send'>;
 
@@ -50,7 +69,9 @@ export async function startStreamedRun(
       else merged.push({ ...c });
     }
     pending = [];
-    for (const c of merged) client.send('run_output', { run_id: runId, stream: c.stream, data: c.data }).catch(() => {});
+    for (const c of merged) {
+      for (const data of pieces(c.data)) client.send('run_output', { run_id: runId, stream: c.stream, data }).catch(() => {});
+    }
   };
   handle.onOutput((chunk) => {
     echo(chunk);

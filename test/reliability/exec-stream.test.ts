@@ -1,12 +1,8 @@
 // exec output streaming under load: every byte a fast printer writes through `harness exec` must
 // reach a subscriber of the coordinator (run:output) and the run's log.
 //
-// KNOWN BUG, found by `npm run bench -- exec` (issue 9): src/cli/run-stream.ts coalesces 20 ms of
-// output into ONE run_output request with no size bound; a fast printer makes lines of many MB,
-// the server refuses them ("message too long", 1 MiB line cap) and the send's error reply is
-// ignored, so the output is silently lost (0.25 of 100 MB arrived). The fix belongs in
-// run-stream.ts (split `data` into pieces well under the cap, e.g. 256 KB). Pending until then:
-// set HARNESS_KNOWN_BUGS=1 to run it.
+// A fast printer coalesces many MB into one 20 ms batch; run-stream.ts splits it into pieces under
+// the server's 1 MiB line cap (it once sent one line and lost it all: 0.25 of 100 MB arrived).
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
@@ -20,11 +16,7 @@ describe('reliability: exec output streaming', function () {
   before(() => ensureCliBuilt());
   afterEach(cleanupAll);
 
-  it('delivers every byte of a fast printer to a run:output subscriber', async function () {
-    if (process.env.HARNESS_KNOWN_BUGS !== '1') {
-      console.log('      PENDING: known bug in src/cli/run-stream.ts (run_output lines over the 1 MiB cap are lost); HARNESS_KNOWN_BUGS=1 runs it');
-      return this.skip();
-    }
+  it('delivers every byte of a fast printer to a run:output subscriber', async () => {
     const dir = tempDir('hrel-');
     const socket = path.join(dir, 'h.sock');
     await ServeProcess.start(dir, socket);
@@ -40,7 +32,7 @@ describe('reliability: exec output streaming', function () {
       });
     });
     await sub.request('ping');
-    const total = 16 * MB;
+    const total = Math.floor((16 * MB) / 100) * 100; // whole 100-byte lines
     const printer = `const b = Buffer.from('x'.repeat(99) + '\\n'); let left = ${total / 100};
       (function go() { while (left-- > 0) if (!process.stdout.write(b)) return process.stdout.once('drain', go); })();`;
     const exec = spawn(process.execPath, [CLI, 'exec', '--', process.execPath, '-e', printer], {
