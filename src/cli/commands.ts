@@ -18,8 +18,8 @@ export interface CliCommand {
   run(values: Values, positionals: string[], opts: GlobalOptions, io: Io): Promise<number>;
 }
 
-/** One request to the coordinator, its reply printed as the command's output. */
-async function call(
+/** One request to the coordinator, its reply printed as the command's output (`text` for --format text). */
+export async function call(
   opts: GlobalOptions,
   io: Io,
   command: string,

@@ -1,23 +1,11 @@
 // Helpers shared by the primitives' CLI commands (primitives.ts, run-with.ts).
 import * as path from 'node:path';
-import type { Reply } from '../protocol/messages';
-import { seconds, type Values } from './commands';
-import { connect, errorReply, printReply, UsageError, type GlobalOptions, type Io } from './context';
+import { call, seconds, type Values } from './commands';
+import { UsageError, type GlobalOptions, type Io } from './context';
 
 /** One request; its reply printed as the command's output. */
-export async function request(opts: GlobalOptions, io: Io, command: string, params: Record<string, unknown>): Promise<number> {
-  let reply: Reply;
-  try {
-    const client = await connect(opts, io);
-    try {
-      reply = await client.send(command, params);
-    } finally {
-      client.close();
-    }
-  } catch (e) {
-    reply = errorReply(e);
-  }
-  return printReply(reply, io);
+export function request(opts: GlobalOptions, io: Io, command: string, params: Record<string, unknown>): Promise<number> {
+  return call(opts, io, command, params);
 }
 
 /** `--wait S` as milliseconds (0 when absent). */

@@ -1,27 +1,7 @@
-import type { CliCommand, Values } from '../cli/commands';
-import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from '../cli/context';
-import type { Reply } from '../protocol/messages';
+import { call, type CliCommand, type Values } from '../cli/commands';
+import { resolveWorkerId, UsageError } from '../cli/context';
 import type { CleanupResult, IsolateResult, IsolationListing, MergeResult, StreamOutputsResult } from './worktrees';
 
-/** One request to the coordinator (which owns the workspace), its reply printed as the output. */
-async function call(opts: GlobalOptions, io: Io, command: string, params: Record<string, unknown>, text: (data: never) => string): Promise<number> {
-  let reply: Reply;
-  try {
-    const client = await connect(opts, io);
-    try {
-      reply = await client.send(command, params);
-    } finally {
-      client.close();
-    }
-  } catch (e) {
-    reply = errorReply(e);
-  }
-  if (opts.format === 'text' && reply.status === 'ok') {
-    io.stdout(text(reply.data as never));
-    return 0;
-  }
-  return printReply(reply, io);
-}
 
 function ids(v: Values): string[] {
   const w = v.worker;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { tryPidLock } from '../core/pid-lock';
 import { z } from 'zod';
 import { formatIssues } from '../core/validate';
 import { ErrorCode, IsolationError, IsolationErrorCode } from './errors';
@@ -105,15 +106,6 @@ export function writeRegistry(workspace: string, registry: Registry): void {
 
 // ---- one writer at a time ----
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const chains = new Map<string, Promise<unknown>>();
 const LOCK_WAIT_MS = 60_000;
 
@@ -146,45 +138,18 @@ async function acquireFileLock(workspace: string): Promise<() => void> {
   const file = path.join(harnessDir(workspace), 'isolation.lock');
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
-    try {
-      const fd = fs.openSync(file, 'wx', 0o600);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      return () => {
-        try {
-          if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file);
-        } catch {
-          // already gone
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    let owner = NaN;
-    try {
-      owner = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
-    } catch {
-      continue; // removed in between: try again
-    }
-    // Our own pid here is a lock left by an earlier life of this pid (this process queues its
-    // own callers above), so it is as stale as a dead owner's.
-    if (!Number.isInteger(owner) || owner === process.pid || !isAlive(owner)) {
-      try {
-        fs.unlinkSync(file);
-      } catch {
-        // someone else took it over first
-      }
-      continue;
-    }
+    // This process queues its own callers above, so a lock holding our pid is a stale one.
+    const attempt = tryPidLock(file);
+    if (attempt.acquired) return () => attempt.release();
     if (Date.now() > deadline) {
       throw new IsolationError(
         IsolationErrorCode.Busy,
-        `${file} is held by process ${owner} for over ${LOCK_WAIT_MS / 1000} s; if that process is not a harness, delete the file`,
-        { pid: owner, file },
+        `${file} is held by process ${attempt.owner} for over ${LOCK_WAIT_MS / 1000} s; if that process is not a harness, delete the file`,
+        { pid: attempt.owner, file },
       );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-export { isAlive };
+export { isAlive } from '../core/pid-lock';
