@@ -22,6 +22,15 @@ export interface ServerOptions {
   maxBufferedBytes?: number;
 }
 
+/** How long a connection may sit on a backlog without draining before it counts as not reading. */
+const BACKLOG_GRACE_MS = 5000;
+
+interface Backlog {
+  /** Live-output events skipped since the reader fell behind. */
+  skipped: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
 /** Arrays and objects inside one request, at most (a request itself is level 1). */
 export const MAX_NESTING = 256;
 
@@ -93,6 +102,7 @@ export class HarnessServer {
   private closing = false;
   private readonly maxLine: number;
   private readonly maxBuffered: number;
+  private readonly backlogs = new WeakMap<net.Socket, Backlog>();
 
   constructor(private readonly options: ServerOptions) {
     this.maxLine = options.maxLineBytes ?? MAX_LINE_BYTES;
@@ -186,14 +196,46 @@ export class HarnessServer {
     socket.on('error', () => socket.destroy());
   }
 
-  private write(socket: net.Socket, line: string): void {
+  /**
+   * Writes a line. Past the hard cap the connection is dropped. Past a quarter of it, `droppable`
+   * lines (live output, which a viewer can fetch again with run_log) are skipped and counted, and
+   * the reader is told how many once it has caught up; a connection that does not drain at all
+   * within BACKLOG_GRACE_MS is dropped: it is not reading.
+   */
+  private write(socket: net.Socket, line: string, droppable = false): void {
     if (socket.destroyed) return;
-    if (socket.writableLength > this.maxBuffered) {
-      this.options.log.warn('dropping a connection that does not read its replies (slow consumer)');
-      socket.destroy();
+    if (socket.writableLength > this.maxBuffered) return this.dropSlowConsumer(socket);
+    const soft = this.maxBuffered / 4;
+    const backlog = this.backlogs.get(socket) ?? { skipped: 0, timer: undefined };
+    this.backlogs.set(socket, backlog);
+    if (droppable && socket.writableLength > soft) {
+      backlog.skipped++;
+      this.watchBacklog(socket, backlog);
       return;
     }
+    if (backlog.skipped > 0 && socket.writableLength <= soft) {
+      const notice: EventLine = { event: 'events:dropped', data: { count: backlog.skipped, reason: 'output_backlog' }, ts: new Date().toISOString() };
+      backlog.skipped = 0;
+      socket.write(JSON.stringify(notice) + '\n');
+    }
     socket.write(line + '\n');
+    if (socket.writableLength > soft) this.watchBacklog(socket, backlog);
+  }
+
+  private watchBacklog(socket: net.Socket, backlog: Backlog): void {
+    if (backlog.timer) return;
+    backlog.timer = setTimeout(() => this.dropSlowConsumer(socket), BACKLOG_GRACE_MS);
+    backlog.timer.unref();
+    socket.once('drain', () => {
+      clearTimeout(backlog.timer);
+      backlog.timer = undefined;
+    });
+  }
+
+  private dropSlowConsumer(socket: net.Socket): void {
+    this.options.log.warn('dropping a connection that does not read what it is sent (slow consumer)');
+    clearTimeout(this.backlogs.get(socket)?.timer);
+    socket.destroy();
   }
 
   /** Forwards coordinator and run events (all, or the named ones) to the connection. */
@@ -202,7 +244,7 @@ export class HarnessServer {
     const forward = (name: string, data: unknown) => {
       if (wanted && !wanted.has(name)) return;
       const line: EventLine = { event: name, data, ts: new Date().toISOString() };
-      this.write(socket, JSON.stringify(line));
+      this.write(socket, JSON.stringify(line), name === 'run:output');
     };
     const subscriptions = [this.options.coordinator.events.onAny(forward), this.options.runs.events.onAny(forward)];
     return { dispose: () => subscriptions.forEach((s) => s.dispose()) };
