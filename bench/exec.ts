@@ -52,6 +52,8 @@ interface StreamResult {
   bytes_expected: number;
   bytes_received: number;
   events: number;
+  /** run:output events the server skipped for this subscriber (it fell behind), as it reported. */
+  events_skipped: number;
   /** From spawning `harness exec` to the subscriber receiving run:finished (or giving up 3 s after exec exited). */
   wall_ms: number;
   /** Bytes received / (spawn → the last run:output event received). */
@@ -83,11 +85,14 @@ async function stream(options: BenchOptions, socket: string, serverPid: number, 
   let lastAt = 0;
   let runId: string | undefined;
   let dropped = false;
+  let skipped = 0;
   sub.onClose(() => (dropped = true));
   const finished = new Promise<void>((resolve) => {
     void sub.subscribe(['run:started', 'run:output', 'run:finished'], (e) => {
       const d = e.data as { run_id?: string; data?: string; run?: { run_id: string } };
       if (e.event === 'run:started') runId ??= d.run!.run_id;
+      // The server skips live output to a subscriber that fell far behind, and says how much.
+      else if (e.event === 'events:dropped') skipped += (e.data as { count: number }).count;
       else if (e.event === 'run:output') {
         events++;
         bytes += Buffer.byteLength(d.data ?? '');
@@ -114,6 +119,7 @@ async function stream(options: BenchOptions, socket: string, serverPid: number, 
     bytes_expected: mb * MB,
     bytes_received: bytes,
     events,
+    events_skipped: skipped,
     wall_ms: wall,
     mb_per_s: bytes / MB / (receiving / 1000),
     exec_exit: code,
@@ -197,10 +203,15 @@ function tables(data: ExecData, n: number, mb: number, where: string, options: B
       'MB/s at subscriber = run:output bytes received / (spawn of harness exec → last run:output event received); harness exec\'s own stderr echo goes to /dev/null',
       'the subscriber is a HarnessClient in the bench process (JSON-parses every event); printer, harness exec, server and subscriber share 2 cores',
       'direct pipe = the same printer into a pipe read by node, no harness: the floor',
-      ...(st.some((x) => x.bytes_received < x.bytes_expected)
-        ? [`LOSS: the subscriber received less than was printed in ${st.filter((x) => x.bytes_received < x.bytes_expected).length} of ${st.length} runs` +
+      ...(st.some((x) => x.events_skipped > 0)
+        ? [`skipped: the subscriber fell over 4 MiB behind, so the server skipped live output to it and told it (events:dropped: ${st.map((x) => x.events_skipped).join(', ')} events); the run's log keeps the output for run_log`]
+        : []),
+      ...(st.some((x) => x.bytes_received < x.bytes_expected && x.events_skipped === 0)
+        ? [`LOSS: the subscriber received less than was printed, with nothing reported skipped, in ${st.filter((x) => x.bytes_received < x.bytes_expected && x.events_skipped === 0).length} of ${st.length} runs` +
             `${st.some((x) => x.subscriber_dropped) ? ' (the server dropped the subscriber as a slow consumer: its unsent events passed the 16 MB cap)' : ''}`]
-        : ['every byte printed reached the subscriber']),
+        : st.every((x) => x.bytes_received === x.bytes_expected)
+          ? ['every byte printed reached the subscriber']
+          : []),
     ],
   };
   return [overhead, streaming];
