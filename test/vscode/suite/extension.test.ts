@@ -106,6 +106,7 @@ describe('the extension in a workspace', function () {
     assert.equal(added.code, 0, added.stderr);
     await refreshed;
     assert.ok(h.lastEventToRefreshMs !== undefined && h.lastEventToRefreshMs < 1000, `event to tree took ${h.lastEventToRefreshMs} ms`);
+    console.log(`[measure] coordinator event to Tasks/Instances trees refreshed: ${h.lastEventToRefreshMs.toFixed(1)} ms`);
     await cli(['instance', 'list'], { HARNESS_SOCKET: api.socketPath });
   });
 
@@ -123,10 +124,16 @@ describe('the extension in a workspace', function () {
     await eventually('the panel tab', () =>
       vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.label === 'Agent Harness'),
     );
+    const h0 = await harness();
+    let lastOutputEventAt = 0;
+    const sub = (await h0.connection!.ensure()).onEvent((e) => {
+      if (e.event === 'run:output' && JSON.stringify(e.data).includes('panel-line-3')) lastOutputEventAt = performance.now();
+    });
     const outcome = await vscode.commands.executeCommand<ExecOutcome>('agentHarness.runExecWithTimeout', {
       command: 'for i in 1 2 3; do echo "panel-line-$i"; done',
       timeoutSeconds: 10,
     });
+    sub.dispose();
     assert.equal(outcome?.result.returncode, 0);
     const h = await harness();
     const api = await h.connection!.ensure();
@@ -136,7 +143,9 @@ describe('the extension in a workspace', function () {
       const text = h.panelOutput(outcome!.runId!);
       return text && text.includes('panel-line-3') ? text : undefined;
     });
+    const postedAt = performance.now();
     assert.match(posted, /panel-line-1/);
+    if (lastOutputEventAt) console.log(`[measure] run:output event to the panel being sent it: at most ${(postedAt - lastOutputEventAt).toFixed(1)} ms (polled every 50 ms)`);
   });
 
   it('Spawn Workers opens terminals with the worker environment that complete real tasks with harness work', async function () {
