@@ -110,7 +110,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
     connection.onDidChange((api) => {
       eventSub?.dispose();
       eventSub = api?.onEvent((e: EventLine) => {
-        if (!e.event.startsWith('run:output')) refreshSoon();
+        if (!QUIET_EVENTS.has(e.event)) refreshSoon();
         if (e.event === 'instance:stale') notifyStale(e.data as { instance: { worker_id: string }; freed_tasks: string[] });
       });
       void vscode.commands.executeCommand('setContext', ContextKey.connected, api !== undefined);
@@ -195,6 +195,9 @@ function workerIdFor(context: vscode.ExtensionContext): string {
   }
   return id;
 }
+
+/** Events that change nothing the trees show (lease times tick on the periodic refresh). */
+const QUIET_EVENTS = new Set(['run:output', 'task:heartbeat', 'lock:renewed', 'events:dropped']);
 
 let activeConnection: Connection | undefined;
 
