@@ -1,22 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock';
 import { Coordinator, DEFAULT_CONFIG, type CoordinatorEvents } from '../../src/core/coordinator';
-import { HarnessError } from '../../src/core/errors';
 import type { Store } from '../../src/core/store';
+import { rejects } from '../support/primitives';
 import { storeFactories } from '../support/stores';
-
-async function rejects(p: Promise<unknown>, code: string, text?: string | RegExp): Promise<HarnessError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof HarnessError, `expected a HarnessError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (typeof text === 'string') assert.ok(e.message.includes(text), `"${e.message}" should contain "${text}"`);
-    else if (text) assert.match(e.message, text);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
 
 for (const factory of storeFactories) {
   describe(`Coordinator over ${factory.name}`, () => {
