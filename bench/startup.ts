@@ -132,7 +132,7 @@ async function runStartup(options: BenchOptions): Promise<SectionResult> {
       ],
       notes: [
         `the realistic plan (bench/core.ts makePlan) is ${(runs[0]!.import_bytes / 1024 / 1024).toFixed(2)} MB of JSON: over the 1 MiB line cap, so it goes in ${runs[0]!.import_requests} plan_import requests (each atomic on its own)`,
-        '  — `harness plan import FILE` sends a plan in ONE request, so a plan file of this size is refused ("message too long")',
+        '  — `harness plan import FILE` stages a plan this size in pieces (plan_stage) and imports it in one atomic plan_import',
         'journal replay: the 2nd start, after a SIGKILL (no snapshot); snapshot: the 3rd start, after a clean SIGTERM',
         'SqlJsStore.open alone (no process, no socket) at 1k/10k/100k tasks: see the core section\'s Start-up table',
         `RSS of the server right after its ready line; files under ${where}; CLI calls: ${CLI_CALLS} per run, median over all`,

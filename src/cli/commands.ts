@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Task } from '../core/model';
 import type { Reply } from '../protocol/messages';
 import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { pieces } from './run-stream';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -229,9 +230,27 @@ export const TASK_COMMANDS: CliCommand[] = [
     usage: U.plan,
     summary: 'import a plan file (JSON or YAML): all tasks or none',
     positionals: { min: 1, max: 1 },
-    run: (_v, p, o, io) => {
+    run: async (_v, p, o, io) => {
       const plan = readPlan(path.resolve(io.cwd, p[0]!), U.plan);
-      return call(o, io, 'plan_import', plan);
+      const text = JSON.stringify(plan);
+      if (Buffer.byteLength(text) < 900 * 1024) return call(o, io, 'plan_import', plan);
+      // Over a request line's cap: stage it in pieces, then import it at once (still atomic).
+      let reply: Reply;
+      try {
+        const client = await connect(o, io);
+        try {
+          let stageId: string | undefined;
+          for (const data of pieces(text)) {
+            ({ stage_id: stageId } = await client.request<{ stage_id: string }>('plan_stage', { data, ...(stageId ? { stage_id: stageId } : {}) }));
+          }
+          reply = await client.send('plan_import', { stage_id: stageId });
+        } finally {
+          client.close();
+        }
+      } catch (e) {
+        reply = errorReply(e);
+      }
+      return printReply(reply, io);
     },
   },
   {

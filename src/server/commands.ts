@@ -5,6 +5,7 @@ import { TaskStatus } from '../core/model';
 import { PROTOCOL_VERSION } from '../protocol/messages';
 import { ISOLATION_COMMANDS } from '../isolation/commands';
 import { PRIMITIVE_COMMANDS } from './commands-primitives';
+import { PlanStaging } from './plan-staging';
 import { RunFinishParams, RunOutputParams, RunStartParams, type RunRegistry } from './runs';
 
 /** What a command handler may use besides its parameters. */
@@ -39,6 +40,19 @@ function taskFromAdd(params: Record<string, unknown>): unknown {
 const ListParams = z.object({ status: TaskStatus.optional() });
 const SubscribeParams = z.object({ events: z.array(z.string()).optional() });
 const PlanParams = z.object({ tasks: z.array(z.unknown()), resources: z.unknown().optional() });
+const StageParams = z.object({ stage_id: z.string().max(100).optional(), data: z.string() });
+
+/** Plans sent in pieces, per process (see plan-staging.ts). */
+const staging = new PlanStaging();
+
+function stagedPlan(stageId: string): unknown {
+  const text = staging.take(stageId);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new HarnessError(ErrorCode.InvalidArgument, `staged plan ${stageId} is not valid JSON: ${(e as Error).message}`);
+  }
+}
 
 function parseParams<S extends z.ZodType>(schema: S, params: unknown, command: string): z.output<S> {
   const result = schema.safeParse(params);
@@ -54,8 +68,12 @@ function parseParams<S extends z.ZodType>(schema: S, params: unknown, command: s
 export const COMMANDS: Record<string, Handler> = {
   ping: (_p, ctx) => ({ pong: true, protocol: PROTOCOL_VERSION, pid: process.pid, worktree: ctx.worktree }),
   task_add: async (p, ctx) => ({ task: (await ctx.coordinator.addTasks([taskFromAdd(p)]))[0] }),
+  plan_stage: (p) => {
+    const { stage_id, data } = parseParams(StageParams, p, 'plan_stage');
+    return staging.append(stage_id, data);
+  },
   plan_import: async (p, ctx) => {
-    const { tasks, resources } = parseParams(PlanParams, p, 'plan_import');
+    const { tasks, resources } = parseParams(PlanParams, typeof p.stage_id === 'string' ? stagedPlan(p.stage_id) : p, 'plan_import');
     const added = await ctx.coordinator.addTasks(tasks, { resources });
     return { count: added.length, task_ids: added.map((t) => t.id) };
   },
