@@ -1,7 +1,7 @@
 import { HarnessClient } from '../client/client';
 import { RunError } from '../exec';
 import { seconds, type CliCommand } from './commands';
-import { resolveSocket, resolveWorkerId, UsageError } from './context';
+import { printReply, resolveSocket, resolveWorkerId, UsageError } from './context';
 import { startStreamedRun } from './run-stream';
 
 const USAGE = 'harness exec [--timeout S] [--kill-after S] [--cwd DIR] [--task ID] [--shell] -- CMD ARGS...';
@@ -52,11 +52,7 @@ export const EXEC_COMMAND: CliCommand = {
         process.off('SIGINT', onSigint);
       }
     } catch (e) {
-      if (e instanceof RunError) {
-        io.stdout(JSON.stringify({ status: 'error', code: e.code, message: e.message }) + '\n');
-        io.stderr(`harness: ${e.message}\n`);
-        return 1;
-      }
+      if (e instanceof RunError) return printReply({ status: 'error', code: e.code, message: e.message }, io);
       throw e;
     } finally {
       client?.close();

@@ -70,11 +70,7 @@ async function runHolding(lease: Lease, argv: string[], o: GlobalOptions, io: Io
     const result = await handle.result;
     return interrupted ? 130 : exitStatus(result);
   } catch (e) {
-    if (e instanceof RunError) {
-      io.stdout(JSON.stringify({ status: 'error', code: e.code, message: e.message }) + '\n');
-      io.stderr(`harness: ${e.message}\n`);
-      return 1;
-    }
+    if (e instanceof RunError) return printReply({ status: 'error', code: e.code, message: e.message }, io);
     throw e;
   } finally {
     clearInterval(renewTimer);

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI, cleanupAll, ensureCliBuilt, pollUntil, runCli, startDaemon, within, type Daemon, type RawConnection } from '../support/harness-process';
+import { CLI, pollUntil, runCli, within, type Daemon, type RawConnection, useDaemon } from '../support/harness-process';
 
 /**
  * A deliberately racy writer: marks itself busy (failing with 99 if someone else is), reads the
@@ -32,16 +32,7 @@ describe('file locks through the harness CLI (real processes)', function () {
   this.timeout(120_000);
   let d: Daemon;
   let c: RawConnection;
-
-  before(function () {
-    this.timeout(180_000);
-    ensureCliBuilt();
-  });
-  beforeEach(async () => {
-    d = await startDaemon();
-    c = await d.connect();
-  });
-  afterEach(cleanupAll);
+  useDaemon((daemon, connection) => ((d = daemon), (c = connection)));
 
   const cli = (args: string[], worker = 'w') => runCli(args, { ...d.env, HARNESS_WORKER_ID: worker }, d.dir);
 

@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cleanupAll, ensureCliBuilt, RawConnection, runCli, ServeProcess, startDaemon, type Daemon } from '../support/harness-process';
+import { RawConnection, runCli, ServeProcess, type Daemon, useDaemon } from '../support/harness-process';
 
 /** Reads a JSON number (or null) on stdin, prints it plus one; awk starts far faster than node. */
 const PLUS_ONE = ['awk', '{ print $1 + 1 }'];
@@ -31,16 +31,7 @@ describe('shared state, pools and mailboxes through the harness CLI (real proces
   this.timeout(120_000);
   let d: Daemon;
   let c: RawConnection;
-
-  before(function () {
-    this.timeout(180_000);
-    ensureCliBuilt();
-  });
-  beforeEach(async () => {
-    d = await startDaemon();
-    c = await d.connect();
-  });
-  afterEach(cleanupAll);
+  useDaemon((daemon, connection) => ((d = daemon), (c = connection)));
 
   const cli = (args: string[], worker = 'w') => runCli(args, { ...d.env, HARNESS_WORKER_ID: worker }, d.dir);
 

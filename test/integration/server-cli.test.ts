@@ -6,30 +6,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   childEnv,
-  cleanupAll,
-  ensureCliBuilt,
   pollUntil,
   RawConnection,
   runCli,
-  startDaemon,
   tempDir,
   type Daemon,
+  useDaemon,
 } from '../support/harness-process';
 
 describe('harness serve over its socket and the harness CLI (real processes)', function () {
   this.timeout(60_000);
   let d: Daemon;
   let c: RawConnection;
-
-  before(function () {
-    this.timeout(180_000);
-    ensureCliBuilt();
-  });
-  beforeEach(async () => {
-    d = await startDaemon();
-    c = await d.connect();
-  });
-  afterEach(cleanupAll);
+  useDaemon((daemon, connection) => ((d = daemon), (c = connection)));
 
   const claim = (conn: RawConnection, worker_id: string) => conn.ok({ command: 'task_claim', worker_id });
 

@@ -344,3 +344,19 @@ export async function startDaemon(): Promise<Daemon> {
     connect: () => RawConnection.connect(socket),
   };
 }
+
+/**
+ * The fixture of the CLI integration suites: a fresh `harness serve` and a raw connection to it
+ * for every test, handed to `use`; the CLI built once; everything torn down after each test.
+ */
+export function useDaemon(use: (daemon: Daemon, connection: RawConnection) => void): void {
+  before(function () {
+    this.timeout(180_000);
+    ensureCliBuilt();
+  });
+  beforeEach(async () => {
+    const daemon = await startDaemon();
+    use(daemon, await daemon.connect());
+  });
+  afterEach(cleanupAll);
+}
