@@ -1,8 +1,7 @@
 import { HarnessClient } from '../client/client';
-import { RunError } from '../exec';
+import { startStreamedRun } from '../exec';
 import { seconds, type CliCommand } from './commands';
-import { printReply, resolveSocket, resolveWorkerId, UsageError } from './context';
-import { startStreamedRun } from './run-stream';
+import { errorReply, printReply, resolveSocket, resolveWorkerId, UsageError } from './context';
 
 const USAGE = 'harness exec [--timeout S] [--kill-after S] [--cwd DIR] [--task ID] [--shell] -- CMD ARGS...';
 
@@ -52,8 +51,7 @@ export const EXEC_COMMAND: CliCommand = {
         process.off('SIGINT', onSigint);
       }
     } catch (e) {
-      if (e instanceof RunError) return printReply({ status: 'error', code: e.code, message: e.message }, io);
-      throw e;
+      return printReply(errorReply(e), io);
     } finally {
       client?.close();
     }

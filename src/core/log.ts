@@ -1,12 +1,6 @@
-/** Where the core and server log to: a LogOutputChannel in VS Code, stderr in the CLI and daemon. */
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
+import type { Logger } from '../protocol/log';
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export { silentLogger, type Logger } from '../protocol/log';
 
 export function stderrLogger(prefix = 'harness', verbose = false): Logger {
   const write = (level: string) => (message: string) =>

@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
-import { InProcessApi, SocketApi, type HarnessApi } from '../client/api';
-import { DEFAULT_CONFIG } from '../core/coordinator';
-import { describeError, ErrorCode, HarnessError } from '../core/errors';
+import { SocketApi } from '../client/api';
+import { defaultSocketPath } from '../protocol/address';
+import type { HarnessApi } from '../protocol/api';
+import { describeError, ErrorCode, HarnessError } from '../protocol/errors';
+import { InProcessApi } from '../server/in-process-api';
 import { startService } from '../server/service';
-import { defaultSocketPath } from '../server/socket-path';
 import type { Settings } from '../ui/settings';
 
 /**
@@ -75,10 +76,9 @@ export class Connection implements vscode.Disposable {
     const s = this.settings();
     try {
       const service = await startService({
-        worktree: this.folder,
+        workspace: this.folder,
         stateDir: s.stateDirectory,
         config: {
-          ...DEFAULT_CONFIG,
           defaultTimeoutSeconds: s.leaseTimeoutSeconds,
           defaultMaxAttempts: s.maxAttempts,
           staleInstanceMs: s.staleInstanceSeconds * 1000,

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
 import { childEnv, cleanupAll, CLI, ensureCliBuilt, ServeProcess, tempDir, within } from '../support/harness-process';
+import { Ping } from '../../src/protocol/meta';
 
 const MB = 1024 * 1024;
 
@@ -31,7 +32,7 @@ describe('reliability: exec output streaming', function () {
         else if (e.event === 'run:finished' && d.run?.run_id === runId) resolve();
       });
     });
-    await sub.request('ping');
+    await sub.call(Ping);
     const total = Math.floor((16 * MB) / 100) * 100; // whole 100-byte lines
     const printer = `const b = Buffer.from('x'.repeat(99) + '\\n'); let left = ${total / 100};
       (function go() { while (left-- > 0) if (!process.stdout.write(b)) return process.stdout.once('drain', go); })();`;

@@ -12,11 +12,14 @@ import { Connection } from '../../../src/host/connection';
 import type { ExecOutcome } from '../../../src/host/exec';
 import { readSettings } from '../../../src/ui/settings';
 import { cli, eventually, harness, repoRoot, workspaceFolder } from './support';
+import { InstanceList } from '../../../src/protocol/instances';
+import { RunLog } from '../../../src/protocol/runs';
+import { PlanImport, TaskClaim, TaskFail, TaskList } from '../../../src/protocol/tasks';
 
 async function tasksNow(): Promise<Task[]> {
   const h = await harness();
   const api = await h.connection!.ensure();
-  return (await api.request<{ tasks: Task[] }>('task_list')).tasks;
+  return (await api.call(TaskList)).tasks;
 }
 
 describe('the extension in a workspace', function () {
@@ -80,10 +83,10 @@ describe('the extension in a workspace', function () {
     assert.equal(failed?.status, 'pending', 'attempts left: back to pending');
     await vscode.commands.executeCommand('agentHarness.addTask', { id: 'doomed', description: 'fails for good' });
     const api = await h.connection!.ensure();
-    await api.request('task_claim', { worker_id: 'someone' }); // takes p1 again
-    const doomedClaim = await api.request<{ task: Task }>('task_claim', { worker_id: 'doomer' });
-    assert.equal(doomedClaim.task.id, 'doomed');
-    await api.request('task_fail', { worker_id: 'doomer', task_id: 'doomed', error: 'no', retry: false });
+    await api.call(TaskClaim, { worker_id: 'someone' }); // takes p1 again
+    const doomedClaim = await api.call(TaskClaim, { worker_id: 'doomer' });
+    assert.equal(doomedClaim.task?.id, 'doomed');
+    await api.call(TaskFail, { worker_id: 'doomer', task_id: 'doomed', error: 'no', retry: false });
     await eventually('the tree to show a dead-lettered task', () => h.tasks.getChildren().some((n) => n.kind === 'group' && n.group === 'dead_letter'));
     const retried = await vscode.commands.executeCommand<Task>('agentHarness.retryTask', 'doomed');
     assert.equal(retried?.status, 'pending');
@@ -137,7 +140,7 @@ describe('the extension in a workspace', function () {
     assert.equal(outcome?.result.returncode, 0);
     const h = await harness();
     const api = await h.connection!.ensure();
-    const log = await api.request<{ output: Array<{ data: string }> }>('run_log', { run_id: outcome!.runId });
+    const log = await api.call(RunLog, { run_id: outcome!.runId! });
     assert.match(log.output.map((c) => c.data).join(''), /panel-line-3/);
     const posted = await eventually('the panel to be sent the output', () => {
       const text = h.panelOutput(outcome!.runId!);
@@ -152,7 +155,7 @@ describe('the extension in a workspace', function () {
     this.timeout(90_000);
     const h = await harness();
     const api = await h.connection!.ensure();
-    await api.request('plan_import', { tasks: [{ id: 'w1', description: 'first' }, { id: 'w2', dependencies: ['w1'] }, { id: 'w3' }] });
+    await api.call(PlanImport, { tasks: [{ id: 'w1', description: 'first' }, { id: 'w2', dependencies: ['w1'] }, { id: 'w3' }] });
     const names = await vscode.commands.executeCommand<string[]>('agentHarness.spawnWorkers', {
       count: 2,
       command: 'echo "worker $HARNESS_WORKER_ID does $HARNESS_TASK_ID"',
@@ -173,7 +176,7 @@ describe('the extension in a workspace', function () {
       },
       60_000,
     );
-    const workers = (await api.request<{ instances: Array<{ worker_id: string }> }>('instance_list')).instances;
+    const workers = (await api.call(InstanceList)).instances;
     assert.ok(workers.filter((w) => w.worker_id.startsWith('vscode-')).length >= 1, 'the terminals registered as instances');
     for (const t of terminals) t.dispose();
   });
@@ -201,7 +204,7 @@ describe('client mode: another coordinator already serves the folder', function 
         const events: string[] = [];
         api.onEvent((e) => events.push(e.event));
         await cli(['task', 'add', '--id', 'remote'], { HARNESS_WORKTREE: folder });
-        const { tasks } = await api.request<{ tasks: Task[] }>('task_list');
+        const { tasks } = await api.call(TaskList);
         assert.deepEqual(tasks.map((t) => t.id), ['remote']);
         await eventually('the task:added event', () => events.includes('task:added'));
       } finally {
