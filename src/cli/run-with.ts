@@ -6,7 +6,7 @@
 // hold is renewed while CMD runs and always released, on failure and on Ctrl+C too.
 import { spawn } from 'node:child_process';
 import { HarnessClient } from '../client/client';
-import { ErrorCode, HarnessError } from '../core/errors';
+import { ErrorCode, HarnessError } from '../protocol/errors';
 import { runProcess, type RunHandle, type RunResult } from '../exec';
 import type { AnyCommand, ParamsOf, ResultOf } from '../protocol/command';
 import type { Json } from '../protocol/model';

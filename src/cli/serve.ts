@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { describeError } from '../core/errors';
-import { stderrLogger } from '../core/log';
+import { describeError } from '../protocol/errors';
+import { stderrLogger } from '../protocol/log';
 import { isEventName, type EventName } from '../protocol/events';
 import type { EventLine } from '../protocol/messages';
 import { startService } from '../server/service';
