@@ -6,6 +6,7 @@ import type { FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { SqlJsStore } from '../core/sqljs-store';
 import { defaultSocketPath } from '../protocol/address';
+import { readHarnessConfig } from './config';
 import type { ServerContext } from './context';
 import { PlanStaging } from './plan-staging';
 import { watchForRecovery } from './recovery';
@@ -57,6 +58,8 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
   const stateDir = stateDirOf(workspace, options.stateDir);
   const socketPath = options.socketPath ?? defaultSocketPath(workspace);
   const { log } = options;
+  // A bad config.json is a clear error now, not a surprise at the first stale worker or isolate.
+  readHarnessConfig(stateDir);
   const store = await SqlJsStore.open({
     dir: stateDir,
     log: (level, message) => log[level](message),

@@ -8,13 +8,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Task } from '../../../src/core/model';
+import { importPlan, readPlanFile } from '../../../src/client/plan';
 import { Connection } from '../../../src/host/connection';
 import type { ExecOutcome } from '../../../src/host/exec';
 import { readSettings } from '../../../src/ui/settings';
 import { cli, eventually, harness, repoRoot, workspaceFolder } from './support';
 import { InstanceList } from '../../../src/protocol/instances';
 import { RunLog } from '../../../src/protocol/runs';
-import { PlanImport, TaskClaim, TaskFail, TaskList } from '../../../src/protocol/tasks';
+import { PlanImport, Status, TaskClaim, TaskFail, TaskList } from '../../../src/protocol/tasks';
 
 async function tasksNow(): Promise<Task[]> {
   const h = await harness();
@@ -165,7 +166,8 @@ describe('the extension in a workspace', function () {
     for (const t of terminals) {
       const env = (t.creationOptions as vscode.TerminalOptions).env!;
       assert.equal(env.HARNESS_SOCKET, api.socketPath);
-      assert.equal(env.HARNESS_WORKTREE, workspaceFolder());
+      assert.equal(env.HARNESS_WORKSPACE, workspaceFolder());
+      assert.equal(env.HARNESS_WORKTREE, workspaceFolder(), 'the old name, for scripts that read it');
       assert.match(env.HARNESS_WORKER_ID!, /^vscode-/);
     }
     await eventually(
@@ -203,10 +205,16 @@ describe('client mode: another coordinator already serves the folder', function 
         assert.equal(api.mode, 'client');
         const events: string[] = [];
         api.onEvent((e) => events.push(e.event));
-        await cli(['task', 'add', '--id', 'remote'], { HARNESS_WORKTREE: folder });
+        await cli(['task', 'add', '--id', 'remote'], { HARNESS_WORKSPACE: folder });
         const { tasks } = await api.call(TaskList);
         assert.deepEqual(tasks.map((t) => t.id), ['remote']);
         await eventually('the task:added event', () => events.includes('task:added'));
+        // Import Plan's module over the socket: a plan past the 1 MiB line cap goes in pieces.
+        const big = path.join(folder, 'big-plan.json');
+        fs.writeFileSync(big, JSON.stringify({ tasks: Array.from({ length: 15_000 }, (_, i) => ({ id: `big-${i}`, description: `step ${i} of a plan too big for one request line` })) }));
+        assert.ok(fs.statSync(big).size > 1024 * 1024);
+        assert.equal((await importPlan(api, readPlanFile(big))).count, 15_000);
+        assert.equal((await api.call(Status)).counts.pending, 15_001);
       } finally {
         await connection.dispose();
       }
