@@ -1,16 +1,12 @@
 import * as path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import type { HarnessClient } from '../client/client';
 import { listAllTasks } from '../client/paging';
 import { importPlan, readPlanFile } from '../client/plan';
 import type { AnyCommand, ParamsOf, ResultOf } from '../protocol/command';
-import {
-  InstanceDeregister,
-  InstanceList,
-  InstanceRegister,
-} from '../protocol/instances';
-import { Ping } from '../protocol/meta';
+import { InstanceDeregister, InstanceList, InstanceRegister } from '../protocol/instances';
 import type { Reply } from '../protocol/messages';
+import { Ping } from '../protocol/meta';
 import { TaskStatus, type Json, type Task, type TaskInput } from '../protocol/model';
 import {
   Status,
@@ -21,11 +17,11 @@ import {
   TaskFail,
   TaskGet,
   TaskHeartbeat,
+  TaskList,
   TaskRelease,
   TaskRetry,
-  TaskList,
 } from '../protocol/tasks';
-import { HarnessClient } from '../client/client';
+import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 

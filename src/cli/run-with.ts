@@ -8,10 +8,8 @@ import { spawn } from 'node:child_process';
 import { HarnessClient } from '../client/client';
 import { ErrorCode, HarnessError } from '../protocol/errors';
 import { runProcess, type RunHandle, type RunResult } from '../exec';
-import type { AnyCommand, ParamsOf, ResultOf } from '../protocol/command';
 import type { Json } from '../protocol/model';
 import { LockAcquire, LockRelease, LockRenew } from '../protocol/locks';
-import type { Reply } from '../protocol/messages';
 import { ResourceAcquire, ResourceRelease, ResourceRenew } from '../protocol/pools';
 import { StateGet, StatePut } from '../protocol/shared-state';
 import type { CliCommand, Values } from './commands';
@@ -19,22 +17,21 @@ import { integer } from './commands';
 import { errorReply, printReply, resolveSocket, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { absolute, ttl, waitMs } from './prim-args';
 
-/** Something held while a command runs: how to take it, renew it, release it, and tell the command. */
-interface Lease<A extends AnyCommand> {
-  acquire: A;
-  params: ParamsOf<A>;
+/** Something held while a command runs (a grant): how to take it, renew it, release it, and tell the command. */
+interface Lease<Grant> {
+  acquire(client: HarnessClient): Promise<Grant>;
   /** What the grant is called in messages. */
-  describe(grant: ResultOf<A>): string;
-  renew(client: HarnessClient, grant: ResultOf<A>): Promise<unknown>;
-  release(client: HarnessClient, grant: ResultOf<A>): Promise<unknown>;
-  env(grant: ResultOf<A>): Record<string, string>;
-  ttlSeconds(grant: ResultOf<A>): number;
+  describe(grant: Grant): string;
+  renew(client: HarnessClient, grant: Grant): Promise<unknown>;
+  release(client: HarnessClient, grant: Grant): Promise<unknown>;
+  env(grant: Grant): Record<string, string>;
+  ttlSeconds(grant: Grant): number;
 }
 
 const exitStatus = (r: RunResult) => (r.returncode >= 0 ? r.returncode : 128 - r.returncode);
 
 /** Acquires, runs `argv` with its output passed through, renews meanwhile, always releases. */
-async function runHolding<A extends AnyCommand>(lease: Lease<A>, argv: string[], o: GlobalOptions, io: Io): Promise<number> {
+async function runHolding<Grant>(lease: Lease<Grant>, argv: string[], o: GlobalOptions, io: Io): Promise<number> {
   let client: HarnessClient;
   try {
     client = await HarnessClient.connect(resolveSocket(o, io), { retryForMs: 2000 });
@@ -50,18 +47,17 @@ async function runHolding<A extends AnyCommand>(lease: Lease<A>, argv: string[],
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let grant: ResultOf<A> | undefined;
+  let grant: Grant | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
   try {
-    let reply: Reply;
+    let held: Grant;
     try {
-      reply = await client.send(lease.acquire.name, lease.params as Record<string, unknown>);
+      held = await lease.acquire(client);
     } catch (e) {
-      reply = errorReply(e);
+      return interrupted ? 130 : printReply(errorReply(e), io);
     }
     if (interrupted) return 130;
-    if (reply.status === 'error') return printReply(reply, io);
-    const held = (grant = reply.data as ResultOf<A>);
+    grant = held;
     const every = Math.max(200, (lease.ttlSeconds(held) * 1000) / 3);
     renewTimer = setInterval(() => {
       lease.renew(client, held).catch((e: Error) => {
@@ -119,8 +115,7 @@ export const WITH_LOCK: CliCommand = {
     const worker_id = resolveWorkerId(o, io);
     return runHolding(
       {
-        acquire: LockAcquire,
-        params: { worker_id, path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v, LOCK), ...ttl(v, LOCK) },
+        acquire: (client) => client.call(LockAcquire, { worker_id, path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v, LOCK), ...ttl(v, LOCK) }),
         describe: (g) => `the lock on ${g.lock.path}`,
         renew: (client, g) => client.call(LockRenew, { worker_id, token: g.lock.token }),
         release: (client, g) => client.call(LockRelease, { worker_id, token: g.lock.token }),
@@ -145,8 +140,7 @@ export const WITH_RESOURCES: CliCommand = {
     const { amounts, argv } = splitAmounts(p);
     return runHolding(
       {
-        acquire: ResourceAcquire,
-        params: { worker_id, amounts, wait_ms: waitMs(v, RESOURCES), ...ttl(v, RESOURCES) },
+        acquire: (client) => client.call(ResourceAcquire, { worker_id, amounts, wait_ms: waitMs(v, RESOURCES), ...ttl(v, RESOURCES) }),
         describe: (g) => `hold ${g.hold.id}`,
         renew: (client, g) => client.call(ResourceRenew, { worker_id, hold_id: g.hold.id }),
         release: (client, g) => client.call(ResourceRelease, { worker_id, hold_id: g.hold.id }),

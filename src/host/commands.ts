@@ -2,8 +2,7 @@ import * as vscode from 'vscode';
 import { listAllTasks } from '../client/paging';
 import { importPlan, readPlanFile } from '../client/plan';
 import type { HarnessApi } from '../protocol/api';
-import { explainError } from '../protocol/error-words';
-import { toErrorReply } from '../protocol/messages';
+import { explainThrown } from '../protocol/error-words';
 import type { Task, TaskInput } from '../protocol/model';
 import { TaskAdd, TaskCancel, TaskClaim, TaskComplete, TaskFail, TaskGet, TaskRelease, TaskRetry } from '../protocol/tasks';
 import { CommandId } from '../ui/ids';
@@ -33,7 +32,7 @@ export function register(id: CommandId, log: vscode.LogOutputChannel, handler: (
     try {
       return await handler(...args);
     } catch (e) {
-      const message = explainError(toErrorReply(e));
+      const message = explainThrown(e);
       log.error(`${id}: ${message}`);
       void vscode.window.showErrorMessage(`Agent Harness: ${message}`, 'Show Log').then((pick) => pick && log.show());
       return undefined;

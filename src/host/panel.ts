@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { listAllTasks } from '../client/paging';
 import type { Disposable, HarnessApi } from '../protocol/api';
+import { explainThrown } from '../protocol/error-words';
 import { describeError } from '../protocol/errors';
 import { InstanceList } from '../protocol/instances';
 import type { Logger } from '../protocol/log';
@@ -192,7 +193,7 @@ export class CoordinationPanel implements vscode.Disposable {
       this.log.info(`panel: ${action} task ${task_id}`);
     } catch (e) {
       this.log.warn(`panel: ${action} task ${task_id} failed: ${describeError(e)}`);
-      void vscode.window.showErrorMessage(`Agent Harness: could not ${action} task ${task_id}: ${describeError(e)}`);
+      void vscode.window.showErrorMessage(`Agent Harness: could not ${action} task ${task_id}: ${explainThrown(e)}`);
     }
     this.outbox.scheduleState();
   }

@@ -1,4 +1,4 @@
-import type { AnyErrorCode } from './errors';
+import { describeError, HarnessError, type AnyErrorCode } from './errors';
 
 /**
  * What each error code means to a person (or a model) and what to do about it: one table for
@@ -68,4 +68,9 @@ export function wordsFor(code: string): ErrorWords | undefined {
 export function explainError(error: { code: string; message: string }): string {
   const action = wordsFor(error.code)?.action;
   return action ? `${error.message} (${action})` : error.message;
+}
+
+/** Words for anything an edge caught: a HarnessError explained by its code, anything else as it is. */
+export function explainThrown(e: unknown): string {
+  return e instanceof HarnessError ? explainError(e) : describeError(e);
 }

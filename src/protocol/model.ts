@@ -40,9 +40,6 @@ export const PoolCapacity = z.number().int().min(0).max(1_000_000_000);
 /** A plan's pools: capacities set in the same transaction as its tasks. */
 export const PlanPools = z.record(PoolName, PoolCapacity).describe('Resource pools to create or resize, by name: {"gpu": 2}');
 
-/** Where a task's defaults come from when it does not set them. */
-export const TASK_INPUT_DEFAULTS = { description: '', priority: 0 } as const;
-
 /** What a user gives to add a task: in a plan file, over the socket, from the CLI or the UI. */
 export const TaskInput = z.strictObject({
   id: Id.optional().describe('Unique task id; generated when left out'),

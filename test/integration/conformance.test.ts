@@ -92,6 +92,7 @@ describe('wire conformance: every reply and event parses against the catalog (re
   after(async () => {
     client?.close();
     watcher?.close();
+    await serve?.stop();
     await cleanupAll();
   });
 
