@@ -9,12 +9,13 @@ import { convergenceSection } from './convergence';
 import { coreSection } from './core';
 import { primitivesSection } from './primitives';
 import { execSection } from './exec';
+import { peersSection } from './peers';
 import { socketSection } from './socket';
 import { startupSection } from './startup';
 import type { BenchOptions, Section } from './section';
 import { renderTable } from './stats';
 
-const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection];
+const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection, peersSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}
