@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { scratchBase } from './core';
+import { diskFloor, scratchBase, type FloorResult } from './core';
 import { bullmqSystem } from './peers/bullmq';
 import { coordinatorSystem } from './peers/coordinator';
 import { jetstreamSystem } from './peers/jetstream';
@@ -27,6 +27,8 @@ export const PEER_SYSTEMS: PeerSystem[] = [coordinatorSystem, bullmqSystem, jets
 const WORKERS = [1, 8, 32];
 const TASKS = 10_000;
 const QUICK_TASKS = 1_000;
+/** Appends + fdatasyncs timed at the start of each round: how fast the disk syncs just then. */
+const FLOOR_OPS = 500;
 
 interface SystemResults {
   system: PeerSystem;
@@ -71,8 +73,10 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
   const loadStart = os.loadavg();
   const results: SystemResults[] = PEER_SYSTEMS.map((system) => ({ system, skipped: system.unavailable(options), runs: new Map() }));
   for (const r of results) if (r.skipped) log(`${r.system.label}: SKIPPED, ${r.skipped}`);
+  const floors: FloorResult[] = [];
   try {
     for (let round = 0; round < options.runs; round++) {
+      floors.push(await diskFloor(scratch, FLOOR_OPS));
       for (const w of WORKERS) {
         // Each round starts with another system, so none is always measured first (or last) after a server start-up.
         for (const entry of rotate(results, round)) {
@@ -96,6 +100,7 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
     tasks,
     scratch: where,
     load_avg: { start: loadStart, end: loadEnd },
+    fsync_floor: floors,
     systems: results.map((r) => ({
       name: r.system.name,
       label: r.system.label,
@@ -104,7 +109,7 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
       runs: Object.fromEntries(r.runs),
     })),
   };
-  return { tables: tables(results, tasks, options, { start: loadStart, end: loadEnd }), data };
+  return { tables: tables(results, tasks, options, { start: loadStart, end: loadEnd }, floors), data };
 }
 
 // ---- tables ----
@@ -131,7 +136,7 @@ function othersCpuPercent(x: PeerLoadResult, cpus: number): number {
   return Math.max(0, (100 * others) / (x.wall_ms * cpus));
 }
 
-function tables(results: SystemResults[], tasks: number, options: BenchOptions, load: { start: number[]; end: number[] }): Table[] {
+function tables(results: SystemResults[], tasks: number, options: BenchOptions, load: { start: number[]; end: number[] }, floors: FloorResult[]): Table[] {
   const rounds = `median of ${options.runs} round${options.runs === 1 ? '' : 's'}${options.runs > 1 ? ', min–max' : ''}`;
   const cell = (r: SystemResults, w: number): string => {
     if (!workerCounts(r.system).includes(w)) return '';
@@ -179,6 +184,8 @@ function tables(results: SystemResults[], tasks: number, options: BenchOptions, 
       'server CPU = utime+stime of the system\'s server processes while the clock ran (from /proc); load CPU = the load process\'s own, per task',
       `others CPU % = CPU used by everything else on the machine while the clock ran (all ${cpus} cores = 100%; ± a few %): how busy the machine was`,
       `preload = loading the ${count(tasks)} tasks before the clock (plan_import / addBulk / publish), not part of tasks/s`,
+      `fsync floor at the start of each round (append + fdatasync of 200 bytes, one at a time, ${FLOOR_OPS} times): ` +
+        `${fmt(summarize(floors.map((f) => f.ops_per_s)))} ops/s, p99 ${fmt(summarize(floors.map((f) => f.latency.p99)))} ms; a busy disk slows the two systems that fsync`,
       `load average at the section's start ${load.start.map((x) => x.toFixed(2)).join(' ')}, at its end ${load.end.map((x) => x.toFixed(2)).join(' ')} (${cpus} CPUs)`,
     ],
   };
