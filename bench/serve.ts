@@ -33,7 +33,7 @@ export async function startServe(root: string, worktree: string, socket: string,
   const cli = path.join(root, 'dist', 'cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\``);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--worktree', worktree, '--socket', socket, '--instance-limit', '0'], {
+  const child = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--worktree', worktree, '--socket', socket], {
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -15,7 +15,7 @@ const env = { ...process.env, HARNESS_SOCKET: socket, HARNESS_WORKTREE: workspac
 const harness = (...args) => JSON.parse(execFileSync(process.execPath, [cli, ...args], { env, encoding: 'utf8' }));
 
 console.log(`Agent Harness demo in ${workspace}\n`);
-const server = spawn(process.execPath, [cli, 'serve', '--worktree', workspace, '--instance-limit', '0'], {
+const server = spawn(process.execPath, [cli, 'serve', '--worktree', workspace], {
   env,
   stdio: ['ignore', 'pipe', 'inherit'],
 });

@@ -60,7 +60,12 @@ export const WORK_COMMAND: CliCommand = {
         capabilities,
         pid: process.pid,
       });
-    await register();
+    try {
+      await register();
+    } catch (e) {
+      client.close(); // an open connection would keep this process from exiting with the error
+      throw e;
+    }
     say(`registered; waiting for tasks${capabilities.length ? ` needing only ${capabilities.join(', ')}` : ''}`);
 
     let stopping = false;

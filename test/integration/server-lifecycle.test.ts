@@ -193,4 +193,34 @@ describe('harness serve: daemon lifecycle (real processes)', function () {
       assert.equal(tasks.filter((t) => t.status === 'pending').length, n - 20);
     });
   });
+
+  describe('the live-instance limit', () => {
+    /** Registers three live workers over the socket, then runs a fourth `harness work`. */
+    const fourthWorker = async (socket: string) => {
+      const c = await RawConnection.connect(socket);
+      for (const w of ['w1', 'w2', 'w3']) await c.ok({ command: 'instance_register', worker_id: w });
+      c.close();
+      return runCli(['work', '--worker', 'w4', '--max-tasks', '0', '--', 'true'], childEnv({ HARNESS_SOCKET: socket }));
+    };
+
+    it('is none by default: a fourth worker registers', async () => {
+      const { dir, socket } = workspace();
+      await ServeProcess.start(dir, socket);
+      const fourth = await fourthWorker(socket);
+      assert.equal(fourth.code, 0, fourth.stdout + fourth.stderr);
+      assert.match(fourth.stderr, /\[w4\] registered/);
+    });
+
+    it('--instance-limit 3 refuses the fourth, and the error says how to raise it in harness serve and in VS Code', async () => {
+      const { dir, socket } = workspace();
+      const serve = ServeProcess.spawn(['--worktree', dir, '--socket', socket, '--instance-limit', '3']);
+      await within(serve.ready, 20_000, 'harness serve ready line');
+      const fourth = await fourthWorker(socket);
+      assert.equal(fourth.code, 1);
+      assert.equal(fourth.json.code, 'INSTANCE_LIMIT');
+      assert.match(fourth.json.message, /instance limit reached: 3 of 3 live instances \(w1, w2, w3\)/);
+      assert.match(fourth.json.message, /harness serve --instance-limit N/);
+      assert.match(fourth.json.message, /agentHarness\.instanceLimit/);
+    });
+  });
 });
