@@ -36,6 +36,19 @@ export const SERVE_COMMAND: CliCommand = {
       }
       config.staleInstanceMs = s * 1000;
     }
+    // Listening for the signals before anything else: one that comes while the state is being
+    // opened, or between the ready line and the wait below, is a clean stop too, never a death.
+    let stopping: string | undefined;
+    let wake = () => {};
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return log.info(`${signal}: already stopping`);
+      stopping = signal;
+      log.info(`${signal}: finishing in-flight requests and shutting down`);
+      wake();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    log.info(`opening the state of ${worktree}`);
     let service;
     try {
       service = await startService({
@@ -46,20 +59,21 @@ export const SERVE_COMMAND: CliCommand = {
         log,
       });
     } catch (e) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       return printReply(errorReply(e), io);
     }
-    io.stdout(JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree } }) + '\n');
-    log.info(`serving ${worktree} on ${service.socketPath}`);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        log.info(`${signal}: finishing in-flight requests and shutting down`);
-        resolve();
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
+    // Opening runs without a turn of the event loop; give a signal that came meanwhile one.
+    await new Promise(setImmediate);
+    if (!stopping) {
+      io.stdout(JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree } }) + '\n');
+      log.info(`serving ${worktree} on ${service.socketPath}`);
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
     await service.close();
     log.info('stopped');
+    // The listeners stay until the process is gone (they do not keep it alive): a signal during
+    // the last steps of exiting changes nothing.
     return 0;
   },
 };
