@@ -4,11 +4,16 @@ import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '../..');
 
-/** The packages of a lock file that have install scripts, by name. */
+/**
+ * The packages of a lock file that have install scripts, by name. Optional ones are left out: npm
+ * installs none whose script nobody allowed, and says nothing (keytar, for vsce's `login`).
+ */
 function withInstallScripts(lockFile: string): string[] {
-  const lock = JSON.parse(fs.readFileSync(lockFile, 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean; name?: string }> };
+  const lock = JSON.parse(fs.readFileSync(lockFile, 'utf8')) as {
+    packages: Record<string, { hasInstallScript?: boolean; optional?: boolean; name?: string }>;
+  };
   return Object.entries(lock.packages)
-    .filter(([key, p]) => key !== '' && p.hasInstallScript)
+    .filter(([key, p]) => key !== '' && p.hasInstallScript && !p.optional)
     .map(([key, p]) => p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length))
     .sort();
 }
