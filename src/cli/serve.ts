@@ -6,7 +6,21 @@ import { startService } from '../server/service';
 import type { CliCommand } from './commands';
 import { connect, errorReply, printReply, UsageError } from './context';
 
-const SERVE = 'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--verbose]';
+const SERVE =
+  'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--webhook-port P [--webhook-host H]] [--verbose]';
+
+/** `--webhook-port P` (0: any free port, printed in the ready line) and `--webhook-host H`. */
+function webhookOptions(v: Record<string, unknown>): { port: number; host?: string } | undefined {
+  const port = v['webhook-port'] as string | undefined;
+  const host = v['webhook-host'] as string | undefined;
+  if (port === undefined) {
+    if (host !== undefined) throw new UsageError('--webhook-host needs --webhook-port', SERVE);
+    return undefined;
+  }
+  if (!/^\d+$/.test(port) || Number(port) > 65535) throw new UsageError(`--webhook-port must be a port number (0-65535), got ${JSON.stringify(port)}`, SERVE);
+  if (host !== undefined && host.trim() === '') throw new UsageError('--webhook-host must not be empty', SERVE);
+  return { port: Number(port), ...(host !== undefined ? { host } : {}) };
+}
 
 export const SERVE_COMMAND: CliCommand = {
   name: 'serve',
@@ -17,6 +31,8 @@ export const SERVE_COMMAND: CliCommand = {
     'state-dir': { type: 'string' },
     'instance-limit': { type: 'string' },
     'stale-timeout': { type: 'string' },
+    'webhook-port': { type: 'string' },
+    'webhook-host': { type: 'string' },
     verbose: { type: 'boolean' },
   },
   async run(v, _p, o, io) {
@@ -36,6 +52,7 @@ export const SERVE_COMMAND: CliCommand = {
       }
       config.staleInstanceMs = s * 1000;
     }
+    const webhooks = webhookOptions(v);
     let service;
     try {
       service = await startService({
@@ -44,11 +61,13 @@ export const SERVE_COMMAND: CliCommand = {
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
         config,
         log,
+        ...(webhooks ? { webhooks } : {}),
       });
     } catch (e) {
       return printReply(errorReply(e), io);
     }
-    io.stdout(JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree } }) + '\n');
+    const listener = service.webhooks.listener?.address;
+    io.stdout(JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree, ...(listener ? { webhook: listener } : {}) } }) + '\n');
     log.info(`serving ${worktree} on ${service.socketPath}`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
