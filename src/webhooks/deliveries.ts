@@ -30,13 +30,13 @@ export class DeliveryLedger {
   record(key: string): Promise<void> {
     const now = this.clock.now();
     return this.map.update(key, (shard) => {
-      shard[key] = iso(now);
-      const kept = Object.entries(shard)
-        .filter(([, at]) => typeof at === 'string' && now - Date.parse(at) < this.maxAgeMs)
+      // The newest others, by time; the one being recorded is always kept, even among equal times.
+      const others = Object.entries(shard)
+        .filter(([k, at]) => k !== key && typeof at === 'string' && now - Date.parse(at) < this.maxAgeMs)
         .sort(([, a], [, b]) => String(b).localeCompare(String(a)))
-        .slice(0, this.perShard);
+        .slice(0, this.perShard - 1);
       for (const k of Object.keys(shard)) delete shard[k];
-      Object.assign(shard, Object.fromEntries(kept));
+      Object.assign(shard, Object.fromEntries(others), { [key]: iso(now) });
     });
   }
 }

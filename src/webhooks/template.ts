@@ -9,7 +9,7 @@ const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_.]*)\}/g;
 
 /** Letters, digits and `._-`; anything else becomes `-`. Safe in ids, file and branch names. */
 export function slug(value: string): string {
-  return value.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '');
+  return value.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/-{2,}/g, '-').replace(/^-+|-+$/g, '');
 }
 
 /** The placeholders a template names that `known` does not have. */
