@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import { commentEvent, githubHeaders, labeledEvent } from '../support/github';
+import { commentEvent, githubHeaders, labeledEvent, WEBHOOK_CONFIG, writeWebhookConfig } from '../support/github';
 import { childEnv, cleanupAll, ensureCliBuilt, pollUntil, RawConnection, runCli, ServeProcess, tempDir, within } from '../support/harness-process';
 
 const SECRET = 'integration-secret';
@@ -52,10 +52,7 @@ interface Coordinator {
   connection: RawConnection;
 }
 
-function writeConfig(dir: string, webhooks: unknown): void {
-  fs.mkdirSync(path.join(dir, '.harness'), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(dir, '.harness', 'config.json'), JSON.stringify({ webhooks }, null, 2));
-}
+const writeConfig = writeWebhookConfig;
 
 async function start(dir: string, extraEnv: Record<string, string> = {}): Promise<Coordinator> {
   const socket = path.join(dir, 'h.sock');
@@ -66,17 +63,7 @@ async function start(dir: string, extraEnv: Record<string, string> = {}): Promis
   return { dir, socket, serve, port: ready.webhook.port, env: childEnv({ HARNESS_SOCKET: socket, HARNESS_WORKER_ID_FILE: path.join(dir, 'worker-id') }), connection: await RawConnection.connect(socket) };
 }
 
-const CONFIG = {
-  github: {
-    secret: { env: 'GH_SECRET' },
-    rules: [
-      { name: 'agent', on: 'issues.labeled', label: 'agent' },
-      { name: 'fix', on: 'comment', trigger: '@agent' },
-    ],
-  },
-  standard: { ci: { secret: { env: 'CI_SECRET' } } },
-  labels: { urgent: { priority: 10 } },
-};
+const CONFIG = WEBHOOK_CONFIG;
 
 function github(c: Coordinator, payload: unknown, event: string, delivery: string, signature?: string | null): Promise<Reply> {
   const body = JSON.stringify(payload);
@@ -223,6 +210,18 @@ describe('webhooks against a real harness serve', function () {
     };
     const owed = async (c: Coordinator) =>
       (await c.connection.ok({ command: 'state_list', prefix: 'webhooks/hooks-owed/' })).entries.flatMap((e: { value: object }) => Object.keys(e.value));
+    /** Stops the coordinator (gracefully or with kill -9) and starts it again on the same state. */
+    async function restart(c: Coordinator, signal: NodeJS.Signals): Promise<Coordinator> {
+      await c.serve.stop(signal);
+      c.connection.close();
+      return start(dir);
+    }
+    /** A new task, completed, and its hook run to its end. */
+    async function completeWithHook(c: Coordinator, id: string): Promise<void> {
+      await addTask(c, id);
+      await finish(c, id, 'complete');
+      await pollUntil(async () => (runs(id).some((r) => r.phase === 'end') ? true : undefined), 20_000, `the hook of ${id}`);
+    }
     async function finish(c: Coordinator, id: string, how: 'complete' | 'fail'): Promise<void> {
       const { task } = await c.connection.ok({ command: 'task_claim', worker_id: 'w1' });
       assert.equal(task.id, id);
@@ -246,12 +245,8 @@ describe('webhooks against a real harness serve', function () {
       assert.equal(runs('gh-2')[0].task.status, 'dead_letter');
       assert.equal(first.env.GH_SECRET, undefined, "the webhook secret is not in the hook's environment");
 
-      await c.serve.stop('SIGTERM');
-      c.connection.close();
-      c = await start(dir);
-      await addTask(c, 'gh-4');
-      await finish(c, 'gh-4', 'complete');
-      await pollUntil(async () => (runs('gh-4').some((r) => r.phase === 'end') ? true : undefined), 20_000, 'the hook of gh-4');
+      c = await restart(c, 'SIGTERM');
+      await completeWithHook(c, 'gh-4');
       for (const id of ['gh-1', 'gh-2', 'gh-3', 'gh-4']) assert.deepEqual(runs(id).map((r) => r.phase), ['start', 'end'], `${id} ran once`);
     });
 
@@ -260,19 +255,13 @@ describe('webhooks against a real harness serve', function () {
       await addTask(c, 'gh-7', { hold: path.join(dir, 'go') });
       await finish(c, 'gh-7', 'complete');
       const started = await pollUntil(async () => runs('gh-7')[0], 20_000, 'the hook to start');
-      await c.serve.stop('SIGKILL');
-      c.connection.close();
+      c = await restart(c, 'SIGKILL');
       process.kill(started.pid, 'SIGKILL'); // the hook the dead coordinator had started
-      c = await start(dir);
       await pollUntil(async () => (runs('gh-7').length === 2 ? true : undefined), 20_000, 'the hook to run again');
       fs.writeFileSync(path.join(dir, 'go'), '');
       await pollUntil(async () => ((await owed(c)).length === 0 ? true : undefined), 20_000, 'the hook to finish and be cleared');
-      await c.serve.stop('SIGTERM');
-      c.connection.close();
-      c = await start(dir);
-      await addTask(c, 'gh-8');
-      await finish(c, 'gh-8', 'complete');
-      await pollUntil(async () => (runs('gh-8').some((r) => r.phase === 'end') ? true : undefined), 20_000, 'the hook of gh-8');
+      c = await restart(c, 'SIGTERM');
+      await completeWithHook(c, 'gh-8');
       assert.deepEqual(runs('gh-7').map((r) => r.phase), ['start', 'start', 'end']);
     });
   });

@@ -1,6 +1,26 @@
 // GitHub webhook payloads and signed deliveries, shaped as GitHub sends them (only the fields
 // harness reads, plus a few it ignores), for the webhook tests.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { signGitHub } from '../../src/webhooks/signatures';
+
+/** Writes `<dir>/.harness/config.json` with this `webhooks` section. */
+export function writeWebhookConfig(dir: string, webhooks: unknown): void {
+  fs.mkdirSync(path.join(dir, '.harness'), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(dir, '.harness', 'config.json'), JSON.stringify({ webhooks }, null, 2));
+}
+
+/** A GitHub endpoint (secret in GH_SECRET) with a label rule and a comment rule, and a Standard Webhooks sender `ci`. */
+export const WEBHOOK_CONFIG = {
+  github: {
+    secret: { env: 'GH_SECRET' },
+    rules: [
+      { name: 'agent', on: 'issues.labeled', label: 'agent' },
+      { name: 'fix', on: 'comment', trigger: '@agent' },
+    ],
+  },
+  standard: { ci: { secret: { env: 'CI_SECRET' } } },
+};
 
 export const REPO = 'acme/widgets';
 

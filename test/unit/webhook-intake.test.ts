@@ -7,27 +7,14 @@ import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { silentLogger } from '../../src/core/log';
 import { DeliveryLedger, DELIVERY_PREFIX } from '../../src/webhooks/deliveries';
 import { Intake, type Answer } from '../../src/webhooks/intake';
-import { commentEvent, githubHeaders, labeledEvent } from '../support/github';
+import { commentEvent, githubHeaders, labeledEvent, WEBHOOK_CONFIG, writeWebhookConfig } from '../support/github';
 import { storeFactories, tempDir } from '../support/stores';
 
 const SECRET = 'gh-test-secret';
 const STANDARD_SECRET = `whsec_${Buffer.from('standard webhooks test key 123').toString('base64')}`;
 
-function writeConfig(dir: string, webhooks: unknown): void {
-  fs.mkdirSync(path.join(dir, '.harness'), { recursive: true });
-  fs.writeFileSync(path.join(dir, '.harness', 'config.json'), JSON.stringify({ webhooks }));
-}
-
-const CONFIG = {
-  github: {
-    secret: { env: 'GH_SECRET' },
-    rules: [
-      { name: 'agent', on: 'issues.labeled', label: 'agent' },
-      { name: 'fix', on: 'comment', trigger: '@agent' },
-    ],
-  },
-  standard: { ci: { secret: { env: 'CI_SECRET' }, types: ['build.failed'] } },
-};
+const CONFIG = { ...WEBHOOK_CONFIG, standard: { ci: { ...WEBHOOK_CONFIG.standard.ci, types: ['build.failed'] } } };
+const writeConfig = writeWebhookConfig;
 
 for (const factory of storeFactories) {
   describe(`webhook intake over ${factory.name}`, () => {
