@@ -33,6 +33,9 @@ export interface IntakeOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Delivery ids become keys in the shared state and parts of task ids. */
+const DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
+
 const ok = (status: number, body: Record<string, Json>): Answer => ({ status, body: { status: 'ok', ...body } });
 const refuse = (status: number, message: string): Answer => ({ status, body: { status: 'error', message } });
 
@@ -107,7 +110,7 @@ export class Intake {
     const event = header(delivery.headers, 'x-github-event');
     const id = header(delivery.headers, 'x-github-delivery');
     if (!event || !id) return refuse(400, `missing header ${!event ? 'X-GitHub-Event' : 'X-GitHub-Delivery'}`);
-    if (id.length > 200) return refuse(400, 'X-GitHub-Delivery is longer than 200 characters');
+    if (!DELIVERY_ID.test(id)) return refuse(400, 'X-GitHub-Delivery must be 1 to 200 printable characters without spaces');
     const payload = parseJson(delivery);
     if ('status' in payload) return payload;
     let tasks: Array<TaskInput & { id: string }>;
@@ -138,7 +141,7 @@ export class Intake {
       this.options.clock.now(),
     );
     if (!check.ok) return refuse(401, check.reason);
-    if (check.id.length > 200) return refuse(400, 'webhook-id is longer than 200 characters');
+    if (!DELIVERY_ID.test(check.id)) return refuse(400, 'webhook-id must be 1 to 200 printable characters without spaces');
     const payload = parseJson(delivery);
     if ('status' in payload) return payload;
     const type = messageType(payload.json);
@@ -157,7 +160,8 @@ export class Intake {
   /** Stores one delivery's tasks once, however often and however concurrently it arrives. */
   private once(key: string, id: string, tasks: Array<TaskInput & { id: string }>, what: string): Promise<Answer> {
     const running = this.inFlight.get(key);
-    if (running) return running.then(() => ok(200, { delivery: id, duplicate: true }));
+    // The same delivery, arriving again while the first is being stored: its outcome is ours.
+    if (running) return running.then((first) => (first.status < 300 ? ok(200, { delivery: id, duplicate: true }) : first));
     if (this.ledger.seen(key)) return Promise.resolve(ok(200, { delivery: id, duplicate: true }));
     const stored = this.store(key, id, tasks, what).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, stored);
