@@ -62,6 +62,7 @@ export class CompletionHooks implements Disposable {
   private readonly subscriptions: Disposable[] = [];
   private readonly idleWaiters: Array<() => void> = [];
   private disposed = false;
+  private complaint: string | undefined;
 
   constructor(private readonly options: CompletionHooksOptions) {
     this.owed = new StateMap(options.coordinator, HOOKS_OWED_PREFIX);
@@ -81,16 +82,23 @@ export class CompletionHooks implements Disposable {
     try {
       settings = this.settings.get();
     } catch (e) {
-      this.options.log.error(`completion hook: ${describeError(e)}`);
+      this.complain(`completion hook: ${describeError(e)}`);
       return undefined;
     }
     const hook = settings?.hook;
     const problems = hook ? checkHookCommand(hook) : [];
     if (problems.length > 0) {
-      this.options.log.error(`completion hook not run: ${problems.join('; ')}`);
+      this.complain(`completion hook not run: ${problems.join('; ')}`);
       return undefined;
     }
+    this.complaint = undefined;
     return hook;
+  }
+
+  /** Logs a config problem once, not at every task event, until it changes. */
+  private complain(message: string): void {
+    if (message !== this.complaint) this.options.log.error(message);
+    this.complaint = message;
   }
 
   /** Marks the task as owed a hook; written now, so before any completion of this claim. */

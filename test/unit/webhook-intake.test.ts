@@ -76,6 +76,8 @@ for (const factory of storeFactories) {
       const bad = await intake.receive({ path: '/github', headers: githubHeaders(body, SECRET, 'issues', 'd-3'), body: Buffer.from(body) });
       assert.equal(bad.status, 400);
       assert.match(String(bad.body.message), /malformed JSON/);
+      const tabbed = await github(labeledEvent(1), 'issues', 'd\t5');
+      assert.deepEqual([tabbed.status, tabbed.body.message], [400, 'X-GitHub-Delivery must be 1 to 200 printable characters without spaces']);
       const form = 'payload=%7B%7D';
       const formAnswer = await intake.receive({ path: '/github', headers: { ...githubHeaders(form, SECRET, 'issues', 'd-4'), 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(form) });
       assert.equal(formAnswer.status, 415);

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { fillPlaceholders } from '../../src/cli/work';
 import type { Task } from '../../src/core/model';
 import { markdownLink, taskItem } from '../../src/ui/view-models';
+import { HookSettings } from '../../src/webhooks/config';
+import { checkHookCommand, hookArgv } from '../../src/webhooks/hooks';
 import { readSecret } from '../../src/webhooks/secrets';
 import { tempDir } from '../support/stores';
 
@@ -59,5 +61,23 @@ describe('where a task came from, in the Tasks tree', () => {
     assert.deepEqual(item.link, { label: '#1: [x](javascript:alert(1)) *bold*', url: 'https://github.com/a/b/issues/1' });
     assert.equal(markdownLink(item.link!.label, item.link!.url), '[\\#1: \\[x\\]\\(javascript:alert\\(1\\)\\) \\*bold\\*](https://github.com/a/b/issues/1)');
     assert.equal(markdownLink('a', 'https://x.test/a b(c)'), '[a](https://x.test/a%20b%28c%29)');
+  });
+});
+
+describe('the completion hook command', () => {
+  const task = { id: 'gh-9', status: 'completed', source: { kind: 'github_issue', url: 'https://github.com/a/b/issues/9', title: '#9: a; rm -rf ~' } } as Task;
+  const hook = (command: string[]) => HookSettings.parse({ command });
+
+  it('fills {id}, {status}, {url}, {title} as whole arguments, never the program', () => {
+    assert.deepEqual(hookArgv(['gh', 'issue', 'comment', '{url}', '--body', 'task {id} {status}: {title}'], task), [
+      'gh', 'issue', 'comment', 'https://github.com/a/b/issues/9', '--body', 'task gh-9 completed: #9: a; rm -rf ~',
+    ]);
+    assert.deepEqual(hookArgv(['{id}'], task), ['{id}']);
+  });
+
+  it('refuses placeholders inside a shell script, and allows a shell that reads the variables', () => {
+    assert.match(checkHookCommand(hook(['sh', '-c', 'gh issue comment {url}']))[0]!, /use \$HARNESS_TASK_\* variables/);
+    assert.equal(checkHookCommand(hook(['/bin/bash', '-c', 'gh issue comment "$HARNESS_TASK_SOURCE_URL"'])).length, 0);
+    assert.equal(checkHookCommand(hook(['gh', 'issue', 'comment', '{url}'])).length, 0);
   });
 });
