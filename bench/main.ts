@@ -13,9 +13,10 @@ import { socketSection } from './socket';
 import { startupSection } from './startup';
 import { runSections } from './run-sections';
 import { killServeChildren } from './serve';
+import { webhooksSection } from './webhooks';
 import type { BenchOptions, Section } from './section';
 
-const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection];
+const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}

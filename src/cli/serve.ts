@@ -6,7 +6,21 @@ import { startService } from '../server/service';
 import type { CliCommand } from './commands';
 import { connect, errorReply, printReply, UsageError } from './context';
 
-const SERVE = 'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--verbose]';
+const SERVE =
+  'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--webhook-port P [--webhook-host H]] [--verbose]';
+
+/** `--webhook-port P` (0: any free port, printed in the ready line) and `--webhook-host H`. */
+function webhookOptions(v: Record<string, unknown>): { port: number; host?: string } | undefined {
+  const port = v['webhook-port'] as string | undefined;
+  const host = v['webhook-host'] as string | undefined;
+  if (port === undefined) {
+    if (host !== undefined) throw new UsageError('--webhook-host needs --webhook-port', SERVE);
+    return undefined;
+  }
+  if (!/^\d+$/.test(port) || Number(port) > 65535) throw new UsageError(`--webhook-port must be a port number (0-65535), got ${JSON.stringify(port)}`, SERVE);
+  if (host !== undefined && host.trim() === '') throw new UsageError('--webhook-host must not be empty', SERVE);
+  return { port: Number(port), ...(host !== undefined ? { host } : {}) };
+}
 
 export const SERVE_COMMAND: CliCommand = {
   name: 'serve',
@@ -17,6 +31,8 @@ export const SERVE_COMMAND: CliCommand = {
     'state-dir': { type: 'string' },
     'instance-limit': { type: 'string' },
     'stale-timeout': { type: 'string' },
+    'webhook-port': { type: 'string' },
+    'webhook-host': { type: 'string' },
     verbose: { type: 'boolean' },
   },
   async run(v, _p, o, io) {
@@ -36,6 +52,7 @@ export const SERVE_COMMAND: CliCommand = {
       }
       config.staleInstanceMs = s * 1000;
     }
+    const webhooks = webhookOptions(v);
     // Listening for the signals before anything else: one that comes while the state is being
     // opened, or between the ready line and the wait below, is a clean stop too, never a death.
     let stopping: string | undefined;
@@ -57,6 +74,7 @@ export const SERVE_COMMAND: CliCommand = {
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
         config,
         log,
+        ...(webhooks ? { webhooks } : {}),
       });
     } catch (e) {
       process.off('SIGINT', onSignal);
@@ -66,7 +84,10 @@ export const SERVE_COMMAND: CliCommand = {
     // Opening runs without a turn of the event loop; give a signal that came meanwhile one.
     await new Promise(setImmediate);
     if (!stopping) {
-      io.stdout(JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree } }) + '\n');
+      const listener = service.webhooks.listener?.address;
+      io.stdout(
+        JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree, ...(listener ? { webhook: listener } : {}) } }) + '\n',
+      );
       log.info(`serving ${worktree} on ${service.socketPath}`);
       await new Promise<void>((resolve) => (wake = resolve));
     }

@@ -208,6 +208,7 @@ export class Coordinator {
             payload: input.payload ?? null,
             ...(input.resources && Object.keys(input.resources).length > 0 ? { resources: input.resources } : {}),
             ...(input.group ? { group: input.group } : {}),
+            ...(input.source ? { source: input.source } : {}),
             seq: ++seq,
             unmet_deps: new Set(unmet).size,
           }),
