@@ -22,6 +22,7 @@ import {
   TaskRetry,
 } from '../protocol/tasks';
 import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { githubIssuesPlan, readGithubIssues } from './github-issues';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -128,7 +129,7 @@ const U = {
   release: 'harness task release --id ID [--token N]',
   add: 'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--capability C]... [--payload JSON]',
   list: 'harness task list [--status S] [--group G] [--format text]',
-  plan: 'harness plan import FILE',
+  plan: 'harness plan import FILE | --github-issues FILE (gh issue list --json number,title,body,labels,url; - for stdin)',
 };
 
 const leaseCommand = (name: string, command: typeof TaskHeartbeat | typeof TaskRelease, usage: string): CliCommand => ({
@@ -243,11 +244,18 @@ export const TASK_COMMANDS: CliCommand[] = [
   {
     name: 'plan import',
     usage: U.plan,
-    summary: 'import a plan file (JSON or YAML): all tasks or none',
-    positionals: { min: 1, max: 1 },
-    run: async (_v, p, o, io) => {
+    summary: 'import a plan file (JSON or YAML), or GitHub issues: all tasks or none',
+    options: { 'github-issues': { type: 'string' } },
+    positionals: { min: 0, max: 1 },
+    run: async (v, p, o, io) => {
+      const issuesFile = str(v, 'github-issues');
+      if ((issuesFile === undefined) === (p.length === 0)) throw new UsageError('give a plan FILE or --github-issues FILE (one of them)', U.plan);
+      const issues = issuesFile !== undefined ? readGithubIssues(issuesFile, io, U.plan) : undefined;
       // Read and checked here, so a mistake names the file; a big plan goes in pieces, still atomic.
-      const reply = await withClient(o, io, async (client) => ({ status: 'ok', data: await importPlan(client, readPlanFile(path.resolve(io.cwd, p[0]!))) }));
+      const reply = await withClient(o, io, async (client) => {
+        const plan = issues !== undefined ? await githubIssuesPlan(client, issues, io) : readPlanFile(path.resolve(io.cwd, p[0]!));
+        return { status: 'ok', data: await importPlan(client, plan) };
+      });
       return printReply(reply, io);
     },
   },

@@ -8,6 +8,7 @@ export {
   ResourceAmounts,
   TASK_STATUSES,
   TaskInput,
+  TaskSource,
   TaskStatus,
   type Instance,
   type InstanceStatus,

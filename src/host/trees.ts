@@ -3,7 +3,7 @@ import { listAllTasks } from '../client/paging';
 import type { HarnessApi } from '../protocol/api';
 import { InstanceList } from '../protocol/instances';
 import type { InstanceView, Task } from '../protocol/model';
-import { groupItem, groupOf, groupTasks, instanceItem, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
+import { groupItem, groupOf, groupTasks, instanceItem, markdownLink, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
 
 export type TaskNode =
   | { kind: 'group'; group: TaskGroup }
@@ -20,10 +20,15 @@ export function toTreeItem(m: ItemModel): vscode.TreeItem {
   );
   item.id = m.id;
   item.description = m.description;
-  item.tooltip = m.tooltip;
+  item.tooltip = m.link ? linkTooltip(m.tooltip, m.link) : m.tooltip;
   item.contextValue = m.contextValue;
   item.iconPath = new vscode.ThemeIcon(m.icon, m.iconColor ? new vscode.ThemeColor(m.iconColor) : undefined);
   return item;
+}
+
+/** The tooltip as Markdown with the link last; the text is appended as text, so a title renders as written. */
+function linkTooltip(text: string, link: { label: string; url: string }): vscode.MarkdownString {
+  return new vscode.MarkdownString().appendText(text).appendMarkdown(`\n\n${markdownLink(link.label, link.url)}`);
 }
 
 /**

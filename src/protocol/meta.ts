@@ -18,6 +18,7 @@ export const Ping = command({
     protocol: z.number().describe('The protocol version it speaks'),
     pid: z.number(),
     workspace: z.string().describe('The workspace folder it coordinates'),
+    state_dir: z.string().describe('Where it keeps its state (and reads config.json from)'),
     worktree: z.string().describe('Deprecated: the same as workspace'),
   }),
 });

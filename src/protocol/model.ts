@@ -40,6 +40,21 @@ export const PoolCapacity = z.number().int().min(0).max(1_000_000_000);
 /** A plan's pools: capacities set in the same transaction as its tasks. */
 export const PlanPools = z.record(PoolName, PoolCapacity).describe('Resource pools to create or resize, by name: {"gpu": 2}');
 
+/**
+ * Where a task came from (a GitHub issue, a webhook sender), shown as a link in the panel and the
+ * Tasks tree. Only http(s) URLs: the link is rendered in views, and another scheme could run code.
+ */
+export const TaskSource = z.strictObject({
+  kind: z.string().min(1).max(50).describe('What made it, e.g. github-issue'),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2000)
+    .optional()
+    .describe('A link to where it came from (http or https)'),
+  title: z.string().max(500).optional().describe('A title to show with the link'),
+});
+export type TaskSource = z.output<typeof TaskSource>;
+
 /** What a user gives to add a task: in a plan file, over the socket, from the CLI or the UI. */
 export const TaskInput = z.strictObject({
   id: Id.optional().describe('Unique task id; generated when left out'),
@@ -56,6 +71,7 @@ export const TaskInput = z.strictObject({
   payload: JsonValue.optional().describe('Any JSON the worker gets with the task'),
   resources: ResourceAmounts.optional().describe('Amounts of resource pools the task holds while it runs, e.g. {"gpu": 1}'),
   group: Id.optional().describe('The group of parallel streams it belongs to (harness wait --group)'),
+  source: TaskSource.optional().describe('Where it came from (an issue, a webhook), shown as a link'),
 });
 export type TaskInput = z.output<typeof TaskInput>;
 
@@ -89,6 +105,7 @@ export const Task = z.object({
   resources: z.record(z.string(), z.number()).optional().describe('Amounts of resource pools held while it runs; absent when it declares none'),
   group: z.string().optional().describe('The group of parallel streams it belongs to; absent when none'),
   progress: TaskProgress.optional().describe("The holder's latest progress report"),
+  source: TaskSource.optional().describe('Where it came from (an issue, a webhook); absent for tasks added by hand'),
 });
 export type Task = z.output<typeof Task>;
 

@@ -3,8 +3,8 @@ import { describeError } from '../core/errors';
 import type { Disposable } from '../core/events';
 import type { Logger } from '../core/log';
 import { runProcess } from '../exec';
-import { readHarnessConfig } from './config';
-import type { RecoveryHook } from './recovery-settings';
+import { readHarnessConfig } from '../config/harness';
+import type { RecoveryHook } from '../config/recovery';
 
 export type { RecoveryHook };
 

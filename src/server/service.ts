@@ -5,8 +5,9 @@ import { describeError } from '../core/errors';
 import type { FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { SqlJsStore } from '../core/sqljs-store';
+import { readHarnessConfig } from '../config/harness';
 import { defaultSocketPath } from '../protocol/address';
-import { readHarnessConfig } from './config';
+import { Webhooks, type ListenOptions } from '../webhooks';
 import type { ServerContext } from './context';
 import { PlanStaging } from './plan-staging';
 import { watchForRecovery } from './recovery';
@@ -29,6 +30,8 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The store's file layer; tests inject faults (disk full, write errors) through it. */
   files?: FileOps;
+  /** Listen for webhooks (off when absent); the rules are in `.harness/config.json`. */
+  webhooks?: ListenOptions;
 }
 
 export interface CoordinatorService {
@@ -40,6 +43,8 @@ export interface CoordinatorService {
   workspace: string;
   socketPath: string;
   stateDir: string;
+  /** The webhook listener (when asked for) and the completion hook. */
+  webhooks: Webhooks;
   close(): Promise<void>;
 }
 
@@ -81,6 +86,21 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     await coordinator.close();
     throw e;
   }
+  const webhooks = new Webhooks({
+    coordinator,
+    workspace,
+    settings: () => readHarnessConfig(stateDir).webhooks,
+    log,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  try {
+    await webhooks.listen(options.webhooks);
+  } catch (e) {
+    await webhooks.close();
+    await server.close();
+    await coordinator.close();
+    throw e;
+  }
   const recovery = watchForRecovery(coordinator, { workspace, stateDir }, log);
   const interval = options.sweepIntervalMs ?? Math.min(5000, coordinator.settings.staleInstanceMs / 4);
   let sweeping = false;
@@ -103,10 +123,12 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     workspace,
     socketPath,
     stateDir,
+    webhooks,
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);
         recovery.dispose();
+        await webhooks.close();
         await server.close();
         await coordinator.close();
       })()),

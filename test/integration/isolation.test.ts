@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cleanup, isolate, listIsolated, workerEnvironment } from '../../src/isolation/index';
-import { readHarnessConfig } from '../../src/server/config';
+import { readHarnessConfig } from '../../src/config/harness';
 import {
   childEnv,
   cleanupAll,

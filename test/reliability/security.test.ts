@@ -188,9 +188,9 @@ describe('reliability: security', function () {
   });
 
   describe('lock paths', () => {
-    it('cannot escape the workspace (.., absolute, symlinks out)', async function () {
-      // This test must not turn itself off: a renamed lock command fails it instead.
-      assert.ok(findCommand('lock_acquire'), 'the catalog has no lock_acquire command: the lock-path security test would not run');
+    // No skipping when the command is missing: a renamed lock_acquire must fail this test, not turn it off.
+    it('cannot escape the workspace (.., absolute, symlinks out)', async () => {
+      assert.ok(findCommand('lock_acquire'), 'the catalog has no lock_acquire command: this test must follow it');
       const dir = tempDir('hrel-');
       const outside = tempDir('hrel-out-');
       fs.symlinkSync(outside, path.join(dir, 'link-out'));

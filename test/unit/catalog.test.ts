@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { CATALOG, COMMAND_NAMES, findCommand } from '../../src/protocol/catalog';
 import { EVENT_NAMES, EVENTS, QUIET_EVENTS } from '../../src/protocol/events';
 
-const ajv = new Ajv2020({ strict: true, allErrors: true });
+// Formats (uri, ...) are standard annotations; this checks schemas, not data, so they need no validator.
+const ajv = new Ajv2020({ strict: true, allErrors: true, validateFormats: false });
 
 type JsonSchema = { type?: string; properties?: Record<string, JsonSchema & { description?: string }>; required?: string[]; additionalProperties?: unknown };
 

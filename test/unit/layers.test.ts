@@ -19,10 +19,12 @@ const LAYERS: Record<string, { may: string[]; npm?: string[]; noNode?: string[] 
   core: { may: ['protocol'], npm: ['zod', 'sql.js'], noNode: ['net'] },
   exec: { may: ['protocol'] },
   isolation: { may: ['core', 'exec', 'protocol'], npm: ['zod'] },
-  server: { may: ['core', 'exec', 'isolation', 'protocol', 'webhooks'], npm: ['zod'] },
   webhooks: { may: ['core', 'exec', 'protocol'], npm: ['zod'] },
+  // The one reader of config.json, composing the features' section schemas (features never read it).
+  config: { may: ['isolation', 'protocol', 'webhooks'], npm: ['zod'] },
+  server: { may: ['config', 'core', 'exec', 'isolation', 'protocol', 'webhooks'], npm: ['zod'] },
   client: { may: ['protocol'], npm: ['yaml'] },
-  cli: { may: ['client', 'exec', 'protocol'] },
+  cli: { may: ['client', 'config', 'exec', 'protocol'] },
   mcp: { may: ['client', 'exec', 'protocol'] },
   ui: { may: ['protocol'], npm: ['zod'] },
   host: { may: ['client', 'exec', 'protocol', 'ui'], npm: ['vscode'] },
@@ -35,6 +37,7 @@ const LAYERS: Record<string, { may: string[]; npm?: string[]; noNode?: string[] 
 const COMPOSITION: Record<string, string[]> = {
   'src/cli/serve.ts': ['server'], // `harness serve` runs the coordinator headless
   'src/host/connection.ts': ['server'], // the window runs the coordinator in-process
+  'src/cli/github-issues.ts': ['webhooks'], // turns a gh issue list into a plan, client-side, with the webhooks' label rules
 };
 
 /** The webview bundle: these and nothing else (zod/mini, not zod's classic API: bundle size). */

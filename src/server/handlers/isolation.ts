@@ -3,7 +3,7 @@
 import type { HandlersOf } from '../../protocol/command';
 import { ISOLATION_COMMANDS } from '../../protocol/isolation';
 import { cleanup, isolate, listIsolated, merge, type IsolationPlace } from '../../isolation';
-import { readHarnessConfig } from '../config';
+import { readHarnessConfig } from '../../config/harness';
 import type { ServerContext } from '../context';
 
 function place(ctx: ServerContext): IsolationPlace {

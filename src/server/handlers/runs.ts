@@ -16,7 +16,7 @@ export const RUN_HANDLERS: HandlersOf<typeof RUN_COMMANDS, ServerContext> = {
 };
 
 export const META_HANDLERS: HandlersOf<typeof META_COMMANDS, ServerContext> = {
-  ping: (_p, ctx) => ({ pong: true, protocol: PROTOCOL_VERSION, pid: process.pid, workspace: ctx.workspace, worktree: ctx.workspace }),
+  ping: (_p, ctx) => ({ pong: true, protocol: PROTOCOL_VERSION, pid: process.pid, workspace: ctx.workspace, state_dir: ctx.stateDir, worktree: ctx.workspace }),
   subscribe: ({ events }, ctx) => {
     if (!ctx.subscribe) throw new HarnessError(ErrorCode.InvalidArgument, 'subscribe needs a socket connection');
     ctx.subscribe(events);

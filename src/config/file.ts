@@ -1,7 +1,9 @@
 // The one reader of `<state dir>/config.json`. Each feature owns a section (`recovery`,
-// `isolation`, `webhooks`, ...) and its schema; the file's schema is composed of the sections, so
-// a misspelt section is an error too, never silently ignored. A missing file means every section's
-// defaults; a file that does not parse or validate is INVALID_CONFIG naming the file and the field.
+// `isolation`, `webhooks`, ...) and its schema; the file's schema is composed of the sections
+// (src/config/harness.ts), so a misspelt section is an error too, never silently ignored. A
+// missing file means every section's defaults; a file that does not parse or validate is
+// INVALID_CONFIG naming the file and the field. Read at each use (cached until the file changes),
+// so an edit applies at once and a broken edit keeps failing loudly.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -32,8 +34,31 @@ export interface ConfigRead<S extends ConfigSections> {
   config: ConfigOf<S>;
 }
 
+/** The last read of each file with each set of sections, and the file's identity when it was read. */
+const cache = new WeakMap<ConfigSections, Map<string, { stamp: string; read: ConfigRead<ConfigSections> }>>();
+
+function stampOf(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.mtimeMs}:${st.size}:${st.ino}`;
+  } catch {
+    return 'absent';
+  }
+}
+
 export function readConfigFile<S extends ConfigSections>(stateDir: string, sections: S): ConfigRead<S> {
   const file = configPath(stateDir);
+  const stamp = stampOf(file);
+  let files = cache.get(sections);
+  if (!files) cache.set(sections, (files = new Map()));
+  const last = files.get(file);
+  if (last?.stamp === stamp) return last.read as ConfigRead<S>;
+  const read = readNow(file, sections);
+  files.set(file, { stamp, read });
+  return read;
+}
+
+function readNow<S extends ConfigSections>(file: string, sections: S): ConfigRead<S> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
