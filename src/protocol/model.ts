@@ -1,6 +1,7 @@
 // The records the coordinator keeps and sends (tasks, instances), as zod schemas: the one
 // definition of their shape for every side. The core's types are inferred from these.
 import { z } from 'zod';
+import { LeaseSeconds } from './durations';
 
 export const TASK_STATUSES = ['pending', 'running', 'completed', 'dead_letter', 'cancelled'] as const;
 export const TaskStatus = z.enum(TASK_STATUSES).describe('pending (ready or blocked), running, completed, dead_letter, cancelled');
@@ -66,7 +67,7 @@ export const TaskInput = z.strictObject({
     .describe('Ids of tasks that must complete first; "group:NAME" waits for every task of a group'),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional().describe('Higher runs first (default 0)'),
   capabilities: z.array(Capability).max(100).optional().describe('Only workers with all of these may claim it'),
-  timeout_seconds: z.number().positive().max(7 * 24 * 3600).optional().describe('Lease length; the coordinator default when left out'),
+  timeout_seconds: LeaseSeconds.optional().describe('Lease length; the coordinator default when left out'),
   max_attempts: z.number().int().min(1).max(1000).optional().describe('Attempts before it is dead-lettered; the coordinator default when left out'),
   payload: JsonValue.optional().describe('Any JSON the worker gets with the task'),
   resources: ResourceAmounts.optional().describe('Amounts of resource pools the task holds while it runs, e.g. {"gpu": 1}'),
