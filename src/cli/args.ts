@@ -43,7 +43,8 @@ export function durationHelp(durations: Record<string, Duration>): string {
   const names = Object.keys(durations);
   if (names.length === 0) return '';
   const width = Math.max(...names.map((n) => n.length)) + 4;
-  const lines = names.map((n) => `  ${`--${n} S`.padEnd(width)}  ${durations[n]!.means}; ${expectation(durations[n]!)}`);
+  const range = (d: Duration) => (d.zero !== undefined ? `0 (${d.zero}) to` : 'more than 0, at most') + ` ${d.max} (${inWords(d.max)})`;
+  const lines = names.map((n) => `  ${`--${n} S`.padEnd(width)}  ${durations[n]!.means}; ${range(durations[n]!)}`);
   return ['Durations are in seconds (fractions allowed):', ...lines].join('\n') + '\n';
 }
 

@@ -36,7 +36,7 @@ function ending(r: RunResult, timeoutS: number | undefined): string {
 export const EXEC_COMMAND: CliCommand = {
   name: 'exec',
   usage: USAGE,
-  summary: 'run a command with a timeout; output streams live (stderr and the coordinator), result as JSON',
+  summary: 'run a command with a timeout; output streams live (to stderr and the coordinator), the result as JSON',
   options: {
     timeout: { type: 'string', short: 't' },
     cwd: { type: 'string' },
@@ -49,7 +49,7 @@ export const EXEC_COMMAND: CliCommand = {
   async run(v, argv, o, io) {
     const timeout = secondsOf(v, 'timeout');
     const killAfter = secondsOf(v, 'kill-after');
-    if (v.shell && argv.length !== 1) throw new UsageError('--shell takes exactly one command line, quoted as one argument', USAGE);
+    if (v.shell && argv.length !== 1) throw new UsageError(`--shell takes exactly one command line, quoted as one argument; got ${argv.length} arguments`, USAGE);
     let client: HarnessClient | undefined;
     try {
       client = await HarnessClient.connect(resolveSocket(o, io), { retryForMs: 0 });

@@ -60,6 +60,15 @@ function help(): string {
   ].join('\n');
 }
 
+/**
+ * The names of a command's arguments, from its usage line: the upper-case words that are not an
+ * option's value (`harness state put KEY JSON [--if-version N]` → KEY, JSON).
+ */
+function argumentNames(command: CliCommand): string[] {
+  const words = command.usage.split('\n')[0]!.split(/\s+/).slice(1 + command.name.split(' ').length);
+  return words.filter((w, i) => /^[A-Z][A-Z0-9_=]*(\.\.\.)?$/.test(w) && !/^\[?--?[a-z]/.test(words[i - 1] ?? ''));
+}
+
 /** Picks the command named by the leading words: `task claim`, `serve`, ... */
 function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
   for (const words of [2, 1]) {
@@ -97,7 +106,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     const { min, max } = command.positionals ?? { min: 0, max: 0 };
     if (positionals.length < min || positionals.length > max) {
-      throw new UsageError(positionals.length < min ? 'missing argument' : `unexpected argument "${positionals[max]}"`, command.usage);
+      const names = argumentNames(command);
+      throw new UsageError(
+        positionals.length < min
+          ? `missing ${names[positionals.length] ?? 'an argument'}`
+          : `unexpected argument ${JSON.stringify(positionals[max])}; ${command.name} takes ${max === 0 ? 'no arguments, only options' : `at most ${max}: ${names.slice(0, max).join(' ')}`}`,
+        command.usage,
+      );
     }
     const format = values.format as string | undefined;
     if (format !== undefined && format !== 'json' && format !== 'text') {

@@ -58,7 +58,7 @@ const U = {
 
 function expected(v: Values, usage: string): { expected_version?: number } {
   const n = integer(v, 'if-version', usage);
-  if (n !== undefined && n < 0) throw new UsageError('--if-version must be 0 or more', usage);
+  if (n !== undefined && n < 0) throw new UsageError(`--if-version must be 0 or more (0: only if the key does not exist), got ${n}`, usage);
   return n === undefined ? {} : { expected_version: n };
 }
 

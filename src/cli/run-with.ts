@@ -100,8 +100,8 @@ function splitAmounts(p: string[]): { amounts: Record<string, number>; argv: str
     if (!m) break;
     amounts[m[1]!] = (amounts[m[1]!] ?? 0) + Number(m[2]);
   }
-  if (i === 0) throw new UsageError('name at least one amount, e.g. cpu_cores=2', RESOURCES);
-  if (i === p.length) throw new UsageError('missing the command to run', RESOURCES);
+  if (i === 0) throw new UsageError(`name at least one amount as NAME=N before the command, e.g. cpu_cores=2; got ${JSON.stringify(p[0])}`, RESOURCES);
+  if (i === p.length) throw new UsageError('missing the command to run, after the amounts and --', RESOURCES);
   return { amounts, argv: p.slice(i) };
 }
 

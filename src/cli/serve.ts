@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { describeError } from '../protocol/errors';
 import { stderrLogger } from '../protocol/log';
-import { isEventName, type EventName } from '../protocol/events';
+import { EVENT_NAMES, isEventName, type EventName } from '../protocol/events';
 import type { EventLine } from '../protocol/messages';
 import { startService } from '../server/service';
 import { DURATIONS, list, secondsOf } from './args';
@@ -110,7 +110,7 @@ export const WATCH_COMMAND: CliCommand = {
   async run(v, _p, o, io) {
     const events = list(v, 'event');
     const unknown = events?.find((e) => !isEventName(e));
-    if (unknown !== undefined) throw new UsageError(`unknown event ${JSON.stringify(unknown)}`, WATCH);
+    if (unknown !== undefined) throw new UsageError(`unknown event ${JSON.stringify(unknown)}; events are ${EVENT_NAMES.join(', ')}`, WATCH);
     try {
       const client = await connect(o, io);
       const json = o.format === 'json';

@@ -74,6 +74,22 @@ describe('the CLI names what is wrong with an argument (real processes)', functi
     assert.equal(ttl.json.message, '--ttl must be a number of seconds, more than 0 and at most 604800 seconds (7 days), got "0"');
   });
 
+  it('a missing or extra argument is named from the usage line', async () => {
+    const cases: Array<[string[], string]> = [
+      [['state', 'put', 'k'], 'missing JSON'],
+      [['exec'], 'missing CMD'],
+      [['with-lock', 'f'], 'missing CMD'],
+      [['state', 'get', 'a', 'b'], 'unexpected argument "b"; state get takes at most 1: KEY'],
+      [['ping', 'x'], 'unexpected argument "x"; ping takes no arguments, only options'],
+      [['with-resources', 'gpu:1', '--', 'true'], 'name at least one amount as NAME=N before the command, e.g. cpu_cores=2; got "gpu:1"'],
+      [['state', 'delete', 'k', '--if-version', '-1'], '--if-version must be 0 or more (0: only if the key does not exist), got -1'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(args);
+      assert.deepEqual([r.code, r.json.message], [2, message], args.join(' '));
+    }
+  });
+
   it('task add --timeout beyond the maximum names --timeout, not a plan that is not there', async () => {
     const r = await cli(['task', 'add', '--id', 'a', '--timeout', '1e9']);
     assert.equal(r.code, 2);
