@@ -170,14 +170,14 @@ export const TASK_COMMANDS: CliCommand[] = [
     run: async (v, _p, o, io) => {
       const taskId = required(v, 'id', U.show);
       const reply = await withClient(o, io, async (client) => {
-        const { task } = dataOf(await client.send(TaskGet.name, { task_id: taskId })) as ResultOf<typeof TaskGet>;
+        const { task } = await client.call(TaskGet, { task_id: taskId });
         // The dependencies' status, for "blocked: waiting for ..." (text only; JSON stays the reply as it came).
         const deps = new Map<string, TaskStatus>();
         if (o.format === 'text') {
-          for (const d of task.dependencies) {
-            const got = await client.send(TaskGet.name, { task_id: d });
-            if (got.status === 'ok') deps.set(d, (got.data as ResultOf<typeof TaskGet>).task.status);
-          }
+          // Pipelined on the one connection: a task with many dependencies is not one round trip each.
+          // One that does not exist shows as unknown.
+          const found = await Promise.all(task.dependencies.map((d) => client.call(TaskGet, { task_id: d }).then((r) => r.task, () => undefined)));
+          for (const dep of found) if (dep) deps.set(dep.id, dep.status);
         }
         return { task, deps };
       });
