@@ -166,9 +166,8 @@ export function jsonArg(text: string, what: string, usage: string): Json {
   } catch (e) {
     const reason = (e as Error).message.replace(/^Unexpected token '(.)', ".*" is not valid JSON$/s, "unexpected '$1'");
     const clip = text.length > 60 ? `${text.slice(0, 57)}...` : text;
-    throw new UsageError(
-      `${what} must be JSON, got ${JSON.stringify(clip)} (${reason}); a string is JSON in double quotes: '${JSON.stringify(clip)}'`,
-      usage,
-    );
+    // Text that was meant as a string is the common mistake; broken JSON (an object, a list) is not.
+    const hint = /^\s*[[{]/.test(text) ? '' : `; a string is JSON in double quotes: '${JSON.stringify(clip)}'`;
+    throw new UsageError(`${what} must be JSON, got ${JSON.stringify(clip)} (${reason})${hint}`, usage);
   }
 }
