@@ -49,7 +49,7 @@ export function durationHelp(durations: Record<string, Duration>): string {
 }
 
 /** Checks one duration option's text; its number of seconds, or a usage error naming it. */
-export function checkDuration(name: string, text: string, d: Duration, usage: string): number {
+function checkDuration(name: string, text: string, d: Duration, usage: string): number {
   const n = Number(text);
   const ok = text.trim() !== '' && Number.isFinite(n) && (d.zero !== undefined ? n >= 0 : n > 0) && n <= d.max;
   if (!ok) throw new UsageError(`--${name} must be ${expectation(d)}, got ${JSON.stringify(text)}`, usage);
@@ -117,14 +117,54 @@ function describeParseError(e: Error & { code?: string }, args: readonly string[
   return e.message.split('\n')[0]!;
 }
 
-/** Parses a command's arguments (after its name); a mistake is a usage error in words. */
-export function parseCommandLine(args: readonly string[], options: Options, usage: string): { values: Values; positionals: string[] } {
+/** What the command line of a command is read against. */
+export interface CommandLineSpec {
+  name: string;
+  usage: string;
+  options?: Options;
+  /** Duration options (seconds): checked against their maxima; their values become numbers. */
+  durations?: Record<string, Duration>;
+  /** Positional arguments accepted after the command name. */
+  positionals?: { min: number; max: number };
+}
+
+/**
+ * The names of a command's arguments, from its usage line: the upper-case words that are not an
+ * option's value (`harness state put KEY JSON [--if-version N]` → KEY, JSON).
+ */
+function argumentNames(spec: CommandLineSpec): string[] {
+  const words = spec.usage.split('\n')[0]!.split(/\s+/).slice(1 + spec.name.split(' ').length);
+  return words.filter((w, i) => /^[A-Z][A-Z0-9_=]*(\.\.\.)?$/.test(w) && !/^\[?--?[a-z]/.test(words[i - 1] ?? ''));
+}
+
+/**
+ * Reads a command's arguments (after its name): parsed, counted, every duration checked (before
+ * anything is sent); a mistake is a usage error that names the argument, the value and what it takes.
+ */
+export function readCommandLine(spec: CommandLineSpec, args: readonly string[], globals: Options): { values: Values; positionals: string[] } {
+  const durations = spec.durations ?? {};
+  // An option's own entry (a short letter) wins over the plain one a duration gets.
+  const options: Options = { ...globals, ...Object.fromEntries(Object.keys(durations).map((k) => [k, { type: 'string' } as const])), ...spec.options };
+  let values: Values;
+  let positionals: string[];
   try {
     const parsed = parseArgs({ args: joinNegativeValues(args, options), options, allowPositionals: true, strict: true });
-    return { values: parsed.values as Values, positionals: parsed.positionals };
+    [values, positionals] = [parsed.values as Values, parsed.positionals];
   } catch (e) {
-    throw new UsageError(describeParseError(e as Error, args, options), usage);
+    throw new UsageError(describeParseError(e as Error, args, options), spec.usage);
   }
+  if (values.help) return { values, positionals };
+  const { min, max } = spec.positionals ?? { min: 0, max: 0 };
+  if (positionals.length < min) throw new UsageError(`missing ${argumentNames(spec)[positionals.length] ?? 'an argument'}`, spec.usage);
+  if (positionals.length > max) {
+    const takes = max === 0 ? 'no arguments, only options' : `at most ${max}: ${argumentNames(spec).slice(0, max).join(' ')}`;
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[max])}; ${spec.name} takes ${takes}`, spec.usage);
+  }
+  for (const [name, d] of Object.entries(durations)) {
+    const text = values[name];
+    if (typeof text === 'string') values[name] = checkDuration(name, text, d, spec.usage);
+  }
+  return { values, positionals };
 }
 
 /** `--format text` (or `--format=text`) among the arguments, before any `--`: known before parsing, so even a usage error is text. */

@@ -19,7 +19,7 @@ import {
   TaskRelease,
   TaskRetry,
 } from '../protocol/tasks';
-import { DURATIONS, integer, jsonArg, list, required, secondsOf, str, type Duration, type Options, type Values } from './args';
+import { DURATIONS, integer, jsonArg, list, required, secondsOf, str, type CommandLineSpec, type Values } from './args';
 import { connect, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { githubIssuesPlan, readGithubIssues } from './github-issues';
 import { printReply } from './output';
@@ -28,15 +28,8 @@ import { claimText, instancesText, pingText, planText, statusText, taskChanged }
 
 export type { Values };
 
-export interface CliCommand {
-  name: string;
-  usage: string;
+export interface CliCommand extends CommandLineSpec {
   summary: string;
-  options?: Options;
-  /** Duration options (seconds): checked against their maxima before the command runs; their values are numbers. */
-  durations?: Record<string, Duration>;
-  /** Positional arguments accepted after the command name. */
-  positionals?: { min: number; max: number };
   run(values: Values, positionals: string[], opts: GlobalOptions, io: Io): Promise<number>;
 }
 

@@ -1,5 +1,5 @@
 import { inWords, MAX_DURATION_SECONDS, MAX_KILL_AFTER_SECONDS, MAX_WAIT_SECONDS } from '../protocol/durations';
-import { asksForText, checkDuration, durationHelp, parseCommandLine } from './args';
+import { asksForText, durationHelp, readCommandLine } from './args';
 import { TASK_COMMANDS, type CliCommand } from './commands';
 import { processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { EXEC_COMMAND } from './exec';
@@ -60,15 +60,6 @@ function help(): string {
   ].join('\n');
 }
 
-/**
- * The names of a command's arguments, from its usage line: the upper-case words that are not an
- * option's value (`harness state put KEY JSON [--if-version N]` → KEY, JSON).
- */
-function argumentNames(command: CliCommand): string[] {
-  const words = command.usage.split('\n')[0]!.split(/\s+/).slice(1 + command.name.split(' ').length);
-  return words.filter((w, i) => /^[A-Z][A-Z0-9_=]*(\.\.\.)?$/.test(w) && !/^\[?--?[a-z]/.test(words[i - 1] ?? ''));
-}
-
 /** Picks the command named by the leading words: `task claim`, `serve`, ... */
 function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
   for (const words of [2, 1]) {
@@ -97,30 +88,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       );
     }
     const { command, rest } = found;
-    const durations = command.durations ?? {};
-    const durationOptions = Object.fromEntries(Object.keys(durations).map((k) => [k, { type: 'string' } as const]));
-    const { values, positionals } = parseCommandLine(rest, { ...GLOBAL_OPTIONS, ...durationOptions, ...command.options }, command.usage);
+    const { values, positionals } = readCommandLine(command, rest, GLOBAL_OPTIONS);
     if (values.help) {
-      io.stdout(`usage: ${command.usage}\n${command.summary}\n${durationHelp(durations)}`);
+      io.stdout(`usage: ${command.usage}\n${command.summary}\n${durationHelp(command.durations ?? {})}`);
       return 0;
-    }
-    const { min, max } = command.positionals ?? { min: 0, max: 0 };
-    if (positionals.length < min || positionals.length > max) {
-      const names = argumentNames(command);
-      throw new UsageError(
-        positionals.length < min
-          ? `missing ${names[positionals.length] ?? 'an argument'}`
-          : `unexpected argument ${JSON.stringify(positionals[max])}; ${command.name} takes ${max === 0 ? 'no arguments, only options' : `at most ${max}: ${names.slice(0, max).join(' ')}`}`,
-        command.usage,
-      );
     }
     const format = values.format as string | undefined;
     if (format !== undefined && format !== 'json' && format !== 'text') {
       throw new UsageError(`--format must be json or text, got ${JSON.stringify(format)}`, command.usage);
-    }
-    // Every duration checked before anything is sent: a usage error names the option and its limit.
-    for (const [name, d] of Object.entries(durations)) {
-      if (typeof values[name] === 'string') values[name] = checkDuration(name, values[name], d, command.usage);
     }
     opts = { socket: values.socket as string, worker: values.worker as string, format };
     return await command.run(values, positionals, opts, io);
