@@ -9,6 +9,9 @@
  * - A second `ready` (the webview reloaded) replays everything: fresh state, the selected run's log.
  * - Coordinator events become one debounced state refresh; `run:output` of the selected run is
  *   posted in batches every `outputFlushMs`, each at most `maxBatchChunks` / `maxBatchChars`.
+ * - Flow control: the webview answers each state with `rendered`; the next state goes only then
+ *   (or after `renderTimeoutMs`, for a webview that never answers), so a busy webview gets the
+ *   newest state once instead of a queue of stale ones.
  */
 import type { Logger } from '../core/log';
 import type { EventLine } from '../protocol/messages';
@@ -28,6 +31,8 @@ export interface OutboxDeps {
   post(message: HostMessage): void;
   log: Logger;
   timers?: Timers;
+  /** Milliseconds on a monotonic clock, for the event-to-rendered latency. */
+  now?: () => number;
 }
 
 export interface Timers {
@@ -42,6 +47,8 @@ export interface OutboxOptions {
   maxBatchChars: number;
   /** Output held while the webview cannot take it; past this it is dropped for a log refetch. */
   maxQueuedChars: number;
+  /** How long a sent state may go unanswered before the next one is sent anyway. */
+  renderTimeoutMs: number;
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
@@ -50,6 +57,7 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
   maxBatchChunks: 200,
   maxBatchChars: 256 * 1024,
   maxQueuedChars: 2 * 1024 * 1024,
+  renderTimeoutMs: 2000,
 };
 
 /** Events that change nothing the panel shows; every other event (known or new) refreshes. */
@@ -74,6 +82,13 @@ export class PanelOutbox {
   private pendingError: string | null = null;
   private hostSelection: string | null | undefined;
   private disposed = false;
+  private stateSeq = 0;
+  /** The state sent and not yet answered with `rendered`, and when it was sent. */
+  private unanswered: { seq: number; timer: unknown; eventAt: number | null } | null = null;
+  /** When the first event not yet in a sent state arrived. */
+  private eventAt: number | null = null;
+  /** Milliseconds from a coordinator event to the webview having rendered a state with it. */
+  lastEventToRenderedMs: number | undefined;
   /** What was posted per run, for tests and diagnostics. */
   readonly posted = new PostedText();
 
@@ -103,6 +118,7 @@ export class PanelOutbox {
   /** The webview (re)loaded: everything it shows comes again, for the run it remembers. */
   onReady(selectedRunId: string | null): void {
     this.ready = true;
+    this.answered(); // a reloaded webview answers nothing it was sent before
     const hostSelection = this.hostSelection;
     this.hostSelection = undefined;
     this.select(hostSelection === undefined ? selectedRunId : hostSelection);
@@ -114,6 +130,7 @@ export class PanelOutbox {
   setVisible(visible: boolean): void {
     if (visible === this.visible) return;
     this.visible = visible;
+    if (!visible) this.answered(); // a hidden webview is torn down: it will answer nothing
     if (visible) {
       this.stateDirty = true; // events while hidden were not fetched
       this.pump();
@@ -144,7 +161,19 @@ export class PanelOutbox {
     if (this.disposed) return;
     if (line.event === 'run:output') this.onOutput(line.data);
     else if (line.event === 'coordinator:error') this.error(`coordinator: ${String((line.data as { message?: unknown })?.message)}`);
-    if (!QUIET_EVENTS.has(line.event)) this.scheduleState();
+    if (!QUIET_EVENTS.has(line.event)) {
+      this.eventAt ??= this.now();
+      this.scheduleState();
+    }
+  }
+
+  /** The webview has rendered state `seq`: the next may go. */
+  onRendered(seq: number): void {
+    if (this.unanswered?.seq !== seq) return;
+    const { eventAt } = this.unanswered;
+    if (eventAt !== null) this.lastEventToRenderedMs = this.now() - eventAt;
+    this.answered();
+    this.pump();
   }
 
   /** A refresh soon, coalescing bursts (a plan import emits one event per task). */
@@ -160,9 +189,19 @@ export class PanelOutbox {
 
   dispose(): void {
     this.disposed = true;
+    this.answered();
     if (this.stateTimer !== null) this.timers.clearTimeout(this.stateTimer);
     if (this.flushTimer !== null) this.timers.clearTimeout(this.flushTimer);
     this.queue = [];
+  }
+
+  private answered(): void {
+    if (this.unanswered) this.timers.clearTimeout(this.unanswered.timer);
+    this.unanswered = null;
+  }
+
+  private now(): number {
+    return (this.deps.now ?? (() => performance.now()))();
   }
 
   private select(runId: string | null): void {
@@ -201,7 +240,7 @@ export class PanelOutbox {
       this.send({ type: 'error', message: this.pendingError });
       this.pendingError = null;
     }
-    if (this.stateDirty && !this.stateInFlight && this.stateTimer === null) void this.refreshState();
+    if (this.stateDirty && !this.stateInFlight && this.stateTimer === null && !this.unanswered) void this.refreshState();
     if (this.logDirty && this.selected !== null && !this.logFetch) void this.refreshLog(this.selected);
     if (this.queue.length > 0 && !this.logFetch) this.flushBatch();
   }
@@ -209,10 +248,24 @@ export class PanelOutbox {
   private async refreshState(): Promise<void> {
     this.stateDirty = false;
     this.stateInFlight = true;
+    const eventAt = this.eventAt;
+    this.eventAt = null;
     try {
       const state = await this.deps.fetchState();
-      if (this.canPost) this.send(state);
-      else this.stateDirty = true;
+      if (this.canPost) {
+        const seq = ++this.stateSeq;
+        const timer = this.timers.setTimeout(() => {
+          if (this.unanswered?.seq !== seq) return;
+          this.deps.log.debug(`panel: state ${seq} not rendered within ${this.options.renderTimeoutMs} ms; sending the next anyway`);
+          this.unanswered = null;
+          this.pump();
+        }, this.options.renderTimeoutMs);
+        this.unanswered = { seq, timer, eventAt };
+        this.send({ ...state, seq });
+      } else {
+        this.stateDirty = true;
+        this.eventAt ??= eventAt;
+      }
     } catch (e) {
       this.deps.log.warn(`panel: could not read the coordinator's state: ${e instanceof Error ? e.message : String(e)}`);
     } finally {

@@ -30,6 +30,14 @@ export function task(id: string, dependencies: string[], status: TaskView['statu
     max_attempts: 3,
     priority: 0,
     error: status === 'dead_letter' ? 'bench regressed by 12%' : null,
+    group: null,
+    capabilities: [],
+    started_at: status === 'pending' ? null : '2025-01-01T10:00:00.000Z',
+    lease_expires_at: status === 'running' ? new Date(Date.now() + 240_000).toISOString() : null,
+    completed_at: status === 'completed' ? '2025-01-01T10:05:00.000Z' : null,
+    progress: null,
+    result_preview: status === 'completed' ? '{"ok":true}' : null,
+    display_status: null,
   };
 }
 
@@ -53,8 +61,32 @@ export const runs = (): RunView[] => [
 
 export const state = (overrides: Partial<StateMessage> = {}): StateMessage => ({
   type: 'state',
+  seq: 0,
+  summary: null,
+  host_now: 0,
   tasks: tasks(),
   instances: instances(),
   runs: runs(),
   ...overrides,
 });
+
+/** A plan file's tasks (`group:NAME` dependencies expanded, as the coordinator stores them) as TaskViews. */
+export function planTasks(
+  plan: ReadonlyArray<{ id: string; description?: string; dependencies?: string[]; priority?: number; group?: string }>,
+  statusOf: (id: string) => { status: TaskView['status']; holder?: string; percent?: number; error?: string } = () => ({ status: 'pending' }),
+): TaskView[] {
+  const members = (group: string) => plan.filter((t) => t.group === group).map((t) => t.id);
+  return plan.map((p) => {
+    const s = statusOf(p.id);
+    const deps = (p.dependencies ?? []).flatMap((d) => (d.startsWith('group:') ? members(d.slice(6)) : [d]));
+    return {
+      ...task(p.id, deps, s.status, s.holder ?? null),
+      description: p.description ?? '',
+      priority: p.priority ?? 0,
+      group: p.group ?? null,
+      error: s.error ?? (s.status === 'dead_letter' ? 'exit code 1' : null),
+      attempts: s.error ? 1 : s.status === 'dead_letter' ? 3 : s.status === 'pending' ? 0 : 1,
+      progress: s.percent === undefined ? null : { percent: s.percent, message: 'halfway there', at: new Date().toISOString() },
+    };
+  });
+}

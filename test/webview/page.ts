@@ -61,6 +61,7 @@ export interface PanelPage {
 function serve(): Promise<{ origin: string; server: http.Server }> {
   const files: Record<string, [string, string]> = {
     '/dist/webview.js': [join(repoRoot, 'dist', 'webview.js'), 'text/javascript'],
+    '/dist/elk-worker.js': [join(repoRoot, 'dist', 'elk-worker.js'), 'text/javascript'],
     '/media/panel.css': [join(repoRoot, 'media', 'panel.css'), 'text/css'],
     '/theme.css': [join(__dirname, 'theme-dark.css'), 'text/css'],
   };
@@ -69,7 +70,7 @@ function serve(): Promise<{ origin: string; server: http.Server }> {
     if (path === '/') {
       const origin = `http://${req.headers.host}`;
       // A fresh nonce per load, as the panel renders it; the stub theme goes before panel.css.
-      const html = renderPanelHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/panel.css`, title: 'Agent Harness' })
+      const html = renderPanelHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/dist/webview.js`, layoutWorkerUri: `${origin}/dist/elk-worker.js`, styleUri: `${origin}/media/panel.css`, title: 'Agent Harness' })
         .replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${origin}/theme.css">\n<link rel="stylesheet"`);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
       return;

@@ -1,0 +1,292 @@
+/**
+ * Every task the coordinator has, kept up to date from its events: the one copy the trees, the
+ * status bar and the panel read. A coordinator event carries the task it changed, so an event
+ * costs a map update and the dependents it unblocks, not a refetch of every task (100,000 tasks
+ * take a second to list). Only a reconnect, a dropped event or an event that names tasks without
+ * carrying them (a stale worker's freed tasks) reads from the coordinator again.
+ *
+ * Ordering. A listing reflects the coordinator at the moment it was processed; an event applied
+ * after that moment is newer and must win over the listing. In-process the listing is read when
+ * requested (events delivered while awaiting it are newer); over the socket the server writes the
+ * events before a reply in the order they happened (events before the reply are older). Each task
+ * remembers the sequence number of its last event, and a listing skips tasks touched after its
+ * moment.
+ */
+import type { Task } from '../core/model';
+import type { EventLine } from '../protocol/messages';
+import type { DisplayStatus } from '../protocol/webview';
+
+/** The part of HarnessApi the cache needs, so tests hand in a fake. */
+export interface TaskSource {
+  readonly mode: 'in-process' | 'client';
+  request<T>(command: string, params?: Record<string, unknown>): Promise<T>;
+}
+
+/**
+ * The one place that lists tasks. Today one `task_list`; when the coordinator pages its lists
+ * (limit and cursor) this becomes the loop over the pages, and nothing else changes.
+ */
+export async function listAllTasks(source: TaskSource): Promise<Task[]> {
+  return (await source.request<{ tasks: Task[] }>('task_list')).tasks;
+}
+
+/** The sidebar's groups, attention first: what needs a person, then what moves, then history. */
+export const ATTENTION_ORDER = ['dead_letter', 'failed', 'running', 'ready', 'blocked', 'completed', 'cancelled'] as const;
+export type AttentionGroup = (typeof ATTENTION_ORDER)[number];
+
+/** Events whose payload is `{ task }` or `{ tasks }`: applied as they are. */
+const CARRIES_TASKS = /^(task|lease):/;
+/** Events that name tasks without carrying them: those tasks are read again. */
+const NAMES_TASKS = new Set(['instance:stale', 'instance:deregistered']);
+
+export interface CacheChange {
+  /** Ids of tasks added or changed (empty after a full reload: everything may have). */
+  ids: Set<string>;
+  /** The whole list was read again. */
+  reloaded: boolean;
+  /** Nothing a view shows changed but the lease times (a heartbeat). */
+  quiet: boolean;
+}
+
+export class TaskCache {
+  private readonly byId = new Map<string, Task>();
+  private readonly dependents = new Map<string, Set<string>>();
+  /** Pending task → how many of its dependencies are not completed (unknown ones count). */
+  private readonly unmet = new Map<string, number>();
+  private readonly attention = new Map<string, AttentionGroup>();
+  private readonly members = new Map<AttentionGroup, Set<string>>(ATTENTION_ORDER.map((g) => [g, new Set()]));
+  private readonly groups = new Map<string, Set<string>>();
+  private readonly sorted = new Map<AttentionGroup, Task[] | null>();
+  private eventSeq = 0;
+  private readonly touched = new Map<string, number>();
+  private readonly listeners = new Set<(change: CacheChange) => void>();
+  private loading: Promise<void> | null = null;
+  private source: TaskSource | undefined;
+  /** When the last full listing finished, and how long it took (ms). */
+  lastLoad = { at: 0, ms: 0, count: 0 };
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get(id: string): Task | undefined {
+    return this.byId.get(id);
+  }
+
+  all(): IterableIterator<Task> {
+    return this.byId.values();
+  }
+
+  /** Ready or blocked for a pending task; the status otherwise. */
+  displayStatus(task: Task): DisplayStatus {
+    if (task.status !== 'pending') return task.status;
+    return (this.unmet.get(task.id) ?? 0) === 0 ? 'ready' : 'blocked';
+  }
+
+  attentionGroup(id: string): AttentionGroup | undefined {
+    return this.attention.get(id);
+  }
+
+  count(group: AttentionGroup): number {
+    return this.members.get(group)!.size;
+  }
+
+  countsByDisplay(): Record<DisplayStatus, number> {
+    return {
+      ready: this.readyCount(),
+      blocked: this.blockedCount(),
+      running: this.count('running'),
+      completed: this.count('completed'),
+      dead_letter: this.count('dead_letter'),
+      cancelled: this.count('cancelled'),
+    };
+  }
+
+  /** Tasks that depend on `id` directly. */
+  dependentsOf(id: string): ReadonlySet<string> {
+    return this.dependents.get(id) ?? new Set();
+  }
+
+  /** Task group name → its tasks. */
+  tasksByGroup(): Map<string, Task[]> {
+    return new Map([...this.groups].filter(([, ids]) => ids.size > 0).map(([group, ids]) => [group, [...ids].map((id) => this.byId.get(id)!)]));
+  }
+
+  /** The tasks of an attention group in the order the sidebar lists them; `limit` of them. */
+  list(group: AttentionGroup, limit = Infinity): Task[] {
+    let all = this.sorted.get(group);
+    if (!all) {
+      all = [...this.members.get(group)!].map((id) => this.byId.get(id)!).sort(ORDER[group]);
+      this.sorted.set(group, all);
+    }
+    return Number.isFinite(limit) ? all.slice(0, limit) : all;
+  }
+
+  onDidChange(listener: (change: CacheChange) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /** Reads every task again from `source` (a new connection), or empties the cache (none). */
+  reload(source: TaskSource | undefined): Promise<void> {
+    this.source = source;
+    if (!source) {
+      this.clear();
+      this.emit({ ids: new Set(), reloaded: true, quiet: false });
+      return Promise.resolve();
+    }
+    const run = (this.loading ??= this.load(source).finally(() => (this.loading = null)));
+    return run;
+  }
+
+  /** Applies one coordinator event. Returns whether it touched the tasks. */
+  applyEvent(line: EventLine): boolean {
+    const seq = ++this.eventSeq;
+    const data = line.data as { task?: Task; tasks?: Task[]; freed_tasks?: string[] } | null;
+    if (line.event === 'events:dropped') {
+      void this.reload(this.source); // some events never came: read everything again
+      return true;
+    }
+    if (CARRIES_TASKS.test(line.event)) {
+      const tasks = data?.tasks ?? (data?.task ? [data.task] : null);
+      if (!tasks) {
+        void this.reload(this.source); // a task event of a shape this build does not know
+        return true;
+      }
+      const ids = new Set<string>();
+      for (const task of tasks) {
+        this.touched.set(task.id, seq);
+        this.put(task);
+        ids.add(task.id);
+      }
+      this.emit({ ids, reloaded: false, quiet: line.event === 'task:heartbeat' });
+      return true;
+    }
+    if (NAMES_TASKS.has(line.event) && data?.freed_tasks?.length) {
+      void this.refetch(data.freed_tasks);
+      return true;
+    }
+    return false;
+  }
+
+  private async load(source: TaskSource): Promise<void> {
+    const started = performance.now();
+    // In-process the listing is read now: later events win. Over the socket it is read when
+    // the reply leaves the server: events that came before the reply are older than it.
+    let moment = this.eventSeq;
+    const tasks = await listAllTasks(source);
+    if (source !== this.source) return; // a newer connection took over meanwhile
+    if (source.mode === 'client') moment = this.eventSeq;
+    const fresh = new Map<string, number>();
+    for (const [id, seq] of this.touched) if (seq > moment) fresh.set(id, seq);
+    const kept = [...fresh.keys()].map((id) => this.byId.get(id)).filter((t): t is Task => t !== undefined);
+    this.clear();
+    for (const task of tasks) if (!fresh.has(task.id)) this.put(task);
+    for (const task of kept) this.put(task);
+    for (const [id, seq] of fresh) this.touched.set(id, seq);
+    this.lastLoad = { at: Date.now(), ms: performance.now() - started, count: tasks.length };
+    this.emit({ ids: new Set(), reloaded: true, quiet: false });
+  }
+
+  private async refetch(ids: readonly string[]): Promise<void> {
+    const source = this.source;
+    if (!source) return;
+    const moment = this.eventSeq;
+    const got = await Promise.all(
+      ids.map((task_id) => source.request<{ task: Task }>('task_get', { task_id }).then((r) => r.task, () => null)),
+    );
+    const changed = new Set<string>();
+    const at = source.mode === 'client' ? this.eventSeq : moment;
+    for (const task of got) {
+      if (!task || (this.touched.get(task.id) ?? 0) > at) continue;
+      this.put(task);
+      changed.add(task.id);
+    }
+    if (changed.size) this.emit({ ids: changed, reloaded: false, quiet: false });
+  }
+
+  private clear(): void {
+    this.byId.clear();
+    this.dependents.clear();
+    this.unmet.clear();
+    this.attention.clear();
+    for (const set of this.members.values()) set.clear();
+    this.groups.clear();
+    this.sorted.clear();
+    this.touched.clear();
+  }
+
+  /** Adds or replaces one task, keeping readiness, groups and indexes right. */
+  private put(task: Task): void {
+    const before = this.byId.get(task.id);
+    this.byId.set(task.id, task);
+    if (before) {
+      for (const d of before.dependencies) if (!task.dependencies.includes(d)) this.dependents.get(d)?.delete(task.id);
+      if (before.group && before.group !== task.group) this.groups.get(before.group)?.delete(task.id);
+    }
+    for (const d of task.dependencies) (this.dependents.get(d) ?? this.dependents.set(d, new Set()).get(d)!).add(task.id);
+    if (task.group) (this.groups.get(task.group) ?? this.groups.set(task.group, new Set()).get(task.group)!).add(task.id);
+    if (task.status === 'pending') this.unmet.set(task.id, task.dependencies.filter((d) => this.byId.get(d)?.status !== 'completed').length);
+    else this.unmet.delete(task.id);
+    this.place(task);
+    // Its dependents count it as met only while it is completed.
+    const wasDone = before?.status === 'completed';
+    const isDone = task.status === 'completed';
+    if (wasDone !== isDone) {
+      for (const id of this.dependents.get(task.id) ?? []) {
+        const dependent = this.byId.get(id);
+        if (!dependent || dependent.status !== 'pending') continue;
+        this.unmet.set(id, Math.max(0, (this.unmet.get(id) ?? 0) + (isDone ? -1 : 1)));
+        this.place(dependent);
+      }
+    }
+    this.sorted.set(this.attention.get(task.id)!, null); // its place in the order may have moved
+  }
+
+  private place(task: Task): void {
+    const group = attentionOf(task, this.displayStatus(task));
+    const was = this.attention.get(task.id);
+    if (was === group) return;
+    if (was) {
+      this.members.get(was)!.delete(task.id);
+      this.sorted.set(was, null);
+    }
+    this.attention.set(task.id, group);
+    this.members.get(group)!.add(task.id);
+    this.sorted.set(group, null);
+  }
+
+  private readyCount(): number {
+    let n = this.count('ready');
+    for (const id of this.members.get('failed')!) if (this.unmet.get(id) === 0) n++;
+    return n;
+  }
+
+  private blockedCount(): number {
+    return this.count('blocked') + this.count('failed') - (this.readyCount() - this.count('ready'));
+  }
+
+  private emit(change: CacheChange): void {
+    for (const l of this.listeners) l(change);
+  }
+}
+
+/** A pending task whose last attempt failed waits for its retry: that is worth a look first. */
+export function attentionOf(task: Task, display: DisplayStatus): AttentionGroup {
+  if (task.status === 'pending' && task.error && task.attempts > 0) return 'failed';
+  return display;
+}
+
+const byPriority = (a: Task, b: Task) => b.priority - a.priority || a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
+const newestFirst = (key: 'completed_at' | 'started_at') => (a: Task, b: Task) => (b[key] ?? '').localeCompare(a[key] ?? '') || a.id.localeCompare(b.id);
+
+const ORDER: Record<AttentionGroup, (a: Task, b: Task) => number> = {
+  dead_letter: newestFirst('completed_at'),
+  failed: byPriority,
+  // The lease that runs out first is the one to watch.
+  running: (a, b) => (a.lease_expires_at ?? '').localeCompare(b.lease_expires_at ?? '') || a.id.localeCompare(b.id),
+  ready: byPriority,
+  blocked: byPriority,
+  completed: newestFirst('completed_at'),
+  cancelled: (a, b) => a.id.localeCompare(b.id),
+};
