@@ -2,8 +2,9 @@
  * Every task the coordinator has, kept up to date from its events: the one copy the trees, the
  * status bar and the panel read. A coordinator event carries the task it changed, so an event
  * costs a map update and the dependents it unblocks, not a refetch of every task (100,000 tasks
- * take a second to list). Only a reconnect, a dropped event or an event that names tasks without
- * carrying them (a stale worker's freed tasks) reads from the coordinator again.
+ * take a second to list). Only a reconnect, a dropped event or
+ * a task event of a shape this build does not know reads from the coordinator again (a stale or
+ * leaving worker's freed tasks come with their own `lease:expired` events).
  *
  * Ordering. A listing reflects the coordinator at the moment it was processed; an event applied
  * after that moment is newer and must win over the listing. In-process the listing is read when
@@ -36,8 +37,6 @@ export type AttentionGroup = (typeof ATTENTION_ORDER)[number];
 
 /** Events whose payload is `{ task }` or `{ tasks }`: applied as they are. */
 const CARRIES_TASKS = /^(task|lease):/;
-/** Events that name tasks without carrying them: those tasks are read again. */
-const NAMES_TASKS = new Set(['instance:stale', 'instance:deregistered']);
 
 export interface CacheChange {
   /** Ids of tasks added or changed (empty after a full reload: everything may have). */
@@ -162,10 +161,6 @@ export class TaskCache {
       this.emit({ ids, reloaded: false, quiet: line.event === 'task:heartbeat' });
       return true;
     }
-    if (NAMES_TASKS.has(line.event) && data?.freed_tasks?.length) {
-      void this.refetch(data.freed_tasks);
-      return true;
-    }
     return false;
   }
 
@@ -186,23 +181,6 @@ export class TaskCache {
     for (const [id, seq] of fresh) this.touched.set(id, seq);
     this.lastLoad = { at: Date.now(), ms: performance.now() - started, count: tasks.length };
     this.emit({ ids: new Set(), reloaded: true, quiet: false });
-  }
-
-  private async refetch(ids: readonly string[]): Promise<void> {
-    const source = this.source;
-    if (!source) return;
-    const moment = this.eventSeq;
-    const got = await Promise.all(
-      ids.map((task_id) => source.request<{ task: Task }>('task_get', { task_id }).then((r) => r.task, () => null)),
-    );
-    const changed = new Set<string>();
-    const at = source.mode === 'client' ? this.eventSeq : moment;
-    for (const task of got) {
-      if (!task || (this.touched.get(task.id) ?? 0) > at) continue;
-      this.put(task);
-      changed.add(task.id);
-    }
-    if (changed.size) this.emit({ ids: changed, reloaded: false, quiet: false });
   }
 
   private clear(): void {

@@ -1,0 +1,180 @@
+// The TaskCache against a real Coordinator: it lists once, then follows the coordinator's own
+// events, and after any sequence of operations it holds exactly what a fresh listing would.
+import * as assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
+import { MemoryStore } from '../../src/core/memory-store';
+import type { Task } from '../../src/core/model';
+import type { EventLine } from '../../src/protocol/messages';
+import { TaskCache, type TaskSource } from '../../src/ui/task-cache';
+
+function harness() {
+  const coordinator = new Coordinator(new MemoryStore(), DEFAULT_CONFIG);
+  const requests: string[] = [];
+  // In-process, as the extension runs it: the handler reads the store when it is called.
+  const source: TaskSource = {
+    mode: 'in-process',
+    request: async <T>(command: string, params: Record<string, unknown> = {}): Promise<T> => {
+      requests.push(command);
+      if (command === 'task_list') return { tasks: coordinator.listTasks() } as T;
+      if (command === 'task_get') return { task: coordinator.getTask(params.task_id as string) } as T;
+      throw new Error(`unexpected ${command}`);
+    },
+  };
+  const cache = new TaskCache();
+  coordinator.events.onAny((event, data) => cache.applyEvent({ event, data, ts: '' }));
+  const fresh = async () => {
+    const other = new TaskCache();
+    await other.reload({ mode: 'in-process', request: async <T>() => ({ tasks: coordinator.listTasks() }) as T });
+    return other;
+  };
+  return { coordinator, source, cache, requests, fresh };
+}
+
+/** What a view reads of a cache: every task, its display status and its sidebar group. */
+function view(cache: TaskCache) {
+  return [...cache.all()]
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map((t) => ({ task: t, display: cache.displayStatus(t), group: cache.attentionGroup(t.id) }));
+}
+
+describe('TaskCache', () => {
+  it('lists once, then follows events: a completion makes its dependents ready without a refetch', async () => {
+    const h = harness();
+    await h.coordinator.addTasks([{ id: 'a' }, { id: 'b', dependencies: ['a'] }, { id: 'c', dependencies: ['a', 'b'] }]);
+    await h.cache.reload(h.source);
+    assert.deepEqual(h.cache.countsByDisplay(), { ready: 1, blocked: 2, running: 0, completed: 0, dead_letter: 0, cancelled: 0 });
+    const claim = await h.coordinator.claim({ worker_id: 'w' });
+    assert.equal(h.cache.attentionGroup('a'), 'running');
+    await h.coordinator.complete({ worker_id: 'w', task_id: 'a', fencing_token: claim.task!.fencing_token });
+    assert.equal(h.cache.displayStatus(h.cache.get('b')!), 'ready');
+    assert.equal(h.cache.displayStatus(h.cache.get('c')!), 'blocked', 'c still waits for b');
+    assert.deepEqual(h.requests, ['task_list'], 'no request after the first listing');
+    assert.deepEqual(view(h.cache), view(await h.fresh()));
+  });
+
+  it('puts failed-with-retries first, then dead letters, and lists each group in its order with a limit', async () => {
+    const h = harness();
+    await h.coordinator.addTasks([{ id: 'low', priority: 1 }, { id: 'high', priority: 9 }, { id: 'flaky', max_attempts: 2, priority: 5 }]);
+    await h.cache.reload(h.source);
+    assert.deepEqual(h.cache.list('ready').map((t) => t.id), ['high', 'flaky', 'low'], 'claim order: priority first');
+    assert.deepEqual(h.cache.list('ready', 2).map((t) => t.id), ['high', 'flaky']);
+    const high = (await h.coordinator.claim({ worker_id: 'w' })).task!;
+    const flaky = (await h.coordinator.claim({ worker_id: 'w2' })).task!;
+    assert.equal(flaky.id, 'flaky');
+    await h.coordinator.fail({ worker_id: 'w2', task_id: 'flaky', fencing_token: flaky.fencing_token, error: 'boom' });
+    assert.equal(h.cache.attentionGroup('flaky'), 'failed', 'pending again, with its error: worth a look');
+    assert.equal(h.cache.displayStatus(h.cache.get('flaky')!), 'ready', 'the graph still shows it ready');
+    const again = (await h.coordinator.claim({ worker_id: 'w2' })).task!;
+    await h.coordinator.fail({ worker_id: 'w2', task_id: 'flaky', fencing_token: again.fencing_token, error: 'boom again' });
+    assert.equal(h.cache.attentionGroup('flaky'), 'dead_letter');
+    assert.equal(h.cache.attentionGroup('high'), 'running');
+    assert.equal(h.cache.count('failed'), 0);
+    assert.equal(high.id, 'high');
+    assert.deepEqual(view(h.cache), view(await h.fresh()));
+  });
+
+  it('after any sequence of operations holds exactly what a fresh listing holds', async () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), deps: fc.array(fc.nat(30), { maxLength: 3 }), priority: fc.integer({ min: -2, max: 2 }) }),
+      fc.record({ kind: fc.constant('claim' as const), worker: fc.nat(2) }),
+      fc.record({ kind: fc.constantFrom('complete' as const, 'fail' as const, 'failHard' as const, 'release' as const, 'cancel' as const, 'retry' as const), pick: fc.nat(50) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
+        const h = harness();
+        await h.cache.reload(h.source);
+        let n = 0;
+        for (const o of ops) {
+          const all = h.coordinator.listTasks();
+          const running = all.filter((t) => t.status === 'running');
+          try {
+            if (o.kind === 'add') {
+              const deps = [...new Set(o.deps.filter((d) => d < n).map((d) => `t${d}`))];
+              await h.coordinator.addTasks([{ id: `t${n++}`, dependencies: deps, priority: o.priority, max_attempts: 2 }]);
+            } else if (o.kind === 'claim') await h.coordinator.claim({ worker_id: `w${o.worker}` });
+            else if (o.kind === 'retry' || o.kind === 'cancel') {
+              const t = all[o.pick % Math.max(1, all.length)];
+              if (t) await (o.kind === 'retry' ? h.coordinator.retry({ task_id: t.id }) : h.coordinator.cancel({ task_id: t.id }));
+            } else {
+              const t = running[o.pick % Math.max(1, running.length)];
+              if (!t) continue;
+              const lease = { worker_id: t.claimed_by!, task_id: t.id, fencing_token: t.fencing_token };
+              if (o.kind === 'complete') await h.coordinator.complete(lease);
+              else if (o.kind === 'release') await h.coordinator.release(lease);
+              else await h.coordinator.fail({ ...lease, error: 'x', retry: o.kind === 'fail' });
+            }
+          } catch {
+            // An operation the coordinator refuses (retry of a live task…) changes nothing.
+          }
+        }
+        assert.deepEqual(view(h.cache), view(await h.fresh()));
+        assert.deepEqual(h.requests, ['task_list']);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('in-process, an event that comes while the list is being read wins over the list', async () => {
+    const h = harness();
+    await h.coordinator.addTasks([{ id: 'a' }]);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow: TaskSource = {
+      mode: 'in-process',
+      request: async <T>() => {
+        const tasks = h.coordinator.listTasks(); // read now, as the in-process API does
+        await gate;
+        return { tasks } as T;
+      },
+    };
+    const loading = h.cache.reload(slow);
+    await h.coordinator.claim({ worker_id: 'w' }); // its event arrives before the list does
+    release();
+    await loading;
+    assert.equal(h.cache.get('a')!.status, 'running', 'the newer event is kept');
+  });
+
+  it('over the socket, an event that comes before the reply is older than the list', async () => {
+    const cache = new TaskCache();
+    const base: Task = { id: 'a', description: '', dependencies: [], priority: 0, capabilities: [], timeout_seconds: 60, max_attempts: 3, attempts: 1, status: 'running', claimed_by: 'w', fencing_token: 1, started_at: null, lease_expires_at: null, completed_at: null, duration_ms: null, result: null, error: null, created_at: '2026-01-01T00:00:00.000Z', payload: null };
+    let reply!: (tasks: Task[]) => void;
+    const source: TaskSource = { mode: 'client', request: <T>() => new Promise<T>((resolve) => (reply = (tasks) => resolve({ tasks } as T))) };
+    const loading = cache.reload(source);
+    // The server wrote this event before it read the list: the list already has what came after.
+    cache.applyEvent({ event: 'task:added', data: { tasks: [{ ...base, status: 'pending', claimed_by: null, attempts: 0 }] }, ts: '' } satisfies EventLine);
+    reply([base]);
+    await loading;
+    assert.equal(cache.get('a')!.status, 'running');
+    cache.applyEvent({ event: 'task:completed', data: { task: { ...base, status: 'completed' } }, ts: '' });
+    assert.equal(cache.get('a')!.status, 'completed', 'events after the reply apply');
+  });
+
+  it("follows the leases a leaving worker frees, and reads everything again after dropped events", async () => {
+    const h = harness();
+    await h.coordinator.addTasks([{ id: 'a' }, { id: 'b' }]);
+    await h.coordinator.registerInstance({ worker_id: 'w' });
+    await h.cache.reload(h.source);
+    await h.coordinator.claim({ worker_id: 'w' });
+    await h.coordinator.deregisterInstance({ worker_id: 'w' });
+    assert.ok(Date.parse(h.cache.get('a')!.lease_expires_at!) <= Date.now(), 'its lease is over: the next claim takes it');
+    assert.deepEqual(h.requests, ['task_list']);
+    const reloaded = new Promise<void>((resolve) => h.cache.onDidChange((c) => c.reloaded && resolve()));
+    h.cache.applyEvent({ event: 'events:dropped', data: { count: 3 }, ts: '' });
+    await reloaded;
+    assert.deepEqual(h.requests, ['task_list', 'task_list']);
+    assert.deepEqual(view(h.cache), view(await h.fresh()));
+  });
+
+  it('marks heartbeats quiet: the lease moved, nothing a row shows but its countdown', async () => {
+    const h = harness();
+    await h.coordinator.addTasks([{ id: 'a' }]);
+    await h.cache.reload(h.source);
+    const t = (await h.coordinator.claim({ worker_id: 'w' })).task!;
+    const changes: boolean[] = [];
+    h.cache.onDidChange((c) => changes.push(c.quiet));
+    await h.coordinator.heartbeat({ worker_id: 'w', task_id: 'a', fencing_token: t.fencing_token });
+    assert.deepEqual(changes, [true]);
+    assert.notEqual(h.cache.get('a')!.lease_expires_at, null);
+  });
+});
