@@ -8,10 +8,9 @@
  * node that way, Home/End to the first/last, Enter or Space selects, Escape clears the selection,
  * Shift+arrows pan, + and - zoom, 0 fits.
  */
-import { formatDuration } from '../src/protocol/human-time';
 import type { TaskView } from '../src/protocol/webview';
 import { type GraphFilter, type GraphNode, type VisibleGraph, NO_FILTER, buildGraph, lineage, nodesAt, searchMatches, taskKey } from './graph-model';
-import { type Box, type Layout, idCharsFor, pathFor } from './layout';
+import { type Box, type Layout, idCharsFor, metaCharsFor, pathFor } from './layout';
 import type { LayoutEngine } from './layout-engine';
 import { Minimap } from './minimap';
 import { type DisplayStatus, STATUS_LABELS, truncate } from './model';
@@ -346,9 +345,9 @@ export class GraphView {
     } else {
       const t = node.task;
       status = this.statuses.get(t.id) ?? 'blocked';
-      const chars = idCharsFor(Number(els.g.dataset.width));
-      id = truncate(t.id, chars);
-      meta = truncate(nodeMeta(t, status, now), Math.round(chars * 1.15));
+      const width = Number(els.g.dataset.width);
+      id = truncate(t.id, idCharsFor(width));
+      meta = truncate(nodeMeta(t, status, now), metaCharsFor(width));
       const held = t.claimed_by ? `, ${status === 'running' ? 'held' : 'last held'} by ${t.claimed_by}` : '';
       label = `Task ${t.id}, ${STATUS_LABELS[status]}${held}`;
       if (status === 'running' && t.progress) progress = Math.max(0, Math.min(100, t.progress.percent)) / 100;
@@ -516,7 +515,11 @@ export class GraphView {
     this.nodes.get(next)!.g.focus({ preventScroll: true });
   }
 
-  /** The nearest node in the arrow's direction, within a 45° cone either side. */
+  /**
+   * Arrows along the flow (right or down, as laid out) go to a dependent, against it to a
+   * dependency, the nearest on screen first; arrows across the flow go to the nearest node that
+   * way, within a 45° cone.
+   */
   private neighbour(key: string, arrow: string): string | null {
     const keys = [...this.nodes.keys()];
     if (arrow === 'Home') return keys[0] ?? null;
@@ -524,6 +527,24 @@ export class GraphView {
     const dir = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] }[arrow];
     const from = this.layout!.nodes.get(key);
     if (!dir || !from) return null;
+    const flow = this.layout!.direction === 'RIGHT' ? [1, 0] : [0, 1];
+    const sign = dir[0]! * flow[0]! + dir[1]! * flow[1]!;
+    const distance = (k: string) => {
+      const b = this.layout!.nodes.get(k)!;
+      return Math.hypot(b.x - from.x, b.y - from.y);
+    };
+    if (sign !== 0) {
+      const { upstream, downstream } = lineage(this.graph, key);
+      const next = new Set<string>();
+      for (const e of this.graph.edges) {
+        const froms = nodesAt(this.graph, e.from);
+        const tos = nodesAt(this.graph, e.to);
+        if (sign > 0 && froms.includes(key)) tos.forEach((k) => next.add(k));
+        if (sign < 0 && tos.includes(key)) froms.forEach((k) => next.add(k));
+      }
+      const candidates = [...next].filter((k) => this.nodes.has(k) && (sign > 0 ? downstream : upstream).has(k));
+      return candidates.sort((a, b) => distance(a) - distance(b))[0] ?? null;
+    }
     let best: string | null = null;
     let bestScore = Infinity;
     for (const [other, box] of this.layout!.nodes) {
@@ -545,8 +566,9 @@ export function nodeMeta(t: TaskView, status: DisplayStatus, now: number): strin
     const parts = [`⚙ ${truncate(t.claimed_by ?? '?', 14)}`];
     if (t.progress) parts.push(`${Math.round(t.progress.percent)}%`);
     else if (t.lease_expires_at) {
+      // Minutes only: a node is repainted with each state, not every second (the details tick).
       const left = Date.parse(t.lease_expires_at) - now;
-      parts.push(left > 0 ? formatDuration(left) : 'lease expired');
+      parts.push(left > 0 ? `${Math.ceil(left / 60_000)} min` : 'lease expired');
     }
     return parts.join(' · ');
   }

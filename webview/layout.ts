@@ -21,6 +21,7 @@ export const NODE_MIN_WIDTH = 132;
 export const NODE_MAX_WIDTH = 220;
 /** Average advance of a 13 px semibold character, and the room around the text in a node. */
 export const ID_CHAR_PX = 7.6;
+const META_CHAR_PX = 6.2;
 const TEXT_PADDING = 26;
 
 /** One width for every node of a graph: its longest id's (a 12-character plan gets narrow nodes). */
@@ -33,6 +34,11 @@ export function nodeWidthFor(graph: VisibleGraph): number {
 /** How many characters of an id fit in a node `width` wide. */
 export function idCharsFor(width: number): number {
   return Math.max(8, Math.floor((width - TEXT_PADDING) / ID_CHAR_PX));
+}
+
+/** The same for the status line under it (11 px regular). */
+export function metaCharsFor(width: number): number {
+  return Math.max(10, Math.floor((width - TEXT_PADDING) / META_CHAR_PX));
 }
 export const CLUSTER_PADDING = { top: 26, side: 10, bottom: 10 };
 

@@ -27,7 +27,14 @@ export interface Page {
   reload(): Promise<unknown>;
   evaluate<T, A = undefined>(fn: (arg: A) => T | Promise<T>, arg?: A): Promise<T>;
   waitForFunction(fn: string | ((arg: never) => unknown), arg?: unknown, options?: { timeout?: number }): Promise<unknown>;
-  keyboard: { press(key: string): Promise<void> };
+  keyboard: { press(key: string): Promise<void>; type(text: string): Promise<void>; down(key: string): Promise<void>; up(key: string): Promise<void> };
+  mouse: {
+    move(x: number, y: number, options?: { steps?: number }): Promise<void>;
+    down(): Promise<void>;
+    up(): Promise<void>;
+    wheel(deltaX: number, deltaY: number): Promise<void>;
+    click(x: number, y: number): Promise<void>;
+  };
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   addInitScript(script: { content: string }): Promise<void>;
   on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;
@@ -116,3 +123,28 @@ export async function openPanelPage(viewport = { width: 1200, height: 800 }): Pr
     },
   };
 }
+
+// Helpers the browser tests share.
+export const count = (p: PanelPage, selector: string) => p.page.evaluate((s) => document.querySelectorAll(s).length, selector);
+export const text = (p: PanelPage, selector: string) => p.page.evaluate((s) => document.querySelector(s)?.textContent ?? '', selector);
+
+/**
+ * Polls from Node with page.evaluate: Playwright's own waitForFunction evaluates its predicate
+ * with eval inside the page, which the panel's CSP (rightly) forbids.
+ */
+export async function waitFor<A>(p: PanelPage, fn: (arg: A) => unknown, arg?: A, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await p.page.evaluate(fn, arg as A))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${fn.toString()} (${JSON.stringify(arg)})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+type Posted = { __posted: Array<Record<string, unknown>> };
+export const wasPosted = (p: PanelPage, type: string, runId?: string, atLeast = 1) =>
+  waitFor(
+    p,
+    ([t, r, n]) => (window as unknown as Posted).__posted.filter((m) => m.type === t && (r === null || m.run_id === r)).length >= n,
+    [type, runId ?? null, atLeast] as [string, string | null, number],
+  );
+export const postedOfType = async (p: PanelPage, type: string) => (await p.posted()).filter((m) => m.type === type);
