@@ -117,12 +117,15 @@ export class GraphView {
     this.rebuildModel();
   }
 
-  /** Highlights the tasks whose id or description holds `text`; returns how many nodes match. */
+  /**
+   * Highlights the tasks whose id or description holds `text` and brings the first into view;
+   * returns how many nodes match. Enter (goToMatch) then selects them one by one.
+   */
   setSearch(text: string): number {
     this.search = text;
     this.matchIndex = -1;
     this.paintAll();
-    if (this.matchKeys.length) this.goToMatch(1);
+    if (this.matchKeys.length) this.revealKey(this.matchKeys[0]!);
     return this.matchKeys.length;
   }
 
@@ -209,6 +212,7 @@ export class GraphView {
     this.laidOutKey = graph.structureKey;
     this.root.dataset.direction = layout.direction;
     this.root.dataset.layouts = String(this.engine.count);
+    this.root.dataset.layoutMs = this.engine.lastMs.toFixed(0);
 
     const clusterLayer = svg('g', { class: 'clusters' });
     for (const [group, box] of layout.clusters) {

@@ -149,7 +149,8 @@ function sendScope(state: ToolbarState): void {
 
 function showSearchCount(count: number): void {
   const { index } = graph.matchPosition;
-  toolbar.setSearchCount(toolbar.state.search.trim() === '' ? '' : count === 0 ? 'no match' : `${index + 1} of ${count}`);
+  const matches = count === 1 ? '1 match' : `${count} matches`;
+  toolbar.setSearchCount(toolbar.state.search.trim() === '' ? '' : count === 0 ? 'no match' : index < 0 ? matches : `${index + 1} of ${count}`);
 }
 
 function showPick(task: TaskView): void {
