@@ -200,7 +200,7 @@ function describeScope(scope: Scope): string {
   return parts.join(', ');
 }
 
-function showState(message: Extract<HostMessage, { type: 'state' }>): void {
+function showState(message: Extract<HostMessage, { type: 'state' }>, arrived: number): void {
   tasks = message.tasks;
   tasksById = new Map(tasks.map((t) => [t.id, t]));
   dependents = new Map();
@@ -246,7 +246,7 @@ function showState(message: Extract<HostMessage, { type: 'state' }>): void {
   showRunHeader();
   showDetail();
   followNewest();
-  post({ type: 'rendered', seq: message.seq });
+  post({ type: 'rendered', seq: message.seq, render_ms: performance.now() - arrived });
 }
 
 function showError(text: string): void {
@@ -261,10 +261,10 @@ function showError(text: string): void {
   banner.hidden = false;
 }
 
-function handle(message: HostMessage): void {
+function handle(message: HostMessage, arrived: number): void {
   switch (message.type) {
     case 'state':
-      showState(message);
+      showState(message, arrived);
       break;
     case 'output':
       for (const chunk of message.chunks) if (chunk.run_id === ui.selectedRunId) output.append(chunk.stream, chunk.data);
@@ -290,13 +290,14 @@ function handle(message: HostMessage): void {
 }
 
 window.addEventListener('message', (event: MessageEvent) => {
+  const arrived = performance.now();
   const parsed = parseHostMessage(event.data);
   if (!parsed.ok) {
     report('warn', parsed.error); // ignored, not fatal: the next valid message renders as usual
     return;
   }
   try {
-    handle(parsed.message);
+    handle(parsed.message, arrived);
   } catch (e) {
     report('error', `rendering ${parsed.message.type} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   }

@@ -60,7 +60,8 @@ export class SummaryView {
     );
 
     const groups = el('section', 'summary-groups');
-    groups.append(el('h3', '', `Groups (${n(summary.groups.length)})`));
+    const listed = summary.group_count > summary.groups.length ? `, the ${n(summary.groups.length)} with most work left listed` : '';
+    groups.append(el('h3', '', `Groups (${n(summary.group_count)}${listed})`));
     if (summary.groups.length === 0) groups.append(el('p', 'hint', 'No task belongs to a group. Filter by status, holder or text to see part of the graph.'));
     const table = el('table', 'summary-table');
     for (const g of summary.groups.slice(0, this.groupsShown)) {

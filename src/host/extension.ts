@@ -34,6 +34,8 @@ export interface HarnessExtensionApi {
   lastEventToRefreshMs: number | undefined;
   /** Milliseconds from the last coordinator event to the panel's webview having rendered it. */
   panelEventToRenderedMs(): number | undefined;
+  /** Of the panel's last state: the host reading it, the webview checking and rendering it (ms). */
+  panelStateTimings(): { fetchMs: number; renderMs: number } | undefined;
   /** The output of a run the panel has been sent so far. */
   panelOutput(runId: string): string | undefined;
 }
@@ -63,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
     activationMs: 0,
     lastEventToRefreshMs: undefined,
     panelEventToRenderedMs: () => CoordinationPanel.current?.lastEventToRenderedMs,
+    panelStateTimings: () => CoordinationPanel.current?.lastStateTimings,
     panelOutput: (runId) => CoordinationPanel.current?.postedOutputFor(runId),
   };
   const tasksView = vscode.window.createTreeView(ViewId.tasks, { treeDataProvider: tasks, showCollapseAll: true });

@@ -158,6 +158,11 @@ export class CoordinationPanel implements vscode.Disposable {
     return this.outbox.lastEventToRenderedMs;
   }
 
+  /** Of the last state rendered: reading it and the webview's checking and rendering, in ms. */
+  get lastStateTimings(): { fetchMs: number; renderMs: number } | undefined {
+    return this.outbox.lastStateTimings;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -205,7 +210,7 @@ export class CoordinationPanel implements vscode.Disposable {
         void this.taskAction(message);
         break;
       case 'rendered':
-        this.outbox.onRendered(message.seq);
+        this.outbox.onRendered(message.seq, message.render_ms);
         break;
       case 'scope':
         this.scope = message.scope;

@@ -98,6 +98,8 @@ export type OutputChunk = z.infer<typeof OutputChunk>;
 export const SUMMARY_ABOVE = 1500;
 /** Tasks listed in the summary's ready frontier and running list (the rest are counted). */
 export const SUMMARY_LIST_MAX = 200;
+/** Groups the summary lists, those with work left first; `group_count` says how many there are. */
+export const SUMMARY_GROUPS_MAX = 500;
 
 const StatusCounts = z.object(Object.fromEntries(DISPLAY_STATUSES.map((s) => [s, Count])) as Record<DisplayStatus, typeof Count>);
 export type StatusCounts = z.infer<typeof StatusCounts>;
@@ -116,7 +118,8 @@ export type Scope = z.infer<typeof Scope>;
 export const Summary = z.object({
   total: Count,
   counts: StatusCounts,
-  groups: z.array(z.object({ group: Name, total: Count, counts: StatusCounts })).check(z.maxLength(10_000)),
+  groups: z.array(z.object({ group: Name, total: Count, counts: StatusCounts })).check(z.maxLength(SUMMARY_GROUPS_MAX)),
+  group_count: Count,
   /** Ready tasks, highest priority first (at most SUMMARY_LIST_MAX). */
   frontier: z.array(TaskView).check(z.maxLength(SUMMARY_LIST_MAX)),
   running: z.array(TaskView).check(z.maxLength(SUMMARY_LIST_MAX)),
@@ -192,7 +195,12 @@ export const LogMessage = z.object({
 });
 
 /** The webview has shown the state numbered `seq`: the host may send the next one. */
-export const RenderedMessage = z.object({ type: z.literal('rendered'), seq: Count });
+export const RenderedMessage = z.object({
+  type: z.literal('rendered'),
+  seq: Count,
+  /** How long the webview took to check and render it, in ms (for the host's figures). */
+  render_ms: z._default(z.number().check(z.minimum(0)), 0),
+});
 /** The part of a big plan the graph should show (null: the summary alone). */
 export const ScopeMessage = z.object({ type: z.literal('scope'), scope: z.nullable(Scope) });
 

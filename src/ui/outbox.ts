@@ -52,7 +52,7 @@ export interface OutboxOptions {
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
-  stateDebounceMs: 50,
+  stateDebounceMs: 30,
   outputFlushMs: 30,
   maxBatchChunks: 200,
   maxBatchChars: 256 * 1024,
@@ -84,11 +84,13 @@ export class PanelOutbox {
   private disposed = false;
   private stateSeq = 0;
   /** The state sent and not yet answered with `rendered`, and when it was sent. */
-  private unanswered: { seq: number; timer: unknown; eventAt: number | null } | null = null;
+  private unanswered: { seq: number; timer: unknown; eventAt: number | null; fetchMs: number } | null = null;
   /** When the first event not yet in a sent state arrived. */
   private eventAt: number | null = null;
   /** Milliseconds from a coordinator event to the webview having rendered a state with it. */
   lastEventToRenderedMs: number | undefined;
+  /** Of the last state answered: reading it (host), and checking and rendering it (webview), in ms. */
+  lastStateTimings: { fetchMs: number; renderMs: number } | undefined;
   /** What was posted per run, for tests and diagnostics. */
   readonly posted = new PostedText();
 
@@ -167,11 +169,12 @@ export class PanelOutbox {
     }
   }
 
-  /** The webview has rendered state `seq`: the next may go. */
-  onRendered(seq: number): void {
+  /** The webview has rendered state `seq` (in `renderMs`): the next may go. */
+  onRendered(seq: number, renderMs = 0): void {
     if (this.unanswered?.seq !== seq) return;
-    const { eventAt } = this.unanswered;
+    const { eventAt, fetchMs } = this.unanswered;
     if (eventAt !== null) this.lastEventToRenderedMs = this.now() - eventAt;
+    this.lastStateTimings = { fetchMs, renderMs };
     this.answered();
     this.pump();
   }
@@ -251,7 +254,9 @@ export class PanelOutbox {
     const eventAt = this.eventAt;
     this.eventAt = null;
     try {
+      const fetchStarted = this.now();
       const state = await this.deps.fetchState();
+      const fetchMs = this.now() - fetchStarted;
       if (this.canPost) {
         const seq = ++this.stateSeq;
         const timer = this.timers.setTimeout(() => {
@@ -260,7 +265,7 @@ export class PanelOutbox {
           this.unanswered = null;
           this.pump();
         }, this.options.renderTimeoutMs);
-        this.unanswered = { seq, timer, eventAt };
+        this.unanswered = { seq, timer, eventAt, fetchMs };
         this.send({ ...state, seq });
       } else {
         this.stateDirty = true;

@@ -1,3 +1,4 @@
+import * as z from 'zod/mini';
 import type { Task } from '../core/model';
 import {
   DISPLAY_STATUSES,
@@ -7,6 +8,7 @@ import {
   type Scope,
   StateMessage,
   SUMMARY_ABOVE,
+  SUMMARY_GROUPS_MAX,
   SUMMARY_LIST_MAX,
   type StatusCounts,
   type Summary,
@@ -54,8 +56,6 @@ export function scopeMatches(task: Task, display: DisplayStatus, scope: Scope): 
   return text === '' || task.id.toLowerCase().includes(text) || task.description.toLowerCase().includes(text);
 }
 
-const zeroCounts = (): StatusCounts => Object.fromEntries(DISPLAY_STATUSES.map((s) => [s, 0])) as StatusCounts;
-
 /**
  * What the panel shows of the tasks: all of them while the plan is small enough to draw, else a
  * summary (counts, groups, the ready frontier, the running tasks) and the tasks of `scope` if
@@ -64,30 +64,27 @@ const zeroCounts = (): StatusCounts => Object.fromEntries(DISPLAY_STATUSES.map((
 export function taskState(cache: TaskCache, scope: Scope | null): { tasks: TaskView[]; summary: Summary | null } {
   const view = (t: Task) => toTaskView(t, cache.displayStatus(t));
   if (cache.size <= SUMMARY_ABOVE) return { tasks: [...cache.all()].map(view), summary: null };
-  const groups = new Map<string, { group: string; total: number; counts: StatusCounts }>();
+  // The cache keeps the counts: without a scope a state costs the lists it shows, not a pass
+  // over every task.
   const matched: Task[] = [];
   let matchCount = 0;
-  for (const task of cache.all()) {
-    const display = cache.displayStatus(task);
-    if (task.group) {
-      const g = groups.get(task.group) ?? groups.set(task.group, { group: task.group, total: 0, counts: zeroCounts() }).get(task.group)!;
-      g.total++;
-      g.counts[display]++;
-    }
-    if (scope && scopeMatches(task, display, scope)) {
-      matchCount++;
-      if (matchCount <= SUMMARY_ABOVE) matched.push(task);
+  if (scope) {
+    for (const task of cache.all()) {
+      if (!scopeMatches(task, cache.displayStatus(task), scope)) continue;
+      if (++matchCount <= SUMMARY_ABOVE) matched.push(task);
     }
   }
   // Groups with work left first, the biggest of those first: where a person looks.
-  const left = (g: { total: number; counts: StatusCounts }) => g.total - g.counts.completed - g.counts.cancelled;
-  const ordered = [...groups.values()].sort((a, b) => Number(left(a) === 0) - Number(left(b) === 0) || left(b) - left(a) || a.group.localeCompare(b.group));
+  const left = (c: StatusCounts) => c.ready + c.blocked + c.running + c.dead_letter;
+  const groups = [...cache.groupStatusCounts()].map(([group, counts]) => ({ group, counts: { ...counts }, total: DISPLAY_STATUSES.reduce((n, s) => n + counts[s], 0) }));
+  groups.sort((a, b) => Number(left(a.counts) === 0) - Number(left(b.counts) === 0) || left(b.counts) - left(a.counts) || a.group.localeCompare(b.group));
   return {
     tasks: matchCount <= SUMMARY_ABOVE ? matched.map(view) : [],
     summary: {
       total: cache.size,
       counts: cache.countsByDisplay(),
-      groups: ordered.slice(0, 10_000),
+      groups: groups.slice(0, SUMMARY_GROUPS_MAX),
+      group_count: groups.length,
       frontier: cache.list('ready', SUMMARY_LIST_MAX).map(view),
       running: cache.list('running', SUMMARY_LIST_MAX).map(view),
       scope,
@@ -113,7 +110,11 @@ export function toStateMessage(
     if (!Array.isArray(r.argv)) return run;
     return { ...r, argv: r.argv.slice(0, MAX_ARGS).map((a) => (typeof a === 'string' ? a.slice(0, MAX_ARG_CHARS) : a)) };
   });
-  return StateMessage.parse({ type: 'state', seq: 0, tasks: tasks.tasks, summary: tasks.summary, host_now: hostNow, instances, runs: clipped });
+  // The coordinator's replies are checked against the protocol; the tasks and the summary are
+  // built here field by field (toTaskView), typed and bounded, and not parsed again: at 100,000
+  // tasks that would cost more than the rest of a state. The webview parses all of it on arrival.
+  const { instances: checkedInstances, runs: checkedRuns } = z.pick(StateMessage, { instances: true, runs: true }).parse({ instances, runs: clipped });
+  return { type: 'state', seq: 0, tasks: tasks.tasks, summary: tasks.summary, host_now: hostNow, instances: checkedInstances, runs: checkedRuns };
 }
 
 /** A `run_log` reply as the panel's `runLog`. */

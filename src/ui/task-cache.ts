@@ -55,6 +55,10 @@ export class TaskCache {
   private readonly attention = new Map<string, AttentionGroup>();
   private readonly members = new Map<AttentionGroup, Set<string>>(ATTENTION_ORDER.map((g) => [g, new Set()]));
   private readonly groups = new Map<string, Set<string>>();
+  /** Per task group, how many of its tasks are in each display status: the summary's counts. */
+  private readonly groupCounts = new Map<string, Record<DisplayStatus, number>>();
+  /** Where place() last counted each task: its display status and group. */
+  private readonly counted = new Map<string, { display: DisplayStatus; group: string | undefined }>();
   private readonly sorted = new Map<AttentionGroup, Task[] | null>();
   private eventSeq = 0;
   private readonly touched = new Map<string, number>();
@@ -104,6 +108,11 @@ export class TaskCache {
   /** Tasks that depend on `id` directly. */
   dependentsOf(id: string): ReadonlySet<string> {
     return this.dependents.get(id) ?? new Set();
+  }
+
+  /** Task group name → how many of its tasks are in each display status (kept, not computed). */
+  groupStatusCounts(): ReadonlyMap<string, Readonly<Record<DisplayStatus, number>>> {
+    return this.groupCounts;
   }
 
   /** Task group name → its tasks. */
@@ -190,6 +199,8 @@ export class TaskCache {
     this.attention.clear();
     for (const set of this.members.values()) set.clear();
     this.groups.clear();
+    this.groupCounts.clear();
+    this.counted.clear();
     this.sorted.clear();
     this.touched.clear();
   }
@@ -222,7 +233,18 @@ export class TaskCache {
   }
 
   private place(task: Task): void {
-    const group = attentionOf(task, this.displayStatus(task));
+    const display = this.displayStatus(task);
+    const before = this.counted.get(task.id);
+    if (before?.display !== display || before?.group !== task.group) {
+      if (before?.group) {
+        const c = this.groupCounts.get(before.group)!;
+        c[before.display]--;
+        if (Object.values(c).every((n) => n === 0)) this.groupCounts.delete(before.group);
+      }
+      if (task.group) (this.groupCounts.get(task.group) ?? this.groupCounts.set(task.group, zeroCounts()).get(task.group)!)[display]++;
+      this.counted.set(task.id, { display, group: task.group });
+    }
+    const group = attentionOf(task, display);
     const was = this.attention.get(task.id);
     if (was === group) return;
     if (was) {
@@ -248,6 +270,8 @@ export class TaskCache {
     for (const l of this.listeners) l(change);
   }
 }
+
+const zeroCounts = (): Record<DisplayStatus, number> => ({ ready: 0, blocked: 0, running: 0, completed: 0, dead_letter: 0, cancelled: 0 });
 
 /** A pending task whose last attempt failed waits for its retry: that is worth a look first. */
 export function attentionOf(task: Task, display: DisplayStatus): AttentionGroup {

@@ -31,11 +31,13 @@ function harness() {
   return { coordinator, source, cache, requests, fresh };
 }
 
-/** What a view reads of a cache: every task, its display status and its sidebar group. */
+/** What a view reads of a cache: every task, its display status and sidebar group, the counts. */
 function view(cache: TaskCache) {
-  return [...cache.all()]
-    .sort((a, b) => a.id.localeCompare(b.id))
-    .map((t) => ({ task: t, display: cache.displayStatus(t), group: cache.attentionGroup(t.id) }));
+  return {
+    rows: [...cache.all()].sort((a, b) => a.id.localeCompare(b.id)).map((t) => ({ task: t, display: cache.displayStatus(t), group: cache.attentionGroup(t.id) })),
+    counts: cache.countsByDisplay(),
+    groups: Object.fromEntries([...cache.groupStatusCounts()].sort(([a], [b]) => a.localeCompare(b))),
+  };
 }
 
 describe('TaskCache', () => {
@@ -91,7 +93,8 @@ describe('TaskCache', () => {
           try {
             if (o.kind === 'add') {
               const deps = [...new Set(o.deps.filter((d) => d < n).map((d) => `t${d}`))];
-              await h.coordinator.addTasks([{ id: `t${n++}`, dependencies: deps, priority: o.priority, max_attempts: 2 }]);
+              const group = n % 3 ? { group: `g${n % 4}` } : {};
+              await h.coordinator.addTasks([{ id: `t${n++}`, dependencies: deps, priority: o.priority, max_attempts: 2, ...group }]);
             } else if (o.kind === 'claim') await h.coordinator.claim({ worker_id: `w${o.worker}` });
             else if (o.kind === 'retry' || o.kind === 'cancel') {
               const t = all[o.pick % Math.max(1, all.length)];

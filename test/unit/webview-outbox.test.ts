@@ -76,14 +76,14 @@ describe('PanelOutbox', () => {
     assert.equal(t.outbox.posted.get('run-3'), 'from the log\n');
   });
 
-  it('coalesces a burst of events into one state refresh after the debounce', async () => {
+  it('coalesces a burst of events into one state refresh after the 30 ms debounce', async () => {
     const t = setup();
     t.outbox.onReady(null);
     await t.timers.advance(0);
     t.outbox.onRendered(1);
     t.calls.state = 0;
     for (let i = 0; i < 100; i++) t.outbox.onEvent({ event: i % 2 ? 'task:claimed' : 'some:future_event', data: {}, ts: '' });
-    await t.timers.advance(49);
+    await t.timers.advance(29);
     assert.equal(t.calls.state, 0);
     await t.timers.advance(1);
     assert.equal(t.calls.state, 1);

@@ -254,6 +254,7 @@ describe('a plan too big to draw: the summary (Chromium)', function () {
       { group: 'ingest-7', total: 400, counts: counts({ ready: 10, blocked: 290, running: 20, completed: 80 }) },
       { group: 'render-2', total: 9_000, counts: counts({ blocked: 9_000 }) },
     ],
+    group_count: 2,
     frontier: [viewOf('ingest-7-0042', 'pending', 'ready', 'ingest-7')],
     running: [viewOf('ingest-7-0007', 'running', 'running', 'ingest-7', 'worker-3')],
     scope: null,

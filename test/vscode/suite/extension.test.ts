@@ -11,7 +11,7 @@ import type { Task } from '../../../src/core/model';
 import { Connection } from '../../../src/host/connection';
 import type { ExecOutcome } from '../../../src/host/exec';
 import { readSettings } from '../../../src/ui/settings';
-import { cli, eventually, harness, repoRoot, workspaceFolder } from './support';
+import { cli, eventually, harness, measure, repoRoot, workspaceFolder } from './support';
 
 async function tasksNow(): Promise<Task[]> {
   const h = await harness();
@@ -106,7 +106,7 @@ describe('the extension in a workspace', function () {
     assert.equal(added.code, 0, added.stderr);
     await refreshed;
     assert.ok(h.lastEventToRefreshMs !== undefined && h.lastEventToRefreshMs < 1000, `event to tree took ${h.lastEventToRefreshMs} ms`);
-    console.log(`[measure] coordinator event to Tasks/Instances trees refreshed: ${h.lastEventToRefreshMs.toFixed(1)} ms`);
+    measure(`coordinator event to the Tasks tree refreshed: ${h.lastEventToRefreshMs.toFixed(1)} ms`);
     await cli(['instance', 'list'], { HARNESS_SOCKET: api.socketPath });
   });
 
@@ -119,10 +119,10 @@ describe('the extension in a workspace', function () {
     assert.ok(outcome.result.duration_ms < 10_000);
   });
 
-  it('the coordination panel receives streamed exec output', async () => {
+  it('the task graph panel receives streamed exec output', async () => {
     await vscode.commands.executeCommand('agentHarness.openPanel');
     await eventually('the panel tab', () =>
-      vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.label === 'Agent Harness'),
+      vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.label === 'Task Graph'),
     );
     const h0 = await harness();
     let lastOutputEventAt = 0;
@@ -145,7 +145,7 @@ describe('the extension in a workspace', function () {
     });
     const postedAt = performance.now();
     assert.match(posted, /panel-line-1/);
-    if (lastOutputEventAt) console.log(`[measure] run:output event to the panel being sent it: at most ${(postedAt - lastOutputEventAt).toFixed(1)} ms (polled every 50 ms)`);
+    if (lastOutputEventAt) measure(`run:output event to the panel being sent it: at most ${(postedAt - lastOutputEventAt).toFixed(1)} ms (polled every 50 ms)`);
   });
 
   it('Spawn Workers opens terminals with the worker environment that complete real tasks with harness work', async function () {
