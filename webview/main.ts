@@ -43,7 +43,8 @@ const Persisted = z.object({
   statuses: z.catch(z.array(z.enum(DISPLAY_STATUSES)), []),
   group: z.catch(z.nullable(z.string()), null),
   holder: z.catch(z.nullable(z.string()), null),
-  collapseCompleted: z.catch(z.boolean(), false),
+  /** On at first: mid-run, what is done matters less than what is left, and the graph shrinks. */
+  collapseCompleted: z.catch(z.boolean(), true),
 });
 type Persisted = z.infer<typeof Persisted>;
 

@@ -6,8 +6,8 @@ import type { Layout } from './layout';
 import type { Rect } from './viewport';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const MAX_W = 180;
-const MAX_H = 120;
+const MAX_W = 160;
+const MAX_H = 100;
 
 export class Minimap {
   private readonly svg: SVGSVGElement;

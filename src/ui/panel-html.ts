@@ -72,11 +72,11 @@ export function renderPanelHtml(options: PanelHtmlOptions): string {
     <header class="pane-header"><h2 id="dag-title">Task graph</h2><span id="dag-summary" class="summary" aria-live="polite"></span>
       <span class="zoom" role="group" aria-label="Zoom the graph"><button type="button" class="icon" data-zoom="out" aria-label="Zoom out" title="Zoom out (-)">−</button><button type="button" class="icon" data-zoom="in" aria-label="Zoom in" title="Zoom in (+)">+</button><button type="button" class="icon" data-zoom="fit" aria-label="Fit the graph" title="Fit the graph, down to a readable size (0)">Fit</button><button type="button" class="icon" data-zoom="actual" aria-label="Actual size" title="Actual size">1:1</button></span></header>
     <div class="toolbar" role="toolbar" aria-label="Search and filter the graph">
-      <span class="search-box"><input id="search" type="search" placeholder="Search id or text" aria-label="Search tasks by id or text (Enter: next match)" autocomplete="off" spellcheck="false"><span id="search-count" class="search-count" aria-live="polite"></span></span>
+      <input id="search" type="search" placeholder="Search id or text" aria-label="Search tasks by id or text (Enter: next match)" autocomplete="off" spellcheck="false"><span id="search-count" class="search-count" aria-live="polite"></span>
       <span id="status-chips" class="chips" role="group" aria-label="Filter by status"></span>
       <select id="filter-group" aria-label="Filter by group"></select>
       <select id="filter-holder" aria-label="Filter by holder"></select>
-      <button id="collapse" class="toggle" type="button" aria-pressed="false" title="Fold completed tasks that depend on each other into one node">Collapse completed</button>
+      <button id="collapse" class="toggle" type="button" aria-pressed="false" title="Fold completed tasks that depend on each other into one node">Collapse done</button>
     </div>
     <div id="scope-bar" class="scope-bar" hidden><span id="scope-text"></span><button id="scope-back" class="action secondary" type="button">Back to the summary</button></div>
     <div class="dag-wrap">

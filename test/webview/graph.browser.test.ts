@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { DisplayStatus, StatusCounts, Summary, TaskView } from '../../src/protocol/webview';
 import { LABEL_PX, MIN_LABEL_PX, MIN_SCALE } from '../../webview/viewport';
 import { instances, runs, shopMidRun, state, syntheticMidRun, task } from './fixtures';
-import { count, openPanelPage, type PanelPage, postedOfType, repoRoot, text, waitFor } from './page';
+import { count, openPanelPage, type PanelPage, postedOfType, repoRoot, showEveryTask, text, waitFor } from './page';
 
 const nodes = (p: PanelPage) => count(p, '#dag g.node');
 const scale = (p: PanelPage) => p.page.evaluate(() => Number(document.getElementById('dag')!.dataset.scale));
@@ -40,8 +40,21 @@ describe('task graph (Chromium)', function () {
 
   before(async () => {
     p = await openPanelPage({ width: 1280, height: 800 });
+    await showEveryTask(p);
   });
   after(async () => p?.close());
+
+  it('starts with completed work collapsed: a person sees what is left', async () => {
+    const fresh = await openPanelPage({ width: 1280, height: 800 });
+    try {
+      await fresh.post(state({ tasks: shopMidRun() }));
+      await waitFor(fresh, () => document.querySelectorAll('#dag g.node.collapsed').length === 2, undefined, 60_000);
+      assert.equal(await fresh.page.evaluate(() => document.getElementById('collapse')!.getAttribute('aria-pressed')), 'true');
+      await shot(fresh, 'graph-40-collapsed.png');
+    } finally {
+      await fresh.close();
+    }
+  });
 
   for (const n of [40, 150, 500]) {
     it(`draws ${n} tasks, never below a readable label size, with a minimap when the graph outgrows the view`, async () => {

@@ -147,4 +147,11 @@ export const wasPosted = (p: PanelPage, type: string, runId?: string, atLeast = 
     ([t, r, n]) => (window as unknown as Posted).__posted.filter((m) => m.type === t && (r === null || m.run_id === r)).length >= n,
     [type, runId ?? null, atLeast] as [string, string | null, number],
   );
+/** Turns "Collapse done" off (it starts on), so every task is a node of its own. */
+export const showEveryTask = (p: PanelPage) =>
+  p.page.evaluate(() => {
+    const button = document.getElementById('collapse')!;
+    if (button.getAttribute('aria-pressed') === 'true') button.click();
+  });
+
 export const postedOfType = async (p: PanelPage, type: string) => (await p.posted()).filter((m) => m.type === type);

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EDGE_COUNT, PLAN, runs, state } from './fixtures';
-import { count, openPanelPage, type PanelPage, postedOfType, repoRoot, text, waitFor, wasPosted } from './page';
+import { count, openPanelPage, type PanelPage, postedOfType, repoRoot, showEveryTask, text, waitFor, wasPosted } from './page';
 
 const ESC = '\x1b';
 const outputHas = (p: PanelPage, needle: string, timeout = 5000) =>
@@ -18,6 +18,7 @@ describe('task graph panel webview (Chromium)', function () {
   before(async () => {
     p = await openPanelPage();
     await wasPosted(p, 'ready');
+    await showEveryTask(p);
   });
   after(async () => p?.close());
 
