@@ -11,10 +11,11 @@ import { primitivesSection } from './primitives';
 import { execSection } from './exec';
 import { socketSection } from './socket';
 import { startupSection } from './startup';
+import { viewsSection } from './views';
 import type { BenchOptions, Section } from './section';
 import { renderTable } from './stats';
 
-const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection];
+const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection, viewsSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}

@@ -59,7 +59,12 @@ export class TaskCache {
   private readonly groupCounts = new Map<string, Record<DisplayStatus, number>>();
   /** Where place() last counted each task: its display status and group. */
   private readonly counted = new Map<string, { display: DisplayStatus; group: string | undefined }>();
-  private readonly sorted = new Map<AttentionGroup, Task[] | null>();
+  /**
+   * Each group in the sidebar's order, once a view asked for it; kept in order as tasks come and
+   * go (a binary-search insert, a splice), since sorting 90,000 blocked tasks again after every
+   * completion costs more than the whole rest of a redraw.
+   */
+  private readonly sorted = new Map<AttentionGroup, Task[]>();
   private eventSeq = 0;
   private readonly touched = new Map<string, number>();
   private readonly listeners = new Set<(change: CacheChange) => void>();
@@ -123,7 +128,7 @@ export class TaskCache {
   /** The tasks of an attention group in the order the sidebar lists them; `limit` of them. */
   list(group: AttentionGroup, limit = Infinity): Task[] {
     let all = this.sorted.get(group);
-    if (!all) {
+    if (all === undefined) {
       all = [...this.members.get(group)!].map((id) => this.byId.get(id)!).sort(ORDER[group]);
       this.sorted.set(group, all);
     }
@@ -217,7 +222,7 @@ export class TaskCache {
     if (task.group) (this.groups.get(task.group) ?? this.groups.set(task.group, new Set()).get(task.group)!).add(task.id);
     if (task.status === 'pending') this.unmet.set(task.id, task.dependencies.filter((d) => this.byId.get(d)?.status !== 'completed').length);
     else this.unmet.delete(task.id);
-    this.place(task);
+    this.place(task, before);
     // Its dependents count it as met only while it is completed.
     const wasDone = before?.status === 'completed';
     const isDone = task.status === 'completed';
@@ -226,13 +231,13 @@ export class TaskCache {
         const dependent = this.byId.get(id);
         if (!dependent || dependent.status !== 'pending') continue;
         this.unmet.set(id, Math.max(0, (this.unmet.get(id) ?? 0) + (isDone ? -1 : 1)));
-        this.place(dependent);
+        this.place(dependent, dependent);
       }
     }
-    this.sorted.set(this.attention.get(task.id)!, null); // its place in the order may have moved
   }
 
-  private place(task: Task): void {
+  /** Files `task` under its display status and attention group; `previous` is its last version. */
+  private place(task: Task, previous: Task | undefined): void {
     const display = this.displayStatus(task);
     const before = this.counted.get(task.id);
     if (before?.display !== display || before?.group !== task.group) {
@@ -246,14 +251,36 @@ export class TaskCache {
     }
     const group = attentionOf(task, display);
     const was = this.attention.get(task.id);
-    if (was === group) return;
-    if (was) {
-      this.members.get(was)!.delete(task.id);
-      this.sorted.set(was, null);
+    if (was === group && previous === task) return; // same place, same sort key
+    if (was && previous) this.unlist(was, previous);
+    if (was !== group) {
+      if (was) this.members.get(was)!.delete(task.id);
+      this.attention.set(task.id, group);
+      this.members.get(group)!.add(task.id);
     }
-    this.attention.set(task.id, group);
-    this.members.get(group)!.add(task.id);
-    this.sorted.set(group, null);
+    this.enlist(group, task);
+  }
+
+  private unlist(group: AttentionGroup, task: Task): void {
+    const list = this.sorted.get(group);
+    if (!list) return;
+    let at = list.indexOf(task);
+    if (at < 0) at = list.findIndex((t) => t.id === task.id);
+    if (at >= 0) list.splice(at, 1);
+  }
+
+  private enlist(group: AttentionGroup, task: Task): void {
+    const list = this.sorted.get(group);
+    if (!list) return;
+    const order = ORDER[group];
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (order(list[mid]!, task) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, task);
   }
 
   private readyCount(): number {

@@ -6,7 +6,7 @@ import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { MemoryStore } from '../../src/core/memory-store';
 import type { Task } from '../../src/core/model';
 import type { EventLine } from '../../src/protocol/messages';
-import { TaskCache, type TaskSource } from '../../src/ui/task-cache';
+import { ATTENTION_ORDER, TaskCache, type TaskSource } from '../../src/ui/task-cache';
 
 function harness() {
   const coordinator = new Coordinator(new MemoryStore(), DEFAULT_CONFIG);
@@ -36,6 +36,7 @@ function view(cache: TaskCache) {
   return {
     rows: [...cache.all()].sort((a, b) => a.id.localeCompare(b.id)).map((t) => ({ task: t, display: cache.displayStatus(t), group: cache.attentionGroup(t.id) })),
     counts: cache.countsByDisplay(),
+    order: ATTENTION_ORDER.map((g) => cache.list(g).map((t) => t.id)),
     groups: Object.fromEntries([...cache.groupStatusCounts()].sort(([a], [b]) => a.localeCompare(b))),
   };
 }
@@ -80,12 +81,13 @@ describe('TaskCache', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('add' as const), deps: fc.array(fc.nat(30), { maxLength: 3 }), priority: fc.integer({ min: -2, max: 2 }) }),
       fc.record({ kind: fc.constant('claim' as const), worker: fc.nat(2) }),
-      fc.record({ kind: fc.constantFrom('complete' as const, 'fail' as const, 'failHard' as const, 'release' as const, 'cancel' as const, 'retry' as const), pick: fc.nat(50) }),
+      fc.record({ kind: fc.constantFrom('complete' as const, 'fail' as const, 'failHard' as const, 'release' as const, 'cancel' as const, 'retry' as const, 'heartbeat' as const), pick: fc.nat(50) }),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 60 }), async (ops) => {
         const h = harness();
         await h.cache.reload(h.source);
+        for (const g of ATTENTION_ORDER) h.cache.list(g); // the lists kept in order from here on
         let n = 0;
         for (const o of ops) {
           const all = h.coordinator.listTasks();
@@ -104,6 +106,10 @@ describe('TaskCache', () => {
               if (!t) continue;
               const lease = { worker_id: t.claimed_by!, task_id: t.id, fencing_token: t.fencing_token };
               if (o.kind === 'complete') await h.coordinator.complete(lease);
+              else if (o.kind === 'heartbeat') {
+                await new Promise((resolve) => setTimeout(resolve, 2)); // a later lease: the running order changes
+                await h.coordinator.heartbeat(lease);
+              }
               else if (o.kind === 'release') await h.coordinator.release(lease);
               else await h.coordinator.fail({ ...lease, error: 'x', retry: o.kind === 'fail' });
             }
