@@ -109,6 +109,18 @@ export class TaskDetail {
     fact('depends on', this.links(task.dependencies, context.statuses));
     fact('needed by', this.links(dependents, context.statuses));
     if (task.capabilities.length) fact('needs', task.capabilities.join(', '));
+    if (task.source) {
+      // A link to where the task came from (an issue); VS Code opens http(s) links outside.
+      const label = truncate(task.source.title ?? task.source.kind, 200);
+      const from = el('dd', '');
+      if (task.source.url) {
+        const link = el('a', 'source-link', label);
+        link.href = task.source.url;
+        link.title = task.source.url;
+        from.append(link);
+      } else from.textContent = label;
+      facts.append(el('dt', '', 'from'), from);
+    }
 
     const bar = el('div', 'actions');
     for (const [action, spec] of Object.entries(ACTIONS) as [TaskAction, (typeof ACTIONS)[TaskAction]][]) {

@@ -27,7 +27,7 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   defaultTimeoutSeconds: 300,
   defaultMaxAttempts: 3,
   staleInstanceMs: 60_000,
-  instanceLimit: 3,
+  instanceLimit: 0,
   ...DEFAULT_PRIMITIVE_SETTINGS,
 };
 
@@ -208,6 +208,7 @@ export class Coordinator {
             payload: input.payload ?? null,
             ...(input.resources && Object.keys(input.resources).length > 0 ? { resources: input.resources } : {}),
             ...(input.group ? { group: input.group } : {}),
+            ...(input.source ? { source: input.source } : {}),
             seq: ++seq,
             unmet_deps: new Set(unmet).size,
           }),
@@ -491,7 +492,8 @@ export class Coordinator {
           throw new HarnessError(
             ErrorCode.InstanceLimit,
             `instance limit reached: ${live.length} of ${this.config.instanceLimit} live instances ` +
-              `(${live.map((i) => i.worker_id).join(', ')}); stop one or raise the limit`,
+              `(${live.map((i) => i.worker_id).join(', ')}); stop one, or raise the limit: ` +
+              '`harness serve --instance-limit N`, or the VS Code setting agentHarness.instanceLimit (0: no limit)',
             { limit: this.config.instanceLimit },
           );
         }

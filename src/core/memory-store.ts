@@ -2,6 +2,9 @@ import type { Instance, TaskStatus } from './model';
 import { MemoryPrimitives } from './primitive-store';
 import { ZERO_COUNTS, type Change, type Committed, type Store, type StoreWriter, type TaskRow } from './store';
 
+/** Everything here is durable at once; one promise for all, as an empty transaction answers with the latest write's. */
+const DURABLE = Promise.resolve();
+
 const byReadiness = (a: TaskRow, b: TaskRow) => b.priority - a.priority || a.seq - b.seq;
 
 /**
@@ -20,7 +23,7 @@ export class MemoryStore implements Store {
     const tx: StoreWriter = { apply: (c) => undo.push(this.applyOne(c)) };
     try {
       const value = fn(tx);
-      return { value, durable: Promise.resolve() };
+      return { value, durable: DURABLE };
     } catch (e) {
       for (const u of undo.reverse()) u();
       throw e;

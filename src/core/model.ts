@@ -25,6 +25,20 @@ export const PoolName = z
 /** Amounts of pools, e.g. `{"cpu_cores": 2}`: whole positive numbers. */
 export const ResourceAmounts = z.record(PoolName, z.number().int().positive().max(1_000_000_000));
 
+/**
+ * Where a task came from (a GitHub issue, a webhook sender), shown as a link in the panel and the
+ * Tasks tree. Only http(s) URLs: the link is rendered in views, and another scheme could run code.
+ */
+export const TaskSource = z.strictObject({
+  kind: z.string().min(1).max(50),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2000)
+    .optional(),
+  title: z.string().max(500).optional(),
+});
+export type TaskSource = z.output<typeof TaskSource>;
+
 /** What a user gives to add a task: in a plan file, over the socket, from the CLI or the UI. */
 export const TaskInput = z.strictObject({
   id: Id.optional(),
@@ -39,6 +53,7 @@ export const TaskInput = z.strictObject({
   resources: ResourceAmounts.optional(),
   /** The parallel streams a `harness wait --group` converges; `group:NAME` as a dependency waits for all of them. */
   group: Id.optional(),
+  source: TaskSource.optional(),
 });
 export type TaskInput = z.input<typeof TaskInput>;
 export type ParsedTaskInput = z.output<typeof TaskInput>;
@@ -70,6 +85,8 @@ export interface Task {
   group?: string;
   /** The holder's latest progress report. */
   progress?: TaskProgress;
+  /** Where it came from (an issue, a webhook); absent for tasks added by hand. */
+  source?: TaskSource;
 }
 
 export interface TaskProgress {

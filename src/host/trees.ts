@@ -3,7 +3,7 @@ import type { HarnessApi } from '../client/api';
 import type { InstanceView, Task } from '../core/model';
 import { CommandId } from '../ui/ids';
 import type { TaskCache } from '../ui/task-cache';
-import { groupItem, instanceItem, moreItem, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
+import { groupItem, instanceItem, markdownLink, moreItem, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
 
 export type TaskNode =
   | { kind: 'group'; group: TaskGroup }
@@ -24,11 +24,16 @@ export function toTreeItem(m: ItemModel): vscode.TreeItem {
   );
   item.id = m.id;
   item.description = m.description;
-  item.tooltip = m.tooltip;
+  item.tooltip = m.link ? linkTooltip(m.tooltip, m.link) : m.tooltip;
   item.contextValue = m.contextValue;
   item.iconPath = new vscode.ThemeIcon(m.icon, m.iconColor ? new vscode.ThemeColor(m.iconColor) : undefined);
   if (m.command) item.command = { command: m.command.id, title: m.command.title, arguments: m.command.args };
   return item;
+}
+
+/** The tooltip as Markdown with the link last; the text is appended as text, so a title renders as written. */
+function linkTooltip(text: string, link: { label: string; url: string }): vscode.MarkdownString {
+  return new vscode.MarkdownString().appendText(text).appendMarkdown(`\n\n${markdownLink(link.label, link.url)}`);
 }
 
 /**

@@ -53,6 +53,14 @@ export const TaskView = z.object({
   result_preview: z._default(z.nullable(Text(MAX_RESULT_PREVIEW + 1)), null),
   /** Ready or blocked, as the host knows it (a scoped part of a big plan lacks the dependencies). */
   display_status: z._default(z.nullable(z.enum(DISPLAY_STATUSES)), null),
+  /** Where the task came from; the URL only http(s), as the core accepts it. */
+  source: z.optional(
+    z.object({
+      kind: Text(50),
+      url: z.optional(Text(2000).check(z.regex(/^https?:\/\//i))),
+      title: z.optional(Text(500)),
+    }),
+  ),
 });
 export type TaskView = z.infer<typeof TaskView>;
 

@@ -45,6 +45,8 @@ export function toTaskView(task: Task, display: DisplayStatus): TaskView {
     progress: task.progress ? { percent: task.progress.percent, message: task.progress.message, at: task.progress.at } : null,
     result_preview,
     display_status: display,
+    // The core bounds it as the protocol does (kind 50, url 2000 and http(s), title 500).
+    ...(task.source ? { source: task.source } : {}),
   };
 }
 

@@ -33,6 +33,8 @@ export interface ItemModel {
   expanded?: boolean;
   /** A command the row runs when clicked: [command id, ...arguments]. */
   command?: { id: string; title: string; args: unknown[] };
+  /** A link shown under the tooltip: where the task came from (an issue). */
+  link?: { label: string; url: string };
 }
 
 /** Groups that need a look or move on their own open at first; the rest start collapsed. */
@@ -148,6 +150,7 @@ export function taskItem(task: Task, group: TaskGroup, now: number, parent = '',
     exact(running ? 'Started' : 'Last started', task.started_at),
     exact('Finished', task.completed_at),
     task.error ? `Last error: ${task.error}` : '',
+    task.source ? `From: ${task.source.title ?? task.source.kind}${task.source.url ? ` (${task.source.url})` : ''}` : '',
   ]
     .filter(Boolean)
     .join('\n');
@@ -160,7 +163,18 @@ export function taskItem(task: Task, group: TaskGroup, now: number, parent = '',
     icon,
     ...(iconColor ? { iconColor } : {}),
     collapsible: task.dependencies.length > 0,
+    ...(task.source?.url ? { link: { label: task.source.title ?? task.source.url, url: task.source.url } } : {}),
   };
+}
+
+/**
+ * `[label](url)` with the label's Markdown escaped and the URL's parentheses and spaces encoded,
+ * so neither can end the link early or add markup. Only http(s) URLs reach here (TaskSource).
+ */
+export function markdownLink(label: string, url: string): string {
+  const text = label.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&').replace(/\s+/g, ' ');
+  const href = url.replace(/[()\s<>]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`);
+  return `[${text}](${href})`;
 }
 
 /** A worker's label: its name, or its id when it has none; the id again only if the name lacks it. */
