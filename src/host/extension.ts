@@ -7,6 +7,7 @@ import { describeError } from '../core/errors';
 import type { EventLine } from '../protocol/messages';
 import { CommandId, CONFIG_SECTION, ContextKey, ViewId } from '../ui/ids';
 import { readSettings, type Settings } from '../ui/settings';
+import { MAX_GROUPS } from '../ui/coordination-view-models';
 import { TaskCache } from '../ui/task-cache';
 import { statusBarText } from '../ui/view-models';
 import { workerEnvironment } from '../isolation';
@@ -119,7 +120,9 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       const jobs = [instances.refresh(api)];
       if (coordinationView.visible) {
         coordinationStale = false;
-        jobs.push(coordination.refresh(api, cache.tasksByGroup()));
+        // Only the listed groups' tasks are read: with thousands of groups a refresh stays small.
+        const { groups, count } = cache.groupsToList(MAX_GROUPS);
+        jobs.push(coordination.refresh(api, groups, count));
       }
       await Promise.all(jobs);
       updateStatus();

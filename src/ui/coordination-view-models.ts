@@ -52,8 +52,9 @@ export function groupNames(tasks: readonly Task[]): string[] {
  * One round of requests, all in parallel. Group status is derived from the tasks the extension
  * keeps (TaskCache), with the coordinator's own function (what `group_status` would answer), so a
  * refresh costs one `checkpoint_list` per listed group on top of the four list requests.
+ * `groups`: the groups to list with their tasks; `groupCount`: how many there are in all.
  */
-export async function fetchCoordination(api: Requester, groups: ReadonlyMap<string, readonly Task[]>): Promise<CoordinationModel> {
+export async function fetchCoordination(api: Requester, groups: ReadonlyMap<string, readonly Task[]>, groupCount = groups.size): Promise<CoordinationModel> {
   const statuses = [...groups].map(([group, tasks]) => groupStatus(group, tasks));
   statuses.sort((a, b) => Number(a.done) - Number(b.done) || a.group.localeCompare(b.group));
   const listed = statuses.slice(0, MAX_GROUPS);
@@ -72,7 +73,7 @@ export async function fetchCoordination(api: Requester, groups: ReadonlyMap<stri
     messages: [...mail.messages].sort((a, b) => a.sent_at.localeCompare(b.sent_at)),
     workers: Object.fromEntries(instances.instances.map((i) => [i.worker_id, i.status])),
     groups: listed.map((status, i) => ({ status, checkpoint: checkpoints[i]!.checkpoints.at(-1) ?? null })),
-    groupCount: statuses.length,
+    groupCount: Math.max(groupCount, statuses.length),
   };
 }
 

@@ -120,9 +120,20 @@ export class TaskCache {
     return this.groupCounts;
   }
 
-  /** Task group name → its tasks. */
-  tasksByGroup(): Map<string, Task[]> {
-    return new Map([...this.groups].filter(([, ids]) => ids.size > 0).map(([group, ids]) => [group, [...ids].map((id) => this.byId.get(id)!)]));
+  /**
+   * The tasks of the first `limit` groups, those with work left first, then by name; and how many
+   * groups there are. Chosen from the kept counts, so only the listed groups' tasks are read.
+   */
+  groupsToList(limit: number): { groups: Map<string, Task[]>; count: number } {
+    const open = (counts: Record<DisplayStatus, number>) => counts.ready + counts.blocked + counts.running > 0;
+    const names = [...this.groupCounts]
+      .sort(([a, ca], [b, cb]) => Number(open(cb)) - Number(open(ca)) || a.localeCompare(b))
+      .slice(0, limit)
+      .map(([name]) => name);
+    return {
+      groups: new Map(names.map((name) => [name, [...(this.groups.get(name) ?? [])].map((id) => this.byId.get(id)!)])),
+      count: this.groupCounts.size,
+    };
   }
 
   /** The tasks of an attention group in the order the sidebar lists them; `limit` of them. */

@@ -175,6 +175,20 @@ describe('TaskCache', () => {
     assert.deepEqual(view(h.cache), view(await h.fresh()));
   });
 
+  it('lists the groups with work left first, reading only the listed groups’ tasks', async () => {
+    const h = harness();
+    await h.coordinator.addTasks([
+      { id: 'a1', group: 'a' }, { id: 'b1', group: 'b' }, { id: 'c1', group: 'c' }, { id: 'c2', group: 'c' },
+    ]);
+    await h.cache.reload(h.source);
+    const a = (await h.coordinator.claim({ worker_id: 'w' })).task!;
+    await h.coordinator.complete({ worker_id: 'w', task_id: a.id, fencing_token: a.fencing_token });
+    const { groups, count } = h.cache.groupsToList(2);
+    assert.equal(count, 3);
+    assert.deepEqual([...groups.keys()], ['b', 'c'], 'a is done: it goes last, past the limit');
+    assert.deepEqual(groups.get('c')!.map((t) => t.id).sort(), ['c1', 'c2']);
+  });
+
   it('marks heartbeats quiet: the lease moved, nothing a row shows but its countdown', async () => {
     const h = harness();
     await h.coordinator.addTasks([{ id: 'a' }]);

@@ -131,7 +131,7 @@ describe('the Coordination tree', function () {
     const task = await eventually('the progress in the task list', () => h.tasks.snapshot.find((t) => t.id === 'coord-s1' && t.progress));
     const row = taskItem(task, 'running', Date.now());
     assert.match(row.description!, /40% · halfway/);
-    assert.match(row.description!, new RegExp(`group ${GROUP}`));
+    assert.match(row.description!, new RegExp(` · ${GROUP}$`));
   });
 
   it('Wait for Group resolves when every task of the group has completed, with the final status', async () => {
