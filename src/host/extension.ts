@@ -164,7 +164,11 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
         if (!quiet && !/^(task|lease):/.test(e.event)) othersSoon();
         if (e.event === 'instance:stale') notifyStale(e.data as { instance: { worker_id: string }; freed_tasks: string[] });
       });
-      void cache.reload(api).catch((err: unknown) => log.error(`could not list the tasks: ${describeError(err)}`));
+      void cache.reload(api).catch((err: unknown) => {
+        log.error(`could not list the tasks: ${describeError(err)}`);
+        tasksSoon();
+      });
+      tasksSoon(); // "Reading the tasks…" while a big plan is listed
       void vscode.commands.executeCommand('setContext', ContextKey.connected, api !== undefined);
       void vscode.commands.executeCommand('setContext', ContextKey.mode, api?.mode);
       if (api) ensureCli();

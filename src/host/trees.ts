@@ -8,7 +8,9 @@ import { groupItem, instanceItem, markdownLink, moreItem, taskItem, TASK_GROUPS,
 export type TaskNode =
   | { kind: 'group'; group: TaskGroup }
   | { kind: 'task'; task: Task; group: TaskGroup; parent: string }
-  | { kind: 'more'; group: TaskGroup };
+  | { kind: 'more'; group: TaskGroup }
+  /** Shown while the first listing is read, instead of the "No tasks yet" welcome. */
+  | { kind: 'loading' };
 
 /** Rows a group lists at first, and how many more each "Show more" adds. */
 export const GROUP_PAGE = 200;
@@ -77,6 +79,11 @@ export class TasksTree implements vscode.TreeDataProvider<TaskNode> {
   }
 
   getTreeItem(node: TaskNode): vscode.TreeItem {
+    if (node.kind === 'loading') {
+      const item = new vscode.TreeItem('Reading the tasks…');
+      item.iconPath = new vscode.ThemeIcon('loading~spin');
+      return item;
+    }
     if (node.kind === 'group') return toTreeItem(groupItem(node.group, this.cache.count(node.group)));
     if (node.kind === 'more') {
       const limit = this.limits.get(node.group) ?? GROUP_PAGE;
@@ -87,10 +94,10 @@ export class TasksTree implements vscode.TreeDataProvider<TaskNode> {
 
   getChildren(node?: TaskNode): TaskNode[] {
     if (!node) {
-      if (this.cache.size === 0) return []; // the welcome view shows instead
+      if (this.cache.size === 0) return this.cache.loading ? [{ kind: 'loading' }] : []; // else the welcome view shows
       return TASK_GROUPS.filter((g) => this.cache.count(g) > 0).map((g) => this.groupNodes.get(g)!);
     }
-    if (node.kind === 'more') return [];
+    if (node.kind === 'more' || node.kind === 'loading') return [];
     if (node.kind === 'group') {
       const limit = this.limits.get(node.group) ?? GROUP_PAGE;
       const rows: TaskNode[] = this.cache.list(node.group, limit).map((task) => ({ kind: 'task', task, group: node.group, parent: '' }));

@@ -1,5 +1,5 @@
 /**
- * Every message between the extension host and the coordination panel's webview, as zod schemas
+ * Every message between the extension host and the task graph panel's webview, as zod schemas
  * both sides check on arrival (a webview is another trust domain and another build). Imports only
  * zod, so the webview bundle can share it: zod/mini, because the classic API's chaining object
  * pulls the whole library (~450 kB minified) into the webview bundle, where mini costs ~20 kB.

@@ -1,5 +1,5 @@
 /**
- * What the coordination panel sends its webview, and when: the host side of the panel without
+ * What the task graph panel sends its webview, and when: the host side of the panel without
  * `vscode`, so plain-Node tests drive it with a fake API and fake timers.
  *
  * - Nothing is posted before the webview said `ready`, nor while the panel is hidden (a hidden

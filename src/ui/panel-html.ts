@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * The coordination panel's HTML, apart from `vscode` so tests (and the browser test's static
+ * The task graph panel's HTML, apart from `vscode` so tests (and the browser test's static
  * page) render exactly what the panel serves.
  */
 export interface PanelHtmlOptions {

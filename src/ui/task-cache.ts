@@ -68,13 +68,18 @@ export class TaskCache {
   private eventSeq = 0;
   private readonly touched = new Map<string, number>();
   private readonly listeners = new Set<(change: CacheChange) => void>();
-  private loading: Promise<void> | null = null;
+  private pendingLoad: Promise<void> | null = null;
   private source: TaskSource | undefined;
   /** When the last full listing finished, and how long it took (ms). */
   lastLoad = { at: 0, ms: 0, count: 0 };
 
   get size(): number {
     return this.byId.size;
+  }
+
+  /** A full listing is under way (100,000 tasks take seconds to read). */
+  get loading(): boolean {
+    return this.pendingLoad !== null;
   }
 
   get(id: string): Task | undefined {
@@ -159,7 +164,7 @@ export class TaskCache {
       this.emit({ ids: new Set(), reloaded: true, quiet: false });
       return Promise.resolve();
     }
-    const run = (this.loading ??= this.load(source).finally(() => (this.loading = null)));
+    const run = (this.pendingLoad ??= this.load(source).finally(() => (this.pendingLoad = null)));
     return run;
   }
 
