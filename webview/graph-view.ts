@@ -10,30 +10,16 @@
  */
 import type { TaskView } from '../src/protocol/webview';
 import { type GraphFilter, type GraphNode, type VisibleGraph, NO_FILTER, buildGraph, lineage, nodesAt, searchMatches, taskKey } from './graph-model';
-import { type Box, type Layout, idCharsFor, metaCharsFor, pathFor } from './layout';
+import { neighbour } from './graph-navigation';
+import { makeNode, type NodeEls, paintNode, svg } from './graph-nodes';
+import { type Box, type Layout, pathFor } from './layout';
 import type { LayoutEngine } from './layout-engine';
 import { Minimap } from './minimap';
-import { type DisplayStatus, STATUS_LABELS, truncate } from './model';
+import { type DisplayStatus, truncate } from './model';
 import { Viewport } from './viewport';
 
-const SVG = 'http://www.w3.org/2000/svg';
 const DRAG_THRESHOLD_PX = 4;
 const PAN_STEP_PX = 80;
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
-
-interface NodeEls {
-  g: SVGGElement;
-  title: SVGTitleElement;
-  id: SVGTextElement;
-  meta: SVGTextElement;
-  progress: SVGRectElement;
-  signature: string;
-}
 
 export interface GraphViewEvents {
   /** A node was selected (null: the selection was cleared). */
@@ -233,7 +219,7 @@ export class GraphView {
     for (const node of graph.nodes) {
       const box = layout.nodes.get(node.key);
       if (!box) continue;
-      const els = this.makeNode(node, box);
+      const els = makeNode(node, box);
       nodeLayer.append(els.g);
       this.nodes.set(node.key, els);
     }
@@ -247,28 +233,6 @@ export class GraphView {
     this.focusKey = null;
     if (keep) this.setFocusable(keep);
     this.paintAll();
-  }
-
-  private makeNode(node: GraphNode, box: Box): NodeEls {
-    const g = svg('g', { class: `node${node.kind === 'collapsed' ? ' collapsed' : ''}`, transform: `translate(${box.x},${box.y})`, tabindex: -1, role: 'button' });
-    g.dataset.key = node.key;
-    g.dataset.width = String(box.w);
-    if (node.kind === 'task') g.dataset.taskId = node.task.id;
-    const title = svg('title');
-    const parts: SVGElement[] = [title];
-    if (node.kind === 'collapsed') parts.push(svg('rect', { x: 4, y: -4, width: box.w, height: box.h, rx: 6, class: 'node-box node-stack' }));
-    const id = svg('text', { x: 12, y: 18, class: 'node-id' });
-    const meta = svg('text', { x: 12, y: 35, class: 'node-meta' });
-    const progress = svg('rect', { x: 0, y: box.h - 3, width: 0, height: 3, rx: 1.5, class: 'node-progress' });
-    parts.push(
-      svg('rect', { width: box.w, height: box.h, rx: 6, class: 'node-box' }),
-      svg('rect', { width: 4, height: box.h, rx: 2, class: 'node-stripe' }),
-      id,
-      meta,
-      progress,
-    );
-    g.append(...parts);
-    return { g, title, id, meta, progress, signature: '' };
   }
 
   private statusOfKey(key: string): DisplayStatus {
@@ -294,7 +258,7 @@ export class GraphView {
     for (const node of this.graph.nodes) {
       const els = this.nodes.get(node.key);
       if (!els) continue;
-      this.paintNode(node, els, now);
+      paintNode(node, els, this.statuses, now);
       const cl = els.g.classList;
       cl.toggle('match', matched.has(node.key));
       cl.toggle('selected', node.key === this.selectedKey);
@@ -333,39 +297,6 @@ export class GraphView {
       }
       this.minimap.paint((key) => this.statusOfKey(key));
     }
-  }
-
-  private paintNode(node: GraphNode, els: NodeEls, now: number): void {
-    let status: DisplayStatus;
-    let id: string;
-    let meta: string;
-    let label: string;
-    let progress = 0;
-    if (node.kind === 'collapsed') {
-      status = 'completed';
-      id = `✓ ${node.taskIds.length} completed`;
-      meta = truncate(node.taskIds.slice(0, 3).join(', ') + (node.taskIds.length > 3 ? ` +${node.taskIds.length - 3}` : ''), 26);
-      label = `${node.taskIds.length} completed tasks, collapsed: ${node.taskIds.slice(0, 20).join(', ')}`;
-    } else {
-      const t = node.task;
-      status = this.statuses.get(t.id) ?? 'blocked';
-      const width = Number(els.g.dataset.width);
-      id = truncate(t.id, idCharsFor(width));
-      meta = truncate(nodeMeta(t, status, now), metaCharsFor(width));
-      const held = t.claimed_by ? `, ${status === 'running' ? 'held' : 'last held'} by ${t.claimed_by}` : '';
-      label = `Task ${t.id}, ${STATUS_LABELS[status]}${held}`;
-      if (status === 'running' && t.progress) progress = Math.max(0, Math.min(100, t.progress.percent)) / 100;
-    }
-    const signature = `${status}|${id}|${meta}|${label}|${progress}`;
-    if (signature === els.signature) return;
-    els.signature = signature;
-    for (const c of [...els.g.classList]) if (c.startsWith('status-')) els.g.classList.remove(c);
-    els.g.classList.add(`status-${status}`);
-    els.id.textContent = id;
-    els.meta.textContent = meta;
-    els.progress.setAttribute('width', String(Math.round(progress * Number(els.g.dataset.width))));
-    els.g.setAttribute('aria-label', label);
-    els.title.textContent = node.kind === 'task' && node.task.description ? `${label}\n${truncate(node.task.description, 300)}` : label;
   }
 
   private selectKey(key: string | null): void {
@@ -511,7 +442,7 @@ export class GraphView {
       this.selectKey(key);
       return;
     }
-    const next = this.neighbour(key, e.key);
+    const next = neighbour(this.graph, this.layout, key, e.key);
     if (!next) return;
     e.preventDefault();
     this.setFocusable(next);
@@ -519,67 +450,5 @@ export class GraphView {
     this.nodes.get(next)!.g.focus({ preventScroll: true });
   }
 
-  /**
-   * Arrows along the flow (right or down, as laid out) go to a dependent, against it to a
-   * dependency, the nearest on screen first; arrows across the flow go to the nearest node that
-   * way, within a 45° cone.
-   */
-  private neighbour(key: string, arrow: string): string | null {
-    const keys = [...this.nodes.keys()];
-    if (arrow === 'Home') return keys[0] ?? null;
-    if (arrow === 'End') return keys[keys.length - 1] ?? null;
-    const dir = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowDown: [0, 1], ArrowUp: [0, -1] }[arrow];
-    const from = this.layout!.nodes.get(key);
-    if (!dir || !from) return null;
-    const flow = this.layout!.direction === 'RIGHT' ? [1, 0] : [0, 1];
-    const sign = dir[0]! * flow[0]! + dir[1]! * flow[1]!;
-    const distance = (k: string) => {
-      const b = this.layout!.nodes.get(k)!;
-      return Math.hypot(b.x - from.x, b.y - from.y);
-    };
-    if (sign !== 0) {
-      const { upstream, downstream } = lineage(this.graph, key);
-      const next = new Set<string>();
-      for (const e of this.graph.edges) {
-        const froms = nodesAt(this.graph, e.from);
-        const tos = nodesAt(this.graph, e.to);
-        if (sign > 0 && froms.includes(key)) tos.forEach((k) => next.add(k));
-        if (sign < 0 && tos.includes(key)) froms.forEach((k) => next.add(k));
-      }
-      const candidates = [...next].filter((k) => this.nodes.has(k) && (sign > 0 ? downstream : upstream).has(k));
-      return candidates.sort((a, b) => distance(a) - distance(b))[0] ?? null;
-    }
-    let best: string | null = null;
-    let bestScore = Infinity;
-    for (const [other, box] of this.layout!.nodes) {
-      const dx = box.x - from.x;
-      const dy = box.y - from.y;
-      const along = dx * dir[0]! + dy * dir[1]!;
-      const across = Math.abs(dx * dir[1]! - dy * dir[0]!);
-      if (other === key || along <= 0 || across > along) continue;
-      const score = along + 2 * across;
-      if (score < bestScore) [best, bestScore] = [other, score];
-    }
-    return best;
-  }
 }
 
-/** The second line of a task's node: what changes (holder, progress, lease) before what does not. */
-export function nodeMeta(t: TaskView, status: DisplayStatus, now: number): string {
-  if (status === 'running') {
-    const parts = [`⚙ ${truncate(t.claimed_by ?? '?', 14)}`];
-    if (t.progress) parts.push(`${Math.round(t.progress.percent)}%`);
-    else if (t.lease_expires_at) {
-      // Minutes only: a node is repainted with each state, not every second (the details tick).
-      const left = Date.parse(t.lease_expires_at) - now;
-      parts.push(left > 0 ? `${Math.ceil(left / 60_000)} min` : 'lease expired');
-    }
-    return parts.join(' · ');
-  }
-  if (status === 'dead_letter') return `dead letter · ${t.attempts}/${t.max_attempts}`;
-  if (status === 'ready' && t.error) return `retry · failed ${t.attempts}/${t.max_attempts}`;
-  if (status === 'completed') return t.claimed_by ? `done · ${truncate(t.claimed_by, 16)}` : 'done';
-  return STATUS_LABELS[status];
-}
-
-export { taskKey };

@@ -9,6 +9,7 @@ import type { DisplayStatus, TaskView } from '../../src/protocol/webview';
 import { buildGraph, lineage, NO_FILTER, redundantEdges, type GraphFilter, type VisibleGraph } from '../../webview/graph-model';
 import { chooseDirection, fromElkLayout, idCharsFor, nodeWidthFor, pathFor, toElkGraph, type Direction, type Layout } from '../../webview/layout';
 import { LayoutEngine, type ElkLike } from '../../webview/layout-engine';
+import { neighbour } from '../../webview/graph-navigation';
 import { displayStatuses } from '../../webview/model';
 import { FIT_MAX_SCALE, MARGIN, MIN_LABEL_PX, LABEL_PX, MIN_SCALE, Viewport } from '../../webview/viewport';
 import { syntheticPlan } from '../support/plans';
@@ -144,6 +145,22 @@ describe('task graph layout (ELK layered)', function () {
       assert.ok(layout.width > 0 && layout.height > 0);
     });
   }
+
+  it('arrow keys move along dependencies with the flow, and to the nearest node across it', async () => {
+    const g = graphOf(planTasks(shop));
+    for (const direction of ['RIGHT', 'DOWN'] as const) {
+      const layout = await layOut(g, direction);
+      const [along, back] = direction === 'RIGHT' ? ['ArrowRight', 'ArrowLeft'] : ['ArrowDown', 'ArrowUp'];
+      assert.ok(['t:api-contract', 't:db-schema'].includes(neighbour(g, layout, 't:spec', along)!), 'spec → one of its dependents');
+      assert.equal(neighbour(g, layout, 't:spec', back), null, 'nothing comes before spec');
+      assert.equal(neighbour(g, layout, 't:migrations', back), 't:db-schema', 'back to its one dependency');
+      const across = direction === 'RIGHT' ? 'ArrowDown' : 'ArrowRight';
+      const next = neighbour(g, layout, 't:api-users', across);
+      assert.ok(next && next !== 't:api-users', `${across} moves across the flow`);
+      assert.equal(neighbour(g, layout, 't:spec', 'Home'), 't:spec');
+      assert.equal(neighbour(g, layout, 't:spec', 'End'), 't:release');
+    }
+  });
 
   it('picks the direction that shows the graph bigger in the view', () => {
     const chain = graphOf(Array.from({ length: 8 }, (_, i) => task(`c${i}`, i ? [`c${i - 1}`] : [], 'pending')));
