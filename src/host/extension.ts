@@ -8,6 +8,7 @@ import type { EventLine } from '../protocol/messages';
 import { CommandId, CONFIG_SECTION, ContextKey, ViewId } from '../ui/ids';
 import { readSettings, type Settings } from '../ui/settings';
 import { MAX_GROUPS } from '../ui/coordination-view-models';
+import type { StateTimings } from '../ui/outbox';
 import { TaskCache } from '../ui/task-cache';
 import { statusBarText } from '../ui/view-models';
 import { workerEnvironment } from '../isolation';
@@ -35,8 +36,8 @@ export interface HarnessExtensionApi {
   lastEventToRefreshMs: number | undefined;
   /** Milliseconds from the last coordinator event to the panel's webview having rendered it. */
   panelEventToRenderedMs(): number | undefined;
-  /** Of the panel's last state: the host reading it, the webview checking and rendering it (ms). */
-  panelStateTimings(): { fetchMs: number; renderMs: number } | undefined;
+  /** Of the panel's last state: waiting, reading, the trip to the webview and back, its rendering (ms). */
+  panelStateTimings(): StateTimings | undefined;
   /** The output of a run the panel has been sent so far. */
   panelOutput(runId: string): string | undefined;
 }

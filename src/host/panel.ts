@@ -5,7 +5,7 @@ import type { Disposable } from '../core/events';
 import type { Logger } from '../core/log';
 import { type RunLogMessage, type Scope, type StateMessage, type TaskAction, type TaskActionMessage, parseWebviewMessage } from '../protocol/webview';
 import { CommandId } from '../ui/ids';
-import { PanelOutbox } from '../ui/outbox';
+import { PanelOutbox, type StateTimings } from '../ui/outbox';
 import { makeNonce, renderPanelHtml } from '../ui/panel-html';
 import { taskState, toRunLogMessage, toStateMessage } from '../ui/panel-state';
 import type { TaskCache } from '../ui/task-cache';
@@ -159,7 +159,7 @@ export class CoordinationPanel implements vscode.Disposable {
   }
 
   /** Of the last state rendered: reading it and the webview's checking and rendering, in ms. */
-  get lastStateTimings(): { fetchMs: number; renderMs: number } | undefined {
+  get lastStateTimings(): StateTimings | undefined {
     return this.outbox.lastStateTimings;
   }
 

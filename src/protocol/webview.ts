@@ -105,9 +105,9 @@ export type OutputChunk = z.infer<typeof OutputChunk>;
  */
 export const SUMMARY_ABOVE = 1500;
 /** Tasks listed in the summary's ready frontier and running list (the rest are counted). */
-export const SUMMARY_LIST_MAX = 200;
+export const SUMMARY_LIST_MAX = 100;
 /** Groups the summary lists, those with work left first; `group_count` says how many there are. */
-export const SUMMARY_GROUPS_MAX = 500;
+export const SUMMARY_GROUPS_MAX = 200;
 
 const StatusCounts = z.object(Object.fromEntries(DISPLAY_STATUSES.map((s) => [s, Count])) as Record<DisplayStatus, typeof Count>);
 export type StatusCounts = z.infer<typeof StatusCounts>;

@@ -7,7 +7,7 @@
  *   fetched fresh when posting is possible again; output is queued, bounded, and past the bound
  *   replaced by a refetch of the run's whole log.
  * - A second `ready` (the webview reloaded) replays everything: fresh state, the selected run's log.
- * - Coordinator events become one debounced state refresh; `run:output` of the selected run is
+ * - Coordinator events become one state refresh per burst (and per webview answer, below); `run:output` of the selected run is
  *   posted in batches every `outputFlushMs`, each at most `maxBatchChunks` / `maxBatchChars`.
  * - Flow control: the webview answers each state with `rendered`; the next state goes only then
  *   (or after `renderTimeoutMs`, for a webview that never answers), so a busy webview gets the
@@ -35,6 +35,13 @@ export interface OutboxDeps {
   now?: () => number;
 }
 
+export interface StateTimings {
+  waitMs: number;
+  fetchMs: number;
+  tripMs: number;
+  renderMs: number;
+}
+
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
@@ -52,7 +59,9 @@ export interface OutboxOptions {
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
-  stateDebounceMs: 30,
+  // Events in one burst (one tick) are one state; later ones wait for the webview to answer the
+  // state before (flow control), so no delay is needed to coalesce: the first change goes at once.
+  stateDebounceMs: 0,
   outputFlushMs: 30,
   maxBatchChunks: 200,
   maxBatchChars: 256 * 1024,
@@ -84,13 +93,17 @@ export class PanelOutbox {
   private disposed = false;
   private stateSeq = 0;
   /** The state sent and not yet answered with `rendered`, and when it was sent. */
-  private unanswered: { seq: number; timer: unknown; eventAt: number | null; fetchMs: number } | null = null;
+  private unanswered: { seq: number; timer: unknown; eventAt: number | null; waitMs: number; fetchMs: number; sentAt: number } | null = null;
   /** When the first event not yet in a sent state arrived. */
   private eventAt: number | null = null;
   /** Milliseconds from a coordinator event to the webview having rendered a state with it. */
   lastEventToRenderedMs: number | undefined;
-  /** Of the last state answered: reading it (host), and checking and rendering it (webview), in ms. */
-  lastStateTimings: { fetchMs: number; renderMs: number } | undefined;
+  /**
+   * Of the last state answered, in ms: from its first event to reading it (waiting), reading it
+   * (host), from posting it to the answer (the trip, the webview's work included), and the
+   * webview's checking and rendering alone.
+   */
+  lastStateTimings: StateTimings | undefined;
   /** What was posted per run, for tests and diagnostics. */
   readonly posted = new PostedText();
 
@@ -172,9 +185,10 @@ export class PanelOutbox {
   /** The webview has rendered state `seq` (in `renderMs`): the next may go. */
   onRendered(seq: number, renderMs = 0): void {
     if (this.unanswered?.seq !== seq) return;
-    const { eventAt, fetchMs } = this.unanswered;
-    if (eventAt !== null) this.lastEventToRenderedMs = this.now() - eventAt;
-    this.lastStateTimings = { fetchMs, renderMs };
+    const { eventAt, waitMs, fetchMs, sentAt } = this.unanswered;
+    const now = this.now();
+    if (eventAt !== null) this.lastEventToRenderedMs = now - eventAt;
+    this.lastStateTimings = { waitMs, fetchMs, tripMs: now - sentAt, renderMs };
     this.answered();
     this.pump();
   }
@@ -255,6 +269,7 @@ export class PanelOutbox {
     this.eventAt = null;
     try {
       const fetchStarted = this.now();
+      const waitMs = eventAt === null ? 0 : fetchStarted - eventAt;
       const state = await this.deps.fetchState();
       const fetchMs = this.now() - fetchStarted;
       if (this.canPost) {
@@ -265,7 +280,7 @@ export class PanelOutbox {
           this.unanswered = null;
           this.pump();
         }, this.options.renderTimeoutMs);
-        this.unanswered = { seq, timer, eventAt, fetchMs };
+        this.unanswered = { seq, timer, eventAt, waitMs, fetchMs, sentAt: this.now() };
         this.send({ ...state, seq });
       } else {
         this.stateDirty = true;
