@@ -13,6 +13,7 @@ import { signGitHub, verifyGitHubSignature } from '../src/webhooks/signatures';
 import { scratchBase } from './core';
 import type { BenchOptions, Section, SectionResult } from './section';
 import { fmt, latency, num, summarize, type Table } from './stats';
+import { readHarnessConfig } from '../src/config/harness';
 
 const SECRET = 'bench-secret';
 
@@ -58,7 +59,8 @@ async function oneRun(root: string, serial: number, concurrent: number): Promise
     JSON.stringify({ webhooks: { github: { secret: { env: 'BENCH_GH_SECRET' }, rules: [{ name: 'agent', on: 'issues.labeled', label: 'agent' }] } } }),
   );
   const coordinator = new Coordinator(await SqlJsStore.open({ dir: path.join(dir, '.harness') }), DEFAULT_CONFIG);
-  const listener = await WebhookListener.start({ coordinator, worktree: dir, log: silentLogger, port: 0, env: { BENCH_GH_SECRET: SECRET } });
+  const stateDir = path.join(dir, '.harness');
+  const listener = await WebhookListener.start({ coordinator, workspace: dir, settings: () => readHarnessConfig(stateDir).webhooks, log: silentLogger, port: 0, env: { BENCH_GH_SECRET: SECRET } });
   try {
     const { port } = listener.address;
     const serialMs: number[] = [];

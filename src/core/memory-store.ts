@@ -1,6 +1,6 @@
 import type { Instance, TaskStatus } from './model';
 import { MemoryPrimitives } from './primitive-store';
-import { ZERO_COUNTS, type Change, type Committed, type Store, type StoreWriter, type TaskRow } from './store';
+import { ZERO_COUNTS, type Change, type Committed, type Store, type StoreWriter, type TaskPageQuery, type TaskRow, type TaskSummary } from './store';
 
 /** Everything here is durable at once; one promise for all, as an empty transaction answers with the latest write's. */
 const DURABLE = Promise.resolve();
@@ -81,10 +81,31 @@ export class MemoryStore implements Store {
       .sort((a, b) => a.seq - b.seq)
       .map((t) => structuredClone(t));
   }
+  listTasksPage({ afterSeq, limit, status, group }: TaskPageQuery): TaskRow[] {
+    return [...this.tasks.values()]
+      .filter((t) => t.seq > afterSeq && (!status || t.status === status) && (group === undefined || t.group === group))
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit)
+      .map((t) => structuredClone(t));
+  }
   countTasks(): Record<TaskStatus, number> {
     const counts = ZERO_COUNTS();
     for (const t of this.tasks.values()) counts[t.status]++;
     return counts;
+  }
+  taskSummary(): TaskSummary {
+    const summary: TaskSummary = { counts: ZERO_COUNTS(), ready: 0, groups: new Map() };
+    for (const t of this.tasks.values()) {
+      const ready = t.status === 'pending' && t.unmet_deps === 0 ? 1 : 0;
+      summary.counts[t.status]++;
+      summary.ready += ready;
+      if (t.group === undefined) continue;
+      let g = summary.groups.get(t.group);
+      if (!g) summary.groups.set(t.group, (g = { ...ZERO_COUNTS(), ready: 0 }));
+      g[t.status]++;
+      g.ready += ready;
+    }
+    return summary;
   }
   heldBy(workerId: string): TaskRow[] {
     return this.listTasks('running').filter((t) => t.claimed_by === workerId);

@@ -6,7 +6,7 @@ import { nodeFileOps, type FileOps } from './files';
 import { decodeJournal, encodeRecord, type JournalRecord } from './journal';
 import type { Instance, TaskStatus } from './model';
 import { PRIMITIVES_MIGRATION, SqlPrimitives } from './sqljs-primitives';
-import { ZERO_COUNTS, type Change, type Committed, type Store, type StoreWriter, type TaskRow } from './store';
+import { ZERO_COUNTS, type Change, type Committed, type Store, type StoreWriter, type TaskPageQuery, type TaskRow, type TaskSummary } from './store';
 import { acquireStateLock, type StateLock } from './state-lock';
 
 /** Schema changes, applied in order inside one transaction; the version is kept in `meta`. */
@@ -398,6 +398,33 @@ export class SqlJsStore implements Store {
     return status
       ? this.all('SELECT body FROM tasks WHERE status = ? ORDER BY seq', [status])
       : this.all('SELECT body FROM tasks ORDER BY seq', []);
+  }
+  listTasksPage({ afterSeq, limit, status, group }: TaskPageQuery): TaskRow[] {
+    return this.all(
+      "SELECT body FROM tasks WHERE seq > ? AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR json_extract(body, '$.group') = ?3) ORDER BY seq LIMIT ?4",
+      [afterSeq, status ?? null, group ?? null, limit],
+    );
+  }
+  taskSummary(): TaskSummary {
+    const summary: TaskSummary = { counts: ZERO_COUNTS(), ready: 0, groups: new Map() };
+    const stmt = this.prepare(
+      "SELECT status, status = 'pending' AND unmet_deps = 0, json_extract(body, '$.group'), count(*) FROM tasks GROUP BY 1, 2, 3",
+    );
+    try {
+      while (stmt.step()) {
+        const [status, ready, group, n] = stmt.get() as [TaskStatus, number, string | null, number];
+        summary.counts[status] += n;
+        if (ready) summary.ready += n;
+        if (group === null) continue;
+        let g = summary.groups.get(group);
+        if (!g) summary.groups.set(group, (g = { ...ZERO_COUNTS(), ready: 0 }));
+        g[status] += n;
+        if (ready) g.ready += n;
+      }
+    } finally {
+      stmt.reset();
+    }
+    return summary;
   }
   countTasks(): Record<TaskStatus, number> {
     const counts = ZERO_COUNTS();

@@ -23,10 +23,30 @@ export type Change =
   | { op: 'meta'; key: string; value: string }
   | PrimitiveChange;
 
+/** One page of tasks in `seq` order (oldest first): the ones after `afterSeq` matching the filters. */
+export interface TaskPageQuery {
+  afterSeq: number;
+  limit: number;
+  status?: TaskStatus | undefined;
+  group?: string | undefined;
+}
+
+/** What `status` reports, counted in one pass over the tasks. */
+export interface TaskSummary {
+  counts: Record<TaskStatus, number>;
+  /** Pending tasks with every dependency completed. */
+  ready: number;
+  /** The same per group, for tasks that belong to one. */
+  groups: Map<string, Record<TaskStatus, number> & { ready: number }>;
+}
+
 export interface StoreReader {
   getTask(id: string): TaskRow | undefined;
   listTasks(status?: TaskStatus): TaskRow[];
+  /** At most `limit` tasks: reads cost the page, not the whole table. */
+  listTasksPage(query: TaskPageQuery): TaskRow[];
   countTasks(): Record<TaskStatus, number>;
+  taskSummary(): TaskSummary;
   /** Running tasks whose holder is `workerId`. */
   heldBy(workerId: string): TaskRow[];
   /** Ready tasks, highest priority first, oldest first among equals; stops at the first accepted. */

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import { describeError } from '../core/errors';
+import type { HarnessApi } from '../protocol/api';
+import { describeError } from '../protocol/errors';
+import { QUIET_EVENTS, type EventData } from '../protocol/events';
+import { Isolate } from '../protocol/isolation';
 import type { EventLine } from '../protocol/messages';
 import { CommandId, CONFIG_SECTION, ContextKey, ViewId } from '../ui/ids';
 import { readSettings, type Settings } from '../ui/settings';
@@ -11,7 +13,6 @@ import { MAX_GROUPS } from '../ui/coordination-view-models';
 import type { StateTimings } from '../ui/outbox';
 import { TaskCache } from '../ui/task-cache';
 import { statusBarText } from '../ui/view-models';
-import { workerEnvironment } from '../isolation';
 import { registerCommands } from './commands';
 import { registerCoordinationCommands } from './coordination-commands';
 import { CoordinationTree } from './coordination-tree';
@@ -163,7 +164,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
         const quiet = QUIET_EVENTS.has(e.event);
         if (cache.applyEvent(e) && !quiet) firstEventAt ??= arrived;
         if (!quiet && !/^(task|lease):/.test(e.event)) othersSoon();
-        if (e.event === 'instance:stale') notifyStale(e.data as { instance: { worker_id: string }; freed_tasks: string[] });
+        if (e.event === 'instance:stale') notifyStale(e.data as EventData<'instance:stale'>);
       });
       void cache.reload(api).catch((err: unknown) => {
         log.error(`could not list the tasks: ${describeError(err)}`);
@@ -195,8 +196,9 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       workerId: exported.workerId,
       binDir: ensureCli,
       openPanel: (api) => CoordinationPanel.show(context, api, cache, log),
+      // Through the coordinator, wherever it runs: it reads the isolation settings of its state directory.
       isolation: async (workerId) => {
-        const { cwd, env } = await workerEnvironment(folder, workerId);
+        const { cwd, env } = await (await connection.ensure()).call(Isolate, { worker_id: workerId });
         return { cwd, env };
       },
     }),
@@ -237,7 +239,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
 }
 
 /** A worker that stopped heartbeating is worth a person's attention: its work moved on. */
-function notifyStale({ instance, freed_tasks }: { instance: { worker_id: string }; freed_tasks: string[] }): void {
+function notifyStale({ instance, freed_tasks }: EventData<'instance:stale'>): void {
   const freed = freed_tasks.length ? ` Its task${freed_tasks.length > 1 ? 's' : ''} ${freed_tasks.join(', ')} went back to the queue.` : '';
   void vscode.window.showWarningMessage(`Agent Harness: worker ${instance.worker_id} stopped heartbeating.${freed}`);
 }
@@ -260,9 +262,6 @@ function workerIdFor(context: vscode.ExtensionContext): string {
   }
   return id;
 }
-
-/** Events that change nothing the trees show (lease times tick on the periodic refresh). */
-const QUIET_EVENTS = new Set(['run:output', 'task:heartbeat', 'lock:renewed', 'events:dropped']);
 
 let activeConnection: Connection | undefined;
 

@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import { describeError } from '../core/errors';
-import type { Disposable } from '../core/events';
-import type { Logger } from '../core/log';
+import type { Disposable, HarnessApi } from '../protocol/api';
+import { describeError } from '../protocol/errors';
+import { InstanceList } from '../protocol/instances';
+import type { Logger } from '../protocol/log';
+import { RunList, RunLog } from '../protocol/runs';
 import { type RunLogMessage, type Scope, type StateMessage, type TaskAction, type TaskActionMessage, parseWebviewMessage } from '../protocol/webview';
 import { CommandId } from '../ui/ids';
 import { PanelOutbox, type StateTimings } from '../ui/outbox';
@@ -182,12 +183,12 @@ export class CoordinationPanel implements vscode.Disposable {
   /** Tasks from the cache (no request, whatever their number); workers and runs from the coordinator. */
   private async fetchState(): Promise<StateMessage> {
     const api = this.requireApi();
-    const [i, r] = await Promise.all([api.request<{ instances: unknown[] }>('instance_list'), api.request<{ runs: unknown[] }>('run_list')]);
+    const [i, r] = await Promise.all([api.call(InstanceList), api.call(RunList)]);
     return toStateMessage(taskState(this.cache, this.scope), i.instances, r.runs);
   }
 
   private async fetchLog(runId: string): Promise<RunLogMessage> {
-    return toRunLogMessage(runId, await this.requireApi().request<{ output: unknown[]; dropped_bytes: number }>('run_log', { run_id: runId }));
+    return toRunLogMessage(runId, await this.requireApi().call(RunLog, { run_id: runId }));
   }
 
   private onMessage(raw: unknown): void {

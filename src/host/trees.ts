@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import type { InstanceView, Task } from '../core/model';
+import type { HarnessApi } from '../protocol/api';
+import { InstanceList } from '../protocol/instances';
+import type { InstanceView, Task } from '../protocol/model';
 import { CommandId } from '../ui/ids';
 import type { TaskCache } from '../ui/task-cache';
 import { groupItem, instanceItem, markdownLink, moreItem, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
@@ -127,7 +128,7 @@ export class InstancesTree implements vscode.TreeDataProvider<InstanceView> {
   }
 
   async refresh(api: HarnessApi | undefined): Promise<void> {
-    this.instances = api ? (await api.request<{ instances: InstanceView[] }>('instance_list')).instances : [];
+    this.instances = api ? (await api.call(InstanceList)).instances : [];
     this.changed.fire(undefined);
   }
 

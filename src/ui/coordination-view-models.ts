@@ -1,15 +1,18 @@
 // The Coordination tree's model and rows, free of vscode so they are unit-tested in plain Node:
 // locks, resource pools, pending messages and task groups with their latest checkpoint. The host
 // (src/host/coordination-tree.ts) fetches the model on every debounced refresh and renders it.
-import { groupStatus, type Checkpoint, type GroupStatus } from '../core/convergence';
-import type { Message } from '../core/mailbox';
-import type { InstanceStatus, Task } from '../core/model';
-import type { PoolHolder, PoolView } from '../core/pools';
-import type { LockRow } from '../core/primitive-store';
+import type { Caller } from '../protocol/api';
+import { groupStatus, type Checkpoint, type GroupStatus } from '../protocol/groups';
+import { InstanceList } from '../protocol/instances';
+import { LockList, type Lock as LockRow } from '../protocol/locks';
+import { MessageList, type PendingMessage } from '../protocol/mailbox';
+import type { InstanceStatus, Task } from '../protocol/model';
+import { PoolList, type PoolHolder, type PoolView } from '../protocol/pools';
+import { CheckpointList } from '../protocol/tasks';
 import { formatAgo } from '../protocol/human-time';
 import { formatDuration, progressText, type ItemModel } from './view-models';
 
-export type PendingMessage = Message & { recipient: string };
+export type { PendingMessage };
 export interface LockWaiting {
   path: string;
   worker_id: string;
@@ -39,9 +42,7 @@ export const EMPTY_COORDINATION: CoordinationModel = { locks: [], lockWaiting: [
 export const MAX_GROUPS = 100;
 
 /** The part of HarnessApi the fetch needs, so tests can hand in a fake. */
-export interface Requester {
-  request<T>(command: string, params?: Record<string, unknown>): Promise<T>;
-}
+export type Requester = Caller;
 
 /** The distinct groups of some tasks, sorted. */
 export function groupNames(tasks: readonly Task[]): string[] {
@@ -60,11 +61,11 @@ export async function fetchCoordination(api: Requester, groups: ReadonlyMap<stri
   const listed = statuses.slice(0, MAX_GROUPS);
   const names = listed.map((g) => g.group);
   const [locks, pools, mail, instances, checkpoints] = await Promise.all([
-    api.request<{ locks: LockRow[]; waiting: LockWaiting[] }>('lock_list'),
-    api.request<{ pools: PoolView[] }>('pool_list'),
-    api.request<{ messages: PendingMessage[] }>('message_list'),
-    api.request<{ instances: Array<{ worker_id: string; status: InstanceStatus }> }>('instance_list'),
-    Promise.all(names.map((group) => api.request<{ checkpoints: Checkpoint[] }>('checkpoint_list', { group }))),
+    api.call(LockList),
+    api.call(PoolList),
+    api.call(MessageList),
+    api.call(InstanceList),
+    Promise.all(names.map((group) => api.call(CheckpointList, { group }))),
   ]);
   return {
     locks: locks.locks,

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import type { Task } from '../core/model';
+import type { Task } from '../protocol/model';
 import {
   DISPLAY_STATUSES,
   type DisplayStatus,

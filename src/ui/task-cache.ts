@@ -13,22 +13,21 @@
  * remembers the sequence number of its last event, and a listing skips tasks touched after its
  * moment.
  */
-import type { Task } from '../core/model';
+import type { Caller } from '../protocol/api';
 import type { EventLine } from '../protocol/messages';
+import type { Task } from '../protocol/model';
+import { TaskList } from '../protocol/tasks';
 import type { DisplayStatus } from '../protocol/webview';
 
 /** The part of HarnessApi the cache needs, so tests hand in a fake. */
-export interface TaskSource {
+export interface TaskSource extends Caller {
   readonly mode: 'in-process' | 'client';
-  request<T>(command: string, params?: Record<string, unknown>): Promise<T>;
 }
 
-/**
- * The one place that lists tasks. Today one `task_list`; when the coordinator pages its lists
- * (limit and cursor) this becomes the loop over the pages, and nothing else changes.
- */
-export async function listAllTasks(source: TaskSource): Promise<Task[]> {
-  return (await source.request<{ tasks: Task[] }>('task_list')).tasks;
+/** One page of a listing, with the event sequence number it is as new as. */
+interface ListedPage {
+  tasks: readonly Task[];
+  moment: number;
 }
 
 /** The sidebar's groups, attention first: what needs a person, then what moves, then history. */
@@ -194,22 +193,44 @@ export class TaskCache {
     return false;
   }
 
+  /**
+   * Lists every task, page by page. Each page is as new as its own moment: in-process a page is
+   * read when requested (events delivered while awaiting it are newer); over the socket it is read
+   * when its reply leaves the server (events that came before the reply are older than it). A task
+   * an event touched after its page's moment keeps what the event said.
+   */
   private async load(source: TaskSource): Promise<void> {
     const started = performance.now();
-    // In-process the listing is read now: later events win. Over the socket it is read when
-    // the reply leaves the server: events that came before the reply are older than it.
-    let moment = this.eventSeq;
-    const tasks = await listAllTasks(source);
-    if (source !== this.source) return; // a newer connection took over meanwhile
-    if (source.mode === 'client') moment = this.eventSeq;
-    const fresh = new Map<string, number>();
-    for (const [id, seq] of this.touched) if (seq > moment) fresh.set(id, seq);
-    const kept = [...fresh.keys()].map((id) => this.byId.get(id)).filter((t): t is Task => t !== undefined);
+    const pages: ListedPage[] = [];
+    let cursor: string | undefined;
+    do {
+      let moment = this.eventSeq;
+      const page = await source.call(TaskList, cursor === undefined ? {} : { cursor });
+      if (source !== this.source) return; // a newer connection took over meanwhile
+      if (source.mode === 'client') moment = this.eventSeq;
+      pages.push({ tasks: page.tasks, moment });
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    // Tasks touched by an event during the listing, as the events left them.
+    const since = pages[0]?.moment ?? this.eventSeq;
+    const fresh = new Map<string, { seq: number; task: Task | undefined }>();
+    for (const [id, seq] of this.touched) if (seq > since) fresh.set(id, { seq, task: this.byId.get(id) });
     this.clear();
-    for (const task of tasks) if (!fresh.has(task.id)) this.put(task);
-    for (const task of kept) this.put(task);
-    for (const [id, seq] of fresh) this.touched.set(id, seq);
-    this.lastLoad = { at: Date.now(), ms: performance.now() - started, count: tasks.length };
+    const listed = new Set<string>();
+    for (const { tasks, moment } of pages) {
+      for (const task of tasks) {
+        const newer = fresh.get(task.id);
+        if (newer?.task !== undefined && newer.seq > moment) continue; // the event's version wins
+        this.put(task);
+        listed.add(task.id);
+      }
+    }
+    for (const [id, { seq, task }] of fresh) {
+      if (task !== undefined && !listed.has(id)) this.put(task);
+      this.touched.set(id, seq);
+    }
+    const count = this.byId.size;
+    this.lastLoad = { at: Date.now(), ms: performance.now() - started, count };
     this.emit({ ids: new Set(), reloaded: true, quiet: false });
   }
 

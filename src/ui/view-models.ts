@@ -1,4 +1,4 @@
-import type { InstanceView, Task, TaskProgress, TaskStatus } from '../core/model';
+import type { InstanceView, Task, TaskProgress, TaskStatus } from '../protocol/model';
 import { formatAgo, formatDuration, formatExact } from '../protocol/human-time';
 import { ATTENTION_ORDER, type AttentionGroup } from './task-cache';
 

@@ -6,26 +6,29 @@ import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { MemoryStore } from '../../src/core/memory-store';
 import type { Task } from '../../src/core/model';
 import type { EventLine } from '../../src/protocol/messages';
+import type { AnyCommand } from '../../src/protocol/command';
 import { ATTENTION_ORDER, TaskCache, type TaskSource } from '../../src/ui/task-cache';
+
+/** A TaskSource answering by command name, as the coordinator's dispatcher would. */
+function sourceOf(mode: TaskSource['mode'], answer: (command: string, params: Record<string, unknown>) => Promise<unknown>): TaskSource {
+  return { mode, call: ((command: AnyCommand, params?: unknown) => answer(command.name, (params ?? {}) as Record<string, unknown>)) as TaskSource['call'] };
+}
 
 function harness() {
   const coordinator = new Coordinator(new MemoryStore(), DEFAULT_CONFIG);
   const requests: string[] = [];
   // In-process, as the extension runs it: the handler reads the store when it is called.
-  const source: TaskSource = {
-    mode: 'in-process',
-    request: async <T>(command: string, params: Record<string, unknown> = {}): Promise<T> => {
-      requests.push(command);
-      if (command === 'task_list') return { tasks: coordinator.listTasks() } as T;
-      if (command === 'task_get') return { task: coordinator.getTask(params.task_id as string) } as T;
-      throw new Error(`unexpected ${command}`);
-    },
-  };
+  const source = sourceOf('in-process', async (command, params) => {
+    requests.push(command);
+    if (command === 'task_list') return { tasks: coordinator.listTasks(), next_cursor: null };
+    if (command === 'task_get') return { task: coordinator.getTask(params.task_id as string) };
+    throw new Error(`unexpected ${command}`);
+  });
   const cache = new TaskCache();
   coordinator.events.onAny((event, data) => cache.applyEvent({ event, data, ts: '' }));
   const fresh = async () => {
     const other = new TaskCache();
-    await other.reload({ mode: 'in-process', request: async <T>() => ({ tasks: coordinator.listTasks() }) as T });
+    await other.reload(sourceOf('in-process', async () => ({ tasks: coordinator.listTasks(), next_cursor: null })));
     return other;
   };
   return { coordinator, source, cache, requests, fresh };
@@ -129,14 +132,11 @@ describe('TaskCache', () => {
     await h.coordinator.addTasks([{ id: 'a' }]);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const slow: TaskSource = {
-      mode: 'in-process',
-      request: async <T>() => {
-        const tasks = h.coordinator.listTasks(); // read now, as the in-process API does
-        await gate;
-        return { tasks } as T;
-      },
-    };
+    const slow = sourceOf('in-process', async () => {
+      const tasks = h.coordinator.listTasks(); // read now, as the in-process API does
+      await gate;
+      return { tasks, next_cursor: null };
+    });
     const loading = h.cache.reload(slow);
     await h.coordinator.claim({ worker_id: 'w' }); // its event arrives before the list does
     release();
@@ -148,7 +148,7 @@ describe('TaskCache', () => {
     const cache = new TaskCache();
     const base: Task = { id: 'a', description: '', dependencies: [], priority: 0, capabilities: [], timeout_seconds: 60, max_attempts: 3, attempts: 1, status: 'running', claimed_by: 'w', fencing_token: 1, started_at: null, lease_expires_at: null, completed_at: null, duration_ms: null, result: null, error: null, created_at: '2026-01-01T00:00:00.000Z', payload: null };
     let reply!: (tasks: Task[]) => void;
-    const source: TaskSource = { mode: 'client', request: <T>() => new Promise<T>((resolve) => (reply = (tasks) => resolve({ tasks } as T))) };
+    const source = sourceOf('client', () => new Promise((resolve) => (reply = (tasks) => resolve({ tasks, next_cursor: null }))));
     const loading = cache.reload(source);
     // The server wrote this event before it read the list: the list already has what came after.
     cache.applyEvent({ event: 'task:added', data: { tasks: [{ ...base, status: 'pending', claimed_by: null, attempts: 0 }] }, ts: '' } satisfies EventLine);
@@ -157,6 +157,29 @@ describe('TaskCache', () => {
     assert.equal(cache.get('a')!.status, 'running');
     cache.applyEvent({ event: 'task:completed', data: { task: { ...base, status: 'completed' } }, ts: '' });
     assert.equal(cache.get('a')!.status, 'completed', 'events after the reply apply');
+  });
+
+  it('over the socket, a listing in pages: each page is as new as its own reply', async () => {
+    const cache = new TaskCache();
+    const task = (id: string, status: Task['status']): Task => ({ id, description: '', dependencies: [], priority: 0, capabilities: [], timeout_seconds: 60, max_attempts: 3, attempts: status === 'running' ? 1 : 0, status, claimed_by: status === 'running' ? 'w' : null, fencing_token: status === 'running' ? 1 : 0, started_at: null, lease_expires_at: null, completed_at: null, duration_ms: null, result: null, error: null, created_at: '2026-01-01T00:00:00.000Z', payload: null });
+    const replies: Array<(page: { tasks: Task[]; next_cursor: string | null }) => void> = [];
+    const cursors: unknown[] = [];
+    const source = sourceOf('client', (_command, params) => {
+      cursors.push(params.cursor);
+      return new Promise((resolve) => replies.push(resolve));
+    });
+    const loading = cache.reload(source);
+    await new Promise(setImmediate);
+    replies[0]!({ tasks: [task('a', 'pending')], next_cursor: 'after-a' });
+    await new Promise(setImmediate);
+    // Between the two replies: a was claimed (newer than page 1), and b changed before page 2 was read.
+    cache.applyEvent({ event: 'task:claimed', data: { task: task('a', 'running'), worker_id: 'w', is_retry: false, is_reclaim: false }, ts: '' } satisfies EventLine);
+    cache.applyEvent({ event: 'task:added', data: { tasks: [task('b', 'pending')] }, ts: '' } satisfies EventLine);
+    replies[1]!({ tasks: [task('b', 'running')], next_cursor: null });
+    await loading;
+    assert.deepEqual(cursors, [undefined, 'after-a'], 'the second page asked for after the first');
+    assert.equal(cache.get('a')!.status, 'running', "the claim after page 1's reply wins over page 1");
+    assert.equal(cache.get('b')!.status, 'running', "page 2 is newer than the event that came before its reply");
   });
 
   it("follows the leases a leaving worker frees, and reads everything again after dropped events", async () => {

@@ -1,12 +1,10 @@
 import * as assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
-import { silentLogger } from '../../src/core/log';
 import { MemoryStore } from '../../src/core/memory-store';
-import { COMMANDS } from '../../src/server/commands';
-import { RunRegistry } from '../../src/server/runs';
+import { dispatcher } from '../support/dispatch';
 import { taskState, toRunLogMessage, toStateMessage } from '../../src/ui/panel-state';
-import { TaskCache } from '../../src/ui/task-cache';
+import { TaskCache, type TaskSource } from '../../src/ui/task-cache';
 import { tempDir } from '../support/stores';
 import { MAX_BATCH_CHUNKS, parseHostMessage, parseWebviewMessage } from '../../src/protocol/webview';
 import { contentSecurityPolicy, escapeHtml, makeNonce, renderPanelHtml } from '../../src/ui/panel-html';
@@ -147,11 +145,11 @@ describe('panel state from the real coordinator', () => {
 
   it('turns the task cache, instance_list, run_list and run_log into valid messages', async () => {
     const coordinator = new Coordinator(new MemoryStore(), DEFAULT_CONFIG);
-    const ctx = { coordinator, runs: new RunRegistry(dir, silentLogger), worktree: '/w' };
-    const call = async <T>(command: string, params: Record<string, unknown> = {}) => (await COMMANDS[command]!(params, ctx)) as T;
+    const d = dispatcher(coordinator, { workspace: '/w', runsDir: dir });
+    const call = async <T>(command: string, params: Record<string, unknown> = {}) => (await d.raw(command, params)) as T;
     const cache = new TaskCache();
     coordinator.events.onAny((event, data) => cache.applyEvent({ event, data, ts: '' }));
-    await cache.reload({ mode: 'in-process', request: call });
+    await cache.reload({ mode: 'in-process', call: d.call as TaskSource['call'] });
     await call('plan_import', { tasks: [{ id: 'a', payload: { big: [1, 2, 3] } }, { id: 'b', dependencies: ['a'] }] });
     await call('instance_register', { worker_id: 'w1', name: 'one' });
     await call('task_claim', { worker_id: 'w1' });

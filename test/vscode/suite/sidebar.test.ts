@@ -5,7 +5,9 @@
 // every task ends completed or cancelled.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { Task } from '../../../src/core/model';
+import { InstanceDeregister, InstanceRegister } from '../../../src/protocol/instances';
+import type { Task } from '../../../src/protocol/model';
+import { PlanImport, TaskCancel, TaskClaim, TaskComplete, TaskFail, TaskProgressCommand } from '../../../src/protocol/tasks';
 import type { TaskNode } from '../../../src/host/trees';
 import { eventually, EXTENSION_ID, harness } from './support';
 
@@ -41,27 +43,27 @@ describe('the sidebar', function () {
     // A capability nobody else asks for, so only this suite's claims take these tasks; a high
     // priority, so these claims take them before what other suites left ready.
     const t = (id: string, extra: Record<string, unknown> = {}) => ({ id, description: `the ${id} task, described at length`, capabilities: ['side'], priority: 1000, ...extra });
-    await a.request('plan_import', {
+    await a.call(PlanImport, {
       tasks: [t('side-dead', { max_attempts: 1 }), t('side-flaky', { max_attempts: 3 }), t('side-run'), t('side-next'), t('side-later', { dependencies: ['side-run'] })],
     });
-    const claim = async (worker: string) => (await a.request<{ task: Task }>('task_claim', { worker_id: worker, capabilities: ['side'] })).task;
+    const claim = async (worker: string) => (await a.call(TaskClaim, { worker_id: worker, capabilities: ['side'] })).task!;
     for (const id of ['side-dead', 'side-flaky', 'side-run']) {
       const task = await claim(`${id}-worker`);
       assert.equal(task.id, id, 'claims in plan order');
       leases.set(id, task);
     }
-    const fail = (id: string, error: string) => a.request('task_fail', { worker_id: `${id}-worker`, task_id: id, fencing_token: leases.get(id)!.fencing_token, error });
+    const fail = (id: string, error: string) => a.call(TaskFail, { worker_id: `${id}-worker`, task_id: id, fencing_token: leases.get(id)!.fencing_token, error });
     await fail('side-dead', 'exit code 3: the schema is gone');
     await fail('side-flaky', 'timed out after 300 s');
-    await a.request('task_progress', { worker_id: 'side-run-worker', task_id: 'side-run', fencing_token: leases.get('side-run')!.fencing_token, percent: 40, message: 'halfway' });
+    await a.call(TaskProgressCommand, { worker_id: 'side-run-worker', task_id: 'side-run', fencing_token: leases.get('side-run')!.fencing_token, percent: 40, message: 'halfway' });
     const h = await harness();
     await eventually('the tree to show the progress', () => h.cache.get('side-run')?.progress);
   });
 
   after(async () => {
     const a = await api();
-    await a.request('task_complete', { worker_id: 'side-run-worker', task_id: 'side-run', fencing_token: leases.get('side-run')!.fencing_token });
-    for (const id of ['side-dead', 'side-flaky', 'side-next', 'side-later']) await a.request('task_cancel', { task_id: id }).catch(() => undefined);
+    await a.call(TaskComplete, { worker_id: 'side-run-worker', task_id: 'side-run', fencing_token: leases.get('side-run')!.fencing_token });
+    for (const id of ['side-dead', 'side-flaky', 'side-next', 'side-later']) await a.call(TaskCancel, { task_id: id }).catch(() => undefined);
   });
 
   it('lists what needs a look first: dead-lettered, failed and retrying, running, ready, then blocked and history, collapsed', async () => {
@@ -92,7 +94,7 @@ describe('the sidebar', function () {
 
   it('names a worker once: "agent-1 (claude)", not "agent-1 (claude) (agent-1)"', async () => {
     const a = await api();
-    await a.request('instance_register', { worker_id: 'side-agent-1', name: 'side-agent-1 (claude)' });
+    await a.call(InstanceRegister, { worker_id: 'side-agent-1', name: 'side-agent-1 (claude)' });
     const h = await harness();
     // The Instances tree reads the coordinator on a coalescing timer after the event.
     const item = await eventually('the worker row', () => {
@@ -101,7 +103,7 @@ describe('the sidebar', function () {
     });
     assert.equal(item.label, 'side-agent-1 (claude)');
     assert.match(String(item.description), /^idle · seen (just now|\d+ s ago)$/);
-    await a.request('instance_deregister', { worker_id: 'side-agent-1' });
+    await a.call(InstanceDeregister, { worker_id: 'side-agent-1' });
   });
 
   it('names the views and the panel for what they show, with sizes that give the Tasks tree the room', async () => {

@@ -4,7 +4,8 @@
 // Runs last (the file sorts after the others): the 100,000 tasks stay in the shared coordinator.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { Task } from '../../../src/core/model';
+import type { Task } from '../../../src/protocol/model';
+import { PlanImport, TaskClaim, TaskComplete } from '../../../src/protocol/tasks';
 import { GROUP_PAGE, type TaskNode } from '../../../src/host/trees';
 import { syntheticPlan } from '../../support/plans';
 import { eventually, harness, measure } from './support';
@@ -38,7 +39,7 @@ describe(`the views with ${TASKS.toLocaleString('en-US')} tasks`, function () {
     // Stage numbers keep the ids apart from every other suite's.
     const plan = syntheticPlan(TASKS, 11).map((t) => ({ ...t, capabilities: ['scale'] }));
     const started = Date.now();
-    for (let i = 0; i < plan.length; i += 10_000) await a.request('plan_import', { tasks: plan.slice(i, i + 10_000) });
+    for (let i = 0; i < plan.length; i += 10_000) await a.call(PlanImport, { tasks: plan.slice(i, i + 10_000) });
     await eventually('the cache to hold every task', () => h.cache.size >= TASKS, 120_000);
     measure(`imported ${TASKS.toLocaleString('en-US')} tasks in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
@@ -93,14 +94,14 @@ describe(`the views with ${TASKS.toLocaleString('en-US')} tasks`, function () {
       // (task:completed), which makes the task's dependents ready.
       let task!: Task;
       const claimMs = await panelAfter(async () => {
-        task = (await a.request<{ task: Task }>('task_claim', { worker_id: `scale-worker-${i}`, capabilities: ['scale'] })).task;
+        task = (await a.call(TaskClaim, { worker_id: `scale-worker-${i}`, capabilities: ['scale'] })).task!;
         await refreshed;
       });
       const refreshMs = h.lastEventToRefreshMs!;
       const readStarted = performance.now();
       readTree(h.tasks);
       const readMs = performance.now() - readStarted;
-      const completeMs = await panelAfter(() => a.request('task_complete', { worker_id: `scale-worker-${i}`, task_id: task.id, fencing_token: task.fencing_token }));
+      const completeMs = await panelAfter(() => a.call(TaskComplete, { worker_id: `scale-worker-${i}`, task_id: task.id, fencing_token: task.fencing_token }));
       assert.equal(h.cache.get(task.id)?.status, 'completed');
       if (i === 0) continue;
       tree.push(refreshMs);
