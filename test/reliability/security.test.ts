@@ -230,7 +230,7 @@ describe('reliability: security', function () {
 
   describe("the webview's content security policy", () => {
     const html = (title = 'Agent Harness', nonce = makeNonce()) =>
-      renderPanelHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'vscode-webview://abc/webview.js', styleUri: 'vscode-webview://abc/webview.css', title });
+      renderPanelHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'vscode-webview://abc/webview.js', styleUri: 'vscode-webview://abc/webview.css', layoutWorkerUri: 'vscode-webview://abc/elk-worker.js', title });
 
     it('allows no script without its nonce: no unsafe-inline/eval, every script tag carries it, no inline handlers', () => {
       const nonce = makeNonce();
@@ -241,6 +241,9 @@ describe('reliability: security', function () {
       const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
       assert.deepEqual(directives.get('default-src'), ["'none'"]);
       assert.deepEqual(directives.get('script-src'), [`'nonce-${nonce}'`], 'scripts: the nonce and nothing else');
+      // The layout worker: fetched from the extension's own files only, started from a blob.
+      assert.deepEqual(directives.get('connect-src'), ['vscode-webview://abc']);
+      assert.deepEqual(directives.get('worker-src'), ['blob:']);
       assert.ok(!/unsafe-inline|unsafe-eval|\*/.test(csp), csp);
       const scripts = [...page.matchAll(/<script\b([^>]*)>/g)];
       assert.ok(scripts.length > 0);
