@@ -77,6 +77,8 @@ interface LoadArgs {
   mode: 'harness' | 'echo';
   /** Echo mode: how many claim+complete pairs in all (the coordinator stops when its tasks run out). */
   tasks: number;
+  /** Harness mode: stop after this many tasks in all, even if more are ready. */
+  limit?: number;
 }
 
 export interface LoadResult {
@@ -98,12 +100,12 @@ async function loadGenerator(args: LoadArgs): Promise<LoadResult> {
   await Promise.all(clients.map((c) => c.request('ping')));
   const claimMs: number[] = [];
   const completeMs: number[] = [];
-  let remaining = args.tasks;
+  let remaining = args.limit ?? args.tasks;
   let done = 0;
   const worker = async (client: HarnessClient, i: number) => {
     const workerId = `bench-w${i}`;
     for (let n = 0; ; n++) {
-      if (args.mode === 'echo' && remaining-- <= 0) return;
+      if ((args.mode === 'echo' || args.limit !== undefined) && remaining-- <= 0) return;
       let t = performance.now();
       const claim = await client.request<{ task: { id: string; fencing_token: number } | null }>('task_claim', { worker_id: workerId });
       claimMs.push(performance.now() - t);
@@ -138,7 +140,7 @@ async function loadGenerator(args: LoadArgs): Promise<LoadResult> {
 }
 
 /** Runs the load generator as a child and samples the server's CPU time between its "go" and "done". */
-async function runLoad(self: string, args: LoadArgs, serverPid: number): Promise<LoadResult> {
+export async function runLoad(self: string, args: LoadArgs, serverPid: number): Promise<LoadResult> {
   const child = spawn(process.execPath, [self, 'socket-load', JSON.stringify(args)], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));

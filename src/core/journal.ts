@@ -2,19 +2,38 @@ import { crc32 } from 'node:zlib';
 import { ErrorCode, HarnessError } from './errors';
 import type { Change } from './store';
 
-/** One committed transaction: its sequence number and its changes. */
+/**
+ * The record format this program writes. Version 0 (no `v` field) is what the first releases
+ * wrote: the same changes, read the same way. A record of a newer version is refused, never
+ * guessed at: a newer program may have changed what a change means.
+ */
+export const JOURNAL_FORMAT = 1;
+
+/**
+ * One committed transaction: the format, its sequence number and its changes. The same record is
+ * the unit of every durability log (a line in the file journal, a message in a replicated log).
+ */
 export interface JournalRecord {
+  v?: number;
   s: number;
   c: Change[];
+}
+
+/** The JSON of a record as this program writes it. */
+export function recordJson(s: number, changes: readonly Change[]): string {
+  return JSON.stringify({ v: JOURNAL_FORMAT, s, c: changes });
 }
 
 /**
  * A record is one line: 8 hex digits of CRC-32 over the JSON, a space, the JSON, `\n`. JSON never
  * contains a raw newline, so lines are records; the checksum tells a torn or damaged line.
  */
-export function encodeRecord(record: JournalRecord): string {
-  const json = JSON.stringify(record);
+export function frameRecord(json: string): string {
   return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+export function encodeRecord(record: JournalRecord): string {
+  return frameRecord(JSON.stringify(record));
 }
 
 export interface DecodedJournal {
@@ -52,6 +71,15 @@ export function decodeJournal(data: Buffer, file: string): DecodedJournal {
       );
     }
     if ('record' in parsed) {
+      const version = parsed.record.v ?? 0;
+      if (version > JOURNAL_FORMAT) {
+        throw new HarnessError(
+          ErrorCode.StateCorrupt,
+          `journal ${file} record ${line} has format ${version}, newer than this program reads (${JOURNAL_FORMAT}): ` +
+            'it was written by a newer Agent Harness; the files were left as they are',
+          { file, line, format: version },
+        );
+      }
       records.push(parsed.record);
       goodLength = next;
     } else if (!firstBad) {
@@ -69,7 +97,9 @@ function parseLine(bytes: Buffer): { record: JournalRecord } | { reason: string 
   if (crc32(json).toString(16).padStart(8, '0') !== text.slice(0, 8)) return { reason: 'checksum mismatch' };
   try {
     const record = JSON.parse(json) as JournalRecord;
-    if (typeof record.s !== 'number' || !Array.isArray(record.c)) return { reason: 'malformed record' };
+    if (typeof record.s !== 'number' || !Array.isArray(record.c) || (record.v !== undefined && !Number.isInteger(record.v))) {
+      return { reason: 'malformed record' };
+    }
     return { record };
   } catch {
     return { reason: 'malformed JSON' };

@@ -25,6 +25,21 @@ export const PoolName = z
 /** Amounts of pools, e.g. `{"cpu_cores": 2}`: whole positive numbers. */
 export const ResourceAmounts = z.record(PoolName, z.number().int().positive().max(1_000_000_000));
 
+/** The longest wait anywhere a user gives one (timeouts, TTLs, backoff): a week. */
+const MAX_SECONDS = 7 * 24 * 3600;
+
+/**
+ * How long a failed task waits before it may be claimed again: `delay_seconds` after the first
+ * failure, then the same (fixed) or doubling each attempt (exponential), never more than
+ * `max_delay_seconds`.
+ */
+export const RetryBackoff = z.strictObject({
+  strategy: z.enum(['fixed', 'exponential']).default('exponential'),
+  delay_seconds: z.number().min(0).max(MAX_SECONDS),
+  max_delay_seconds: z.number().positive().max(MAX_SECONDS).optional(),
+});
+export type RetryBackoff = z.output<typeof RetryBackoff>;
+
 /** What a user gives to add a task: in a plan file, over the socket, from the CLI or the UI. */
 export const TaskInput = z.strictObject({
   id: Id.optional(),
@@ -32,13 +47,15 @@ export const TaskInput = z.strictObject({
   dependencies: z.array(Id).max(1000).default([]),
   priority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
   capabilities: z.array(Capability).max(100).default([]),
-  timeout_seconds: z.number().positive().max(7 * 24 * 3600).optional(),
+  timeout_seconds: z.number().positive().max(MAX_SECONDS).optional(),
   max_attempts: z.number().int().min(1).max(1000).optional(),
   payload: JsonValue.optional(),
   /** Amounts of resource pools the task holds while it runs. */
   resources: ResourceAmounts.optional(),
   /** The parallel streams a `harness wait --group` converges; `group:NAME` as a dependency waits for all of them. */
   group: Id.optional(),
+  /** Wait between a failure and the next attempt; the coordinator's default when absent. */
+  retry_backoff: RetryBackoff.optional(),
 });
 export type TaskInput = z.input<typeof TaskInput>;
 export type ParsedTaskInput = z.output<typeof TaskInput>;
@@ -70,6 +87,10 @@ export interface Task {
   group?: string;
   /** The holder's latest progress report. */
   progress?: TaskProgress;
+  /** Its own retry backoff; absent when it uses the coordinator's default. */
+  retry_backoff?: RetryBackoff;
+  /** After a failure with a backoff: the earliest time of the next attempt (not claimable before). */
+  retry_at?: string;
 }
 
 export interface TaskProgress {

@@ -23,14 +23,31 @@ export type Change =
   | { op: 'meta'; key: string; value: string }
   | PrimitiveChange;
 
+/**
+ * Reads. Rows come back frozen: they are the store's own values, shared, never changed in place
+ * (a change is a new row given to `apply`).
+ */
 export interface StoreReader {
   getTask(id: string): TaskRow | undefined;
+  /** Every task (of one status) in sequence order, the order they were added. */
   listTasks(status?: TaskStatus): TaskRow[];
+  /** Up to `limit` tasks whose `seq` is above `afterSeq` (0: from the first), in sequence order: pages from a cursor. */
+  tasksAfter(afterSeq: number, limit: number, status?: TaskStatus): TaskRow[];
   countTasks(): Record<TaskStatus, number>;
+  /** Tasks a worker could claim at `nowIso`: pending, dependencies met, no retry backoff left. */
+  countReady(nowIso: string): number;
+  /** Counts per status of every group that has tasks. */
+  groupCounts(): Map<string, Record<TaskStatus, number>>;
+  /** The tasks of a group, in sequence order. */
+  groupTasks(group: string): TaskRow[];
   /** Running tasks whose holder is `workerId`. */
   heldBy(workerId: string): TaskRow[];
-  /** Ready tasks, highest priority first, oldest first among equals; stops at the first accepted. */
-  firstReady(accept: (task: TaskRow) => boolean): TaskRow | undefined;
+  /**
+   * Ready tasks at `nowIso` (a task in its retry backoff is not), highest priority first, oldest
+   * first among equals; stops at the first accepted. With `capabilities`, only tasks needing no
+   * more than those are offered (a shortcut: `accept` still decides).
+   */
+  firstReady(nowIso: string, accept: (task: TaskRow) => boolean, capabilities?: ReadonlySet<string>): TaskRow | undefined;
   /** Running tasks whose lease ended at or before `nowIso`, in the same order as firstReady. */
   firstExpired(nowIso: string, accept: (task: TaskRow) => boolean): TaskRow | undefined;
   /** Every running task whose lease ended at or before `nowIso`. */

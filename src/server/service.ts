@@ -4,7 +4,7 @@ import { Coordinator, DEFAULT_CONFIG, type CoordinatorConfig } from '../core/coo
 import { describeError } from '../core/errors';
 import type { FileOps } from '../core/files';
 import type { Logger } from '../core/log';
-import { SqlJsStore } from '../core/sqljs-store';
+import { FileStore } from '../core/file-store';
 import { watchForRecovery } from './recovery';
 import { RunRegistry } from './runs';
 import { HarnessServer } from './server';
@@ -44,7 +44,7 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
   const stateDir = path.resolve(worktree, options.stateDir ?? '.harness');
   const socketPath = options.socketPath ?? defaultSocketPath(worktree);
   const { log } = options;
-  const store = await SqlJsStore.open({
+  const store = await FileStore.open({
     dir: stateDir,
     log: (level, message) => log[level](message),
     ...(options.files ? { files: options.files } : {}),

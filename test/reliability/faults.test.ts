@@ -10,7 +10,7 @@ import { HarnessClient } from '../../src/client/client';
 import { nodeFileOps, type FileOps } from '../../src/core/files';
 import { silentLogger } from '../../src/core/log';
 import type { Task } from '../../src/core/model';
-import { JOURNAL_FILE, SNAPSHOT_FILE } from '../../src/core/sqljs-store';
+import { JOURNAL_FILE, SNAPSHOT_FILE } from '../../src/core/file-store';
 import type { Reply } from '../../src/protocol/messages';
 import { startService, type CoordinatorService } from '../../src/server/service';
 import { cleanupAll, ensureCliBuilt, oneJsonDoc, RawConnection, ServeProcess, tempDir, within } from '../support/harness-process';

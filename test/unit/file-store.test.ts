@@ -6,7 +6,7 @@ import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { HarnessError } from '../../src/core/errors';
 import { nodeFileOps, type FileOps } from '../../src/core/files';
 import { encodeRecord } from '../../src/core/journal';
-import { JOURNAL_FILE, SNAPSHOT_FILE, SqlJsStore } from '../../src/core/sqljs-store';
+import { FileStore, JOURNAL_FILE, SNAPSHOT_FILE } from '../../src/core/file-store';
 import { tempDir } from '../support/stores';
 
 const enospc = (call: string) => Object.assign(new Error(`ENOSPC: no space left on device, ${call}`), { code: 'ENOSPC' });
@@ -54,9 +54,8 @@ const rejects = (p: Promise<unknown>, code: string, message?: RegExp) =>
   });
 
 /** Everything a store holds, for comparing two of them. */
-function contents(s: SqlJsStore) {
-  const meta = Object.fromEntries(['seq', 'task_seq', 'schema_version'].map((k) => [k, s.getMeta(k)]));
-  return { tasks: s.listTasks(), instances: s.listInstances(), counts: s.countTasks(), meta };
+function contents(s: FileStore) {
+  return { tasks: s.listTasks(), instances: s.listInstances(), counts: s.countTasks(), task_seq: s.getMeta('task_seq'), seq: s.sequence };
 }
 
 /** Bytes and times of every file in `dir` (stat with nanoseconds), to prove nothing was written. */
@@ -72,19 +71,19 @@ function fingerprint(dir: string) {
 
 const journalSize = (dir: string) => fs.statSync(path.join(dir, JOURNAL_FILE)).size;
 
-describe('SqlJsStore durability', () => {
+describe('FileStore durability', () => {
   let dir: string;
   let clock: ManualClock;
   let disk: Disk;
-  const opened: SqlJsStore[] = [];
-  const open = async (o: { files?: FileOps; snapshotAfterBytes?: number } = {}) => {
-    const s = await SqlJsStore.open({ dir, ...o });
+  const opened: FileStore[] = [];
+  const open = async (o: { files?: FileOps; snapshotAfterBytes?: number; workers?: boolean } = {}) => {
+    const s = await FileStore.open({ dir, workers: false, ...o });
     opened.push(s);
     return s;
   };
-  const coordinator = (s: SqlJsStore) => new Coordinator(s, { ...DEFAULT_CONFIG, instanceLimit: 0 }, clock);
+  const coordinator = (s: FileStore) => new Coordinator(s, { ...DEFAULT_CONFIG, instanceLimit: 0 }, clock);
   /** Leaves the files as a killed process would: nothing after the last acknowledged write. */
-  const crash = (s: SqlJsStore, d: Disk) => ((d.crashed = true), s.close().catch(() => {}));
+  const crash = (s: FileStore, d: Disk) => ((d.crashed = true), s.close().catch(() => {}));
 
   beforeEach(() => {
     dir = tempDir('harness-sqljs-');
@@ -121,7 +120,7 @@ describe('SqlJsStore durability', () => {
     await crash(w, disk);
     const r = await open();
     assert.deepEqual(contents(r), before);
-    assert.equal(r.stats.journal_records, Number(before.meta.seq));
+    assert.equal(r.stats.journal_records, before.seq);
     assert.equal(r.stats.snapshot_bytes, 0);
     await r.close(); // a clean close snapshots and empties the journal
     assert.equal(journalSize(dir), 0);
@@ -163,7 +162,7 @@ describe('SqlJsStore durability', () => {
     const before = contents(w);
     await crash(w, disk);
     const intact = journalSize(dir);
-    const torn = encodeRecord({ s: Number(before.meta.seq) + 1, c: [{ op: 'task', row: { ...before.tasks[0]!, id: 'ghost' } }] });
+    const torn = encodeRecord({ s: before.seq + 1, c: [{ op: 'task', row: { ...before.tasks[0]!, id: 'ghost' } }] });
     fs.appendFileSync(path.join(dir, JOURNAL_FILE), torn.slice(0, 60));
 
     const r = await open({ files: (disk = new Disk()).ops });
