@@ -43,49 +43,78 @@ export interface DecodedJournal {
   tornBytes: number;
 }
 
-/**
- * Reads a journal. Damage at the very end is what a crash mid-write leaves: one damaged or
- * unfinished last record, which is dropped. Damage followed by more records is not a crash; it is
- * an error, and the file is left alone.
- */
-export function decodeJournal(data: Buffer, file: string): DecodedJournal {
+/** What is in a journal up to its first damaged line, and what follows that line. */
+export interface JournalScan {
+  /** The intact records before the first damaged line. */
+  records: JournalRecord[];
+  goodLength: number;
+  damage?: {
+    /** Line number (1-based) of the first damaged record, and why it is damaged. */
+    line: number;
+    reason: string;
+    /** A record of a newer format than this program reads: not damage, but as unreadable. */
+    newer?: number;
+    /** Complete lines after it (intact or not); 0 when only an unfinished fragment follows. */
+    linesAfter: number;
+    intactAfter: number;
+  };
+}
+
+/** Reads a journal's records up to its first damaged line, without judging the damage. */
+export function scanJournal(data: Buffer): JournalScan {
   const records: JournalRecord[] = [];
   let offset = 0;
   let goodLength = 0;
-  let firstBad: { line: number; reason: string } | undefined;
+  let damage: JournalScan['damage'];
   let line = 0;
   while (offset < data.length) {
     line++;
     const end = data.indexOf(0x0a, offset);
     const next = end === -1 ? data.length : end + 1;
-    const reason = end === -1 ? 'incomplete record' : undefined;
-    const parsed = reason ? { reason } : parseLine(data.subarray(offset, end));
-    // A crash tears the last record; after a damaged record only an unfinished fragment (no
-    // newline) may follow. More whole records after it, intact or not, are not a crash.
-    if (firstBad && end !== -1) {
-      throw new HarnessError(
-        ErrorCode.StateCorrupt,
-        `journal ${file} is damaged at record ${firstBad.line} (${firstBad.reason}) and has ` +
-          `${'record' in parsed ? 'intact' : 'more damaged'} records after it; the files were left as they are for inspection`,
-        { file, line: firstBad.line },
-      );
-    }
-    if ('record' in parsed) {
-      const version = parsed.record.v ?? 0;
-      if (version > JOURNAL_FORMAT) {
-        throw new HarnessError(
-          ErrorCode.StateCorrupt,
-          `journal ${file} record ${line} has format ${version}, newer than this program reads (${JOURNAL_FORMAT}): ` +
-            'it was written by a newer Agent Harness; the files were left as they are',
-          { file, line, format: version },
-        );
+    const parsed = end === -1 ? { reason: 'incomplete record' } : parseLine(data.subarray(offset, end));
+    if (damage) {
+      if (end !== -1) {
+        damage.linesAfter++;
+        if ('record' in parsed) damage.intactAfter++;
       }
+    } else if ('record' in parsed && (parsed.record.v ?? 0) > JOURNAL_FORMAT) {
+      const v = parsed.record.v!;
+      damage = { line, reason: `format ${v}, newer than this program reads (${JOURNAL_FORMAT})`, newer: v, linesAfter: 0, intactAfter: 0 };
+    } else if ('record' in parsed) {
       records.push(parsed.record);
       goodLength = next;
-    } else if (!firstBad) {
-      firstBad = { line, reason: parsed.reason };
+    } else {
+      damage = { line, reason: parsed.reason, linesAfter: 0, intactAfter: 0 };
     }
     offset = next;
+  }
+  return { records, goodLength, ...(damage ? { damage } : {}) };
+}
+
+/**
+ * Reads a journal. Damage at the very end is what a crash mid-write leaves: one damaged or
+ * unfinished last record, which is dropped. Damage followed by more records is not a crash; it is
+ * an error, and the file is left alone. So is a record of a newer format, anywhere.
+ */
+export function decodeJournal(data: Buffer, file: string): DecodedJournal {
+  const { records, goodLength, damage } = scanJournal(data);
+  if (damage?.newer !== undefined) {
+    throw new HarnessError(
+      ErrorCode.StateCorrupt,
+      `journal ${file} record ${damage.line} has ${damage.reason}: it was written by a newer Agent Harness; the files were left as they are`,
+      { file, line: damage.line, format: damage.newer },
+    );
+  }
+  // A crash tears the last record; after a damaged record only an unfinished fragment (no
+  // newline) may follow. More whole records after it, intact or not, are not a crash.
+  if (damage && damage.linesAfter > 0) {
+    throw new HarnessError(
+      ErrorCode.StateCorrupt,
+      `journal ${file} is damaged at record ${damage.line} (${damage.reason}) and has ` +
+        `${damage.intactAfter > 0 ? 'intact' : 'more damaged'} records after it; the files were left as they are for inspection ` +
+        '(`harness recover` shows what is intact)',
+      { file, line: damage.line },
+    );
   }
   return { records, goodLength, tornBytes: data.length - goodLength };
 }

@@ -12,11 +12,24 @@ const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
  * where someone else decides. Placing state elsewhere on purpose is what --state-dir is for.
  */
 export function prepareStateDirectory(dir: string): void {
-  let st = lstat(dir);
-  if (!st) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    st = lstat(dir)!;
+  if (!lstat(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  assertSafeStateDirectory(dir);
+  try {
+    const fd = fs.openSync(path.join(dir, '.gitignore'), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    try {
+      fs.writeSync(fd, '# Agent Harness state: never commit it\n*\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
+}
+
+/** Refuses a state directory that is missing, a symbolic link, not a directory, or someone else's. */
+export function assertSafeStateDirectory(dir: string): void {
+  const st = lstat(dir);
+  if (!st) throw new HarnessError(ErrorCode.NotFound, `state directory ${dir} does not exist`, { dir });
   const elsewhere = 'to keep state somewhere else on purpose, pass that directory itself with --state-dir (the agentHarness.stateDirectory setting in VS Code)';
   if (st.isSymbolicLink()) {
     throw new HarnessError(
@@ -33,16 +46,6 @@ export function prepareStateDirectory(dir: string): void {
       `state directory ${dir} belongs to another user (uid ${st.uid}; you are ${uid}); refusing to use it: ${elsewhere}`,
       { dir, owner: st.uid },
     );
-  }
-  try {
-    const fd = fs.openSync(path.join(dir, '.gitignore'), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    try {
-      fs.writeSync(fd, '# Agent Harness state: never commit it\n*\n');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
 }
 

@@ -315,6 +315,32 @@ describe('reliability: faults', function () {
         /state\.db/,
       ],
       [
+        // Before snapshots carried a checksum, this one started and served the changed description.
+        'a snapshot with one byte changed inside a row',
+        (s) => {
+          const f = path.join(s, SNAPSHOT_FILE);
+          const bytes = fs.readFileSync(f);
+          const at = bytes.indexOf('task b');
+          assert.ok(at > 0, 'the row is in the snapshot');
+          bytes[at + 5] = 'B'.charCodeAt(0);
+          fs.writeFileSync(f, bytes);
+        },
+        /state\.db.*checksum mismatch/,
+      ],
+      [
+        // Before: started, then status, task list and claims failed with INTERNAL while adds answered ok.
+        'a snapshot with 4 bytes overwritten at the start of the page holding the tasks',
+        (s) => {
+          const f = path.join(s, SNAPSHOT_FILE);
+          const bytes = fs.readFileSync(f);
+          const pageSize = bytes.readUInt16BE(16);
+          const page = Math.floor(bytes.indexOf('task b') / pageSize);
+          bytes.writeUInt32BE(0xdeadbeef, page * pageSize);
+          fs.writeFileSync(f, bytes);
+        },
+        /state\.db.*checksum mismatch/,
+      ],
+      [
         'a journal damaged in the middle',
         (s) => {
           const f = path.join(s, JOURNAL_FILE);

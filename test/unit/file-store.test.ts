@@ -154,13 +154,19 @@ describe('FileStore durability', () => {
     assert.equal(coordinator(r).getTask('t0').status, 'completed');
   });
 
-  it('drops a torn last record, truncates it away, and appends after the intact part', async () => {
+  /** Tasks a and b, a claimed, the process killed: everything in the journal. Returns what it held. */
+  async function claimedThenKilled() {
     const w = await open({ files: disk.ops });
     const c = coordinator(w);
     await c.addTasks([{ id: 'a' }, { id: 'b' }]);
     await c.claim({ worker_id: 'w' });
     const before = contents(w);
     await crash(w, disk);
+    return before;
+  }
+
+  it('drops a torn last record, truncates it away, and appends after the intact part', async () => {
+    const before = await claimedThenKilled();
     const intact = journalSize(dir);
     const torn = encodeRecord({ s: before.seq + 1, c: [{ op: 'task', row: { ...before.tasks[0]!, id: 'ghost' } }] });
     fs.appendFileSync(path.join(dir, JOURNAL_FILE), torn.slice(0, 60));
@@ -208,6 +214,92 @@ describe('FileStore durability', () => {
     const before = fingerprint(dir);
     await rejects(open(), 'STATE_CORRUPT', /journal\.log is damaged at record 2 \(checksum mismatch\)/);
     assert.deepEqual(fingerprint(dir), before);
+  });
+
+  it('opens what the first release left (snapshot without checksum, journal records without a format); the next snapshot has one', async () => {
+    const fixture = path.join(__dirname, '..', 'fixtures', 'legacy-state');
+    fs.copyFileSync(path.join(fixture, 'state.db'), path.join(dir, SNAPSHOT_FILE));
+    fs.copyFileSync(path.join(fixture, 'journal.log.txt'), path.join(dir, JOURNAL_FILE));
+    const messages: string[] = [];
+    const s = await FileStore.open({ dir, workers: false, log: (_l, m) => messages.push(m) });
+    opened.push(s);
+    assert.deepEqual(s.listTasks().map((t) => [t.id, t.status, t.description]), [
+      ['a', 'completed', 'legacy a'],
+      ['b', 'pending', 'legacy b'],
+      ['c', 'pending', 'legacy c'],
+    ]);
+    assert.deepEqual(s.primitives.state('cfg')?.value, { x: 1 });
+    assert.equal(s.stats.journal_records, 2);
+    assert.ok(messages.some((m) => /carries no checksum/.test(m)), messages.join('\n'));
+    const c = coordinator(s);
+    assert.equal((await c.claim({ worker_id: 'w2' })).task!.id, 'b', 'the legacy meta (task_seq) and indexes work on');
+    await c.addTasks([{ id: 'd' }]);
+    assert.equal(c.getTask('d').status, 'pending');
+    await s.close();
+    const bytes = fs.readFileSync(path.join(dir, SNAPSHOT_FILE));
+    assert.equal(bytes.readUInt32BE(68), 0x41484e53, 'the new snapshot is marked as checksummed');
+    const again = await open();
+    assert.deepEqual(again.listTasks().map((t) => t.id), ['a', 'b', 'c', 'd']);
+  });
+
+  it('refuses a snapshot with a byte changed inside a row, and one with a damaged page, naming the checksum; files kept', async () => {
+    await damagedState();
+    const file = path.join(dir, SNAPSHOT_FILE);
+    const clean = fs.readFileSync(file);
+    const rowAt = clean.indexOf('"id":"a"');
+    assert.ok(rowAt > 0);
+    const pageSize = clean.readUInt16BE(16);
+    for (const [what, harm] of [
+      ['a byte in a row', (b: Buffer) => (b[rowAt + 7] = 'A'.charCodeAt(0))],
+      ['4 bytes of a page', (b: Buffer) => b.writeUInt32BE(0xdeadbeef, Math.floor(rowAt / pageSize) * pageSize + 8)],
+    ] as const) {
+      const bytes = Buffer.from(clean);
+      harm(bytes);
+      fs.writeFileSync(file, bytes);
+      const before = fingerprint(dir);
+      await rejects(open(), 'STATE_CORRUPT', /state\.db cannot be read \(checksum mismatch/);
+      assert.deepEqual(fingerprint(dir), before, what);
+    }
+  });
+
+  it('refuses a journal record of a newer format, saying a newer version wrote it', async () => {
+    const w = await open({ files: disk.ops });
+    await coordinator(w).addTasks([{ id: 'a' }]);
+    await crash(w, disk);
+    const json = JSON.stringify({ v: 2, s: 2, c: [] });
+    fs.appendFileSync(path.join(dir, JOURNAL_FILE), encodeRecord(JSON.parse(json)));
+    await rejects(open(), 'STATE_CORRUPT', /record 2 has format 2, newer than this program reads \(1\): it was written by a newer Agent Harness/);
+  });
+
+  it('a snapshot interrupted by a crash (a sealed journal left behind) is replayed at open and finished in the background', async () => {
+    const before = await claimedThenKilled();
+    // What a kill between sealing the journal and finishing the snapshot leaves.
+    fs.renameSync(path.join(dir, JOURNAL_FILE), path.join(dir, 'journal-000000000001.log'));
+    const r = await open();
+    assert.deepEqual(contents(r), before);
+    await r.settled();
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('journal')).sort(), [JOURNAL_FILE], 'the sealed journal was folded in');
+    assert.ok(fs.existsSync(path.join(dir, SNAPSHOT_FILE)));
+    await crash(r, disk);
+    assert.deepEqual(contents(await open()), before);
+  });
+
+  it('snapshots made in a worker thread while writes go on hold exactly what was acknowledged', async () => {
+    const w = await open({ workers: true, snapshotAfterBytes: 3000 });
+    const c = coordinator(w);
+    for (let i = 0; i < 40; i++) {
+      await c.addTasks([{ id: `t${i}`, description: 'd'.repeat(200) }]);
+      if (i % 3 === 0) await c.claim({ worker_id: 'w' });
+    }
+    await w.settled();
+    const sealed = fs.readdirSync(dir).filter((n) => /^journal-\d+\.log$/.test(n));
+    assert.deepEqual(sealed, [], 'every sealed journal was folded into the snapshot');
+    const before = contents(w);
+    await crash(w, disk);
+    const r = await open({ workers: true });
+    assert.deepEqual(contents(r), before);
+    assert.ok(r.stats.snapshot_bytes > 0, 'opened from a snapshot');
+    assert.ok(r.stats.journal_records < before.seq, `only the records after it replayed: ${JSON.stringify(r.stats)}`);
   });
 
   it('reads never write: not on open, not in reads, not in a claim that finds nothing, not on close', async () => {
