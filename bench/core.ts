@@ -1,4 +1,4 @@
-// The core benchmark: the Coordinator over the durable FileStore (sql.js in memory, fdatasync'd
+// The core benchmark: the Coordinator over the durable FileStore (state and indexes in memory, fdatasync'd
 // journal with group commit, atomic snapshots), at several plan sizes.
 //
 // Every (size, run) is measured in a fresh child process (`core-run`), so memory figures and
@@ -307,7 +307,7 @@ async function runCore(options: BenchOptions): Promise<SectionResult> {
     for (let r = 0; r < options.runs; r++) floors.push(await diskFloor(scratch, options.quick ? QUICK_FLOOR_OPS : FLOOR_OPS));
     log(`disk floor: ${num(summarize(floors.map((f) => f.ops_per_s)).median)} fdatasyncs/s`);
 
-    // What a fresh process costs before holding any task: node + sql.js + an empty store.
+    // What a fresh process costs before holding any task: node + an empty store.
     const emptyDir = path.join(scratch, 'empty');
     const empty: OpenProbeResult[] = [];
     for (let r = 0; r < options.runs; r++) {
@@ -416,7 +416,7 @@ function tables(floors: FloorResult[], empty: OpenProbeResult[], sizes: SizeResu
     ]),
     notes: [
       `from snapshot = state.db + empty journal (as close() leaves it); journal replay = no snapshot, the journal of the plan import + every claim/complete above`,
-      `RSS after open: after a forced GC; open includes loading sql.js's WebAssembly; an empty directory: ${fmt(pick(empty, (o) => o.open_ms))} ms, RSS ${fmt(pick(empty, (o) => o.rss_mb))} MB`,
+      `RSS after open: after a forced GC; open includes reading the snapshot with sql.js in a worker thread; an empty directory: ${fmt(pick(empty, (o) => o.open_ms))} ms, RSS ${fmt(pick(empty, (o) => o.rss_mb))} MB`,
     ],
   };
   return [floor, throughput, load, startup];

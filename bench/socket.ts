@@ -385,7 +385,7 @@ function tables(
     notes: [
       'C = worker connections, all in ONE load-generator child process (HarnessClient each, claim → complete in a loop); the server is',
       '    another child: on 2 cores each gets one. Latencies in ms per request as the client saw it (reply received), each mutation durable',
-      'coordinator = `node dist/cli.js serve` (SqlJsStore: journal + group-commit fdatasync), a fresh worktree per run and C, plan_import first',
+      'coordinator = `node dist/cli.js serve` (FileStore: indexes in memory, journal + group-commit fdatasync), a fresh worktree per run and C, plan_import first',
       'echo = a trivial NDJSON server (JSON.parse each line, reply {"status":"ok","data":<request>}), same socket kind, same client code',
       'req/s = claim + complete requests per second (2 per task; the coordinator also counts each worker\'s last, empty claim)',
       `server CPU = utime+stime of the server process between the load generator's start and end (from /proc), per task`,

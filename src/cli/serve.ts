@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { describeError } from '../core/errors';
+import { blockingFileOps } from '../core/files';
 import { stderrLogger } from '../core/log';
 import type { EventLine } from '../protocol/messages';
 import { startService } from '../server/service';
@@ -42,6 +43,8 @@ export const SERVE_COMMAND: CliCommand = {
         worktree,
         ...(o.socket || io.env.HARNESS_SOCKET ? { socketPath: o.socket || io.env.HARNESS_SOCKET } : {}),
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
+        // This process serves nothing else: flushing on the event loop blocks no one (files.ts).
+        files: blockingFileOps,
         config,
         log,
       });

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { DurabilityLog, LoadResult, LogEntry } from './durability';
 import { describeError } from './errors';
 import type { FileOps } from './files';
-import { frameRecord } from './journal';
+import { frameRecords } from './journal';
 import { JOURNAL_FILE, journalFiles, replayJournals, sealedJournalName } from './journal-files';
 import { compact } from './compaction';
 import { SNAPSHOT_FILE } from './snapshot';
@@ -85,9 +85,7 @@ export class FileLog implements DurabilityLog {
       files.truncate(this.fd, this.journalBytes);
       this.dirty = false;
     }
-    let text = '';
-    for (const e of entries) text += frameRecord(e.json);
-    const data = Buffer.from(text, 'utf8');
+    const data = frameRecords(entries.map((e) => e.json));
     try {
       await files.write(this.fd, data);
       await files.datasync(this.fd);

@@ -76,6 +76,19 @@ export const nodeFileOps: FileOps = {
   syncDirectory: (dir) => syncDirectory(dir),
 };
 
+/**
+ * The same, with the flush done on the spot too: it blocks the thread for as long as the disk
+ * takes (0.2 ms on a fast SSD, several ms on a laptop), and saves the two thread switches of
+ * every group commit. Only for a process that serves nothing else (`harness serve`); never in
+ * the VS Code extension host, where it would stall every extension.
+ */
+export const blockingFileOps: FileOps = {
+  ...nodeFileOps,
+  async datasync(fd) {
+    fs.fdatasyncSync(fd);
+  },
+};
+
 /** Makes a rename or a new file in `dir` survive a crash. */
 export function syncDirectory(dir: string): void {
   if (process.platform === 'win32') return; // directories cannot be opened for fsync there

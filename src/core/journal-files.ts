@@ -54,17 +54,11 @@ export function replayJournals(
   const result: ReplayResult = { seq, records, tornBytes: 0, activeLength: 0, activeFirstSeq: undefined };
   for (const file of sources) {
     const last = file === active;
-    const data = files.readFile(file) ?? Buffer.alloc(0);
-    const journal = decodeJournal(data, file);
-    if (journal.tornBytes > 0 && !last) {
-      throw new HarnessError(
-        ErrorCode.StateCorrupt,
-        `journal ${file} ends in a damaged record, yet it was complete when sealed; the files were left as they are for inspection`,
-        { file },
-      );
-    }
-    for (const record of journal.records) {
-      if (record.s <= seq) continue; // already in the snapshot
+    let first: number | undefined;
+    // Records are applied as they are read; damage found further on still refuses the whole open.
+    const journal = decodeJournal(files.readFile(file) ?? Buffer.alloc(0), file, (record) => {
+      first ??= record.s;
+      if (record.s <= seq) return; // already in the snapshot
       if (record.s !== seq + 1) {
         // Every record is intact, yet some are missing: a line cut out of the journal, or the
         // snapshot that held them deleted. Replaying on would silently drop committed changes.
@@ -86,11 +80,18 @@ export function replayJournals(
       }
       seq = record.s;
       records++;
+    });
+    if (journal.tornBytes > 0 && !last) {
+      throw new HarnessError(
+        ErrorCode.StateCorrupt,
+        `journal ${file} ends in a damaged record, yet it was complete when sealed; the files were left as they are for inspection`,
+        { file },
+      );
     }
     if (last) {
       result.tornBytes = journal.tornBytes;
       result.activeLength = journal.goodLength;
-      result.activeFirstSeq = journal.records[0]?.s;
+      result.activeFirstSeq = first;
     }
   }
   return { ...result, seq, records };

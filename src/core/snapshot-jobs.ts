@@ -14,7 +14,7 @@ import type { Change } from './store';
 export type SnapshotJob = { job: 'compact'; dir: string } | { job: 'read'; file: string; bytes: Uint8Array };
 export type WorkerMessage =
   | { meta: [string, string] }
-  | { rows: RowOp; bodies: string[] }
+  | { rows: RowOp; chunk: string }
   | { done: CompactionResult | SnapshotContents }
   | { error: string; code?: string; details?: Record<string, unknown> };
 
@@ -72,14 +72,14 @@ function runJob(job: SnapshotJob, onMessage: (m: WorkerMessage) => void, transfe
 export async function readSnapshot(bytes: Buffer, file: string, apply: (change: Change) => void, inWorker: boolean): Promise<SnapshotContents> {
   const sink = {
     meta: (key: string, value: string) => apply({ op: 'meta', key, value }),
-    rows: (op: RowOp, bodies: string[]) => applyRows(op, bodies, apply, file),
+    rows: (op: RowOp, chunk: string) => applyRows(op, chunk, apply, file),
   };
   if (!inWorker) return scanSnapshot(bytes, file, sink);
   // The bytes move to the worker (no copy); this thread keeps nothing of them.
   const own = new Uint8Array(bytes);
   return (await runJob(
     { job: 'read', file, bytes: own },
-    (m) => ('meta' in m ? sink.meta(...m.meta) : 'rows' in m ? sink.rows(m.rows, m.bodies) : undefined),
+    (m) => ('meta' in m ? sink.meta(...m.meta) : 'rows' in m ? sink.rows(m.rows, m.chunk) : undefined),
     [own.buffer as ArrayBuffer],
   )) as SnapshotContents;
 }

@@ -12,7 +12,7 @@ const job = workerData as SnapshotJob;
 const run =
   job.job === 'compact'
     ? compact(job.dir, nodeFileOps, { includeActive: false })
-    : scanSnapshot(job.bytes, job.file, { meta: (key, value) => post({ meta: [key, value] }), rows: (op, bodies) => post({ rows: op, bodies }) });
+    : scanSnapshot(job.bytes, job.file, { meta: (key, value) => post({ meta: [key, value] }), rows: (op, chunk) => post({ rows: op, chunk }) });
 run.then(
   (done) => post({ done }),
   (e: unknown) => post({ error: describeError(e), ...(isHarnessError(e) ? { code: e.code, details: e.details } : {}) }),

@@ -8,7 +8,7 @@ import { describeError, ErrorCode, HarnessError } from './errors';
 import type { FileOps } from './files';
 import { scanJournal, type JournalRecord } from './journal';
 import { JOURNAL_FILE, journalFiles } from './journal-files';
-import { scanSnapshot, SNAPSHOT_FILE, SnapshotWriter, verifySnapshot, type SnapshotContents } from './snapshot';
+import { applyRows, scanSnapshot, SNAPSHOT_FILE, SnapshotWriter, verifySnapshot, type RowOp, type SnapshotContents } from './snapshot';
 import { assertSafeStateDirectory } from './state-dir';
 import { acquireStateLock } from './state-lock';
 import type { Change } from './store';
@@ -72,7 +72,7 @@ async function inspect(dir: string, files: FileOps): Promise<Inspection> {
   if (bytes) {
     const sink = (out: Change[]) => ({
       meta: (key: string, value: string) => out.push({ op: 'meta', key, value }),
-      rows: (op: string, bodies: string[]) => bodies.forEach((b) => out.push({ op, row: JSON.parse(b) } as Change)),
+      rows: (op: RowOp, chunk: string) => applyRows(op, chunk, (c) => out.push(c), snapshotPath),
     });
     let contents: SnapshotContents | undefined;
     try {
