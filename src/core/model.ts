@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { JsonValue } from './json-value';
 
 export const TASK_STATUSES = ['pending', 'running', 'completed', 'dead_letter', 'cancelled'] as const;
 export const TaskStatus = z.enum(TASK_STATUSES);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-export const JsonValue: z.ZodType<Json> = z.json() as z.ZodType<Json>;
+export { JsonValue };
 
 /** Ids go into file names, branch names and terminal titles, so keep them printable. */
 export const Id = z
