@@ -18,6 +18,20 @@ export interface ServeChild {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/** Every `harness serve` a section started and has not seen exit. */
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs the `harness serve` processes still running (those a failed section left behind). */
+export async function killServeChildren(): Promise<void> {
+  await Promise.all(
+    [...running].map((child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      return exited;
+    }),
+  );
+}
+
 /** The environment for children: ours without HARNESS_* / XDG_RUNTIME_DIR, so nothing reaches a real coordinator. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -33,10 +47,12 @@ export async function startServe(root: string, worktree: string, socket: string,
   const cli = path.join(root, 'dist', 'cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\``);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--worktree', worktree, '--socket', socket, '--instance-limit', '0'], {
+  const child = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--worktree', worktree, '--socket', socket], {
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;

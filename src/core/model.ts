@@ -40,6 +40,19 @@ export const RetryBackoff = z.strictObject({
   max_delay_seconds: z.number().positive().max(MAX_SECONDS).optional(),
 });
 export type RetryBackoff = z.output<typeof RetryBackoff>;
+/**
+ * Where a task came from (a GitHub issue, a webhook sender), shown as a link in the panel and the
+ * Tasks tree. Only http(s) URLs: the link is rendered in views, and another scheme could run code.
+ */
+export const TaskSource = z.strictObject({
+  kind: z.string().min(1).max(50),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2000)
+    .optional(),
+  title: z.string().max(500).optional(),
+});
+export type TaskSource = z.output<typeof TaskSource>;
 
 /** What a user gives to add a task: in a plan file, over the socket, from the CLI or the UI. */
 export const TaskInput = z.strictObject({
@@ -57,6 +70,7 @@ export const TaskInput = z.strictObject({
   group: Id.optional(),
   /** Wait between a failure and the next attempt; the coordinator's default when absent. */
   retry_backoff: RetryBackoff.optional(),
+  source: TaskSource.optional(),
 });
 export type TaskInput = z.input<typeof TaskInput>;
 export type ParsedTaskInput = z.output<typeof TaskInput>;
@@ -92,6 +106,8 @@ export interface Task {
   retry_backoff?: RetryBackoff;
   /** After a failure with a backoff: the earliest time of the next attempt (not claimable before). */
   retry_at?: string;
+  /** Where it came from (an issue, a webhook); absent for tasks added by hand. */
+  source?: TaskSource;
 }
 
 export interface TaskProgress {

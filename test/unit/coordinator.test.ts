@@ -312,7 +312,9 @@ for (const factory of storeFactories) {
       it('enforces the instance limit with a clear error; re-registering a live one is fine', async () => {
         for (const w of ['a', 'b', 'c']) await c.registerInstance({ worker_id: w });
         await c.registerInstance({ worker_id: 'a' });
-        await rejects(c.registerInstance({ worker_id: 'd' }), 'INSTANCE_LIMIT', 'instance limit reached: 3 of 3');
+        const e = await rejects(c.registerInstance({ worker_id: 'd' }), 'INSTANCE_LIMIT', 'instance limit reached: 3 of 3');
+        assert.match(e.message, /harness serve --instance-limit N/, 'names the flag that raises it');
+        assert.match(e.message, /agentHarness\.instanceLimit/, 'and the VS Code setting');
         c.configure({ instanceLimit: 0 });
         await c.registerInstance({ worker_id: 'd' });
       });
