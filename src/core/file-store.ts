@@ -40,6 +40,7 @@ export class FileStore extends DurableStore {
       log: report,
     });
     const store = new FileStore(log, report);
+    log.liveRows = () => store.rowCount;
     try {
       await store.loadFromLog();
     } catch (e) {

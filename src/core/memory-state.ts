@@ -86,4 +86,8 @@ export class MemoryState implements StoreReader {
   getMeta(key: string): string | undefined {
     return this.meta.get(key);
   }
+  /** Rows of every kind held now (tasks and instances; the primitives' few rows aside). */
+  get rowCount(): number {
+    return this.tasks.size + this.instances.size + this.meta.size;
+  }
 }
