@@ -504,9 +504,14 @@ export class Coordinator {
     return this.store.countTasks();
   }
 
-  /** Ready = pending with every dependency completed. */
+  /** Ready = pending with every dependency completed and no retry backoff left: claimable now. */
   isReady(task: Task): boolean {
-    return task.status === 'pending' && this.store.getTask(task.id)?.unmet_deps === 0;
+    return task.status === 'pending' && this.store.getTask(task.id)?.unmet_deps === 0 && !(task.retry_at !== undefined && task.retry_at > this.nowIso());
+  }
+
+  /** How many tasks are ready now, without listing them. */
+  countReady(): number {
+    return this.store.countReady(this.nowIso());
   }
 
   // ---- instances ----

@@ -249,8 +249,11 @@ for (const factory of storeFactories) {
         await c.fail({ worker_id: 'w', task_id: 'a', error: 'x' });
         assert.equal(c.countTasks().pending, 2);
         assert.equal(store.countReady(new Date(clock.now()).toISOString()), 1, 'only one is claimable now');
+        assert.equal(c.countReady(), 1);
+        assert.equal(c.isReady(c.getTask('a')), false, 'waiting out its backoff: not ready');
         assert.equal((await c.claim({ worker_id: 'v' })).task!.id, 'low');
         clock.advance(60_000);
+        assert.equal(c.isReady(c.getTask('a')), true);
         assert.equal((await c.claim({ worker_id: 'u' })).task!.id, 'a');
       });
 
