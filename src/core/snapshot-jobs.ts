@@ -75,8 +75,9 @@ export async function readSnapshot(bytes: Buffer, file: string, apply: (change: 
     rows: (op: RowOp, chunk: string) => applyRows(op, chunk, apply, file),
   };
   if (!inWorker) return scanSnapshot(bytes, file, sink);
-  // The bytes move to the worker (no copy); this thread keeps nothing of them.
-  const own = new Uint8Array(bytes);
+  // The bytes move to the worker; this thread keeps nothing of them. A buffer that owns its whole
+  // memory (a large file read) moves without a copy.
+  const own = bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
   return (await runJob(
     { job: 'read', file, bytes: own },
     (m) => ('meta' in m ? sink.meta(...m.meta) : 'rows' in m ? sink.rows(m.rows, m.chunk) : undefined),
