@@ -55,6 +55,8 @@ export class FileLog implements DurabilityLog {
     const started = performance.now();
     const { files, dir, log } = this.options;
     const snapshot = files.readFile(this.snapshotPath);
+    // Read before the bytes move to the worker (which leaves this buffer empty).
+    const snapshotBytes = snapshot?.length ?? 0;
     let seq = 0;
     if (snapshot) {
       const contents = await readSnapshot(snapshot, this.snapshotPath, apply, this.options.workers);
@@ -80,7 +82,7 @@ export class FileLog implements DurabilityLog {
     return {
       seq: replay.seq,
       stats: {
-        snapshot_bytes: snapshot?.length ?? 0,
+        snapshot_bytes: snapshotBytes,
         journal_records: replay.records,
         torn_bytes_dropped: replay.tornBytes,
         open_ms: performance.now() - started,
