@@ -15,7 +15,7 @@ export interface FileLogOptions {
   files: FileOps;
   /** Start a new snapshot once the journal grows past this. */
   snapshotAfterBytes: number;
-  /** Read and write snapshots in a worker thread (else in this one, as tests with injected file faults need). */
+  /** Write snapshots in a worker thread (else in this one, as tests with injected file faults need). */
   workers: boolean;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
@@ -55,11 +55,10 @@ export class FileLog implements DurabilityLog {
     const started = performance.now();
     const { files, dir, log } = this.options;
     const snapshot = files.readFile(this.snapshotPath);
-    // Read before the bytes move to the worker (which leaves this buffer empty).
     const snapshotBytes = snapshot?.length ?? 0;
     let seq = 0;
     if (snapshot) {
-      const contents = await readSnapshot(snapshot, this.snapshotPath, apply, this.options.workers);
+      const contents = await readSnapshot(snapshot, this.snapshotPath, apply);
       seq = contents.seq;
       if (!contents.checked) log('info', `${this.snapshotPath} carries no checksum (an earlier version wrote it); the next snapshot will`);
     }
