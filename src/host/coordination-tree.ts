@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import type { Task } from '../core/model';
+import type { HarnessApi } from '../protocol/api';
+import type { Task } from '../protocol/model';
 import {
   coordinationChildren,
   coordinationItem,

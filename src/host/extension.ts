@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import { describeError } from '../core/errors';
+import type { HarnessApi } from '../protocol/api';
+import { describeError } from '../protocol/errors';
+import { QUIET_EVENTS, type EventData } from '../protocol/events';
+import { Isolate } from '../protocol/isolation';
 import type { EventLine } from '../protocol/messages';
+import { Status } from '../protocol/tasks';
 import { CommandId, CONFIG_SECTION, ContextKey, ViewId } from '../ui/ids';
 import { readSettings, type Settings } from '../ui/settings';
-import { statusBarText, type StatusCounts } from '../ui/view-models';
-import { workerEnvironment } from '../isolation';
+import { statusBarText } from '../ui/view-models';
 import { registerCommands } from './commands';
 import { registerCoordinationCommands } from './coordination-commands';
 import { CoordinationTree } from './coordination-tree';
@@ -101,7 +103,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       status.hide();
       return;
     }
-    const s = statusBarText(await api.request<StatusCounts>('status'));
+    const s = statusBarText(await api.call(Status));
     status.text = s.text;
     status.tooltip = s.tooltip;
     status.show();
@@ -111,7 +113,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       eventSub?.dispose();
       eventSub = api?.onEvent((e: EventLine) => {
         if (!QUIET_EVENTS.has(e.event)) refreshSoon();
-        if (e.event === 'instance:stale') notifyStale(e.data as { instance: { worker_id: string }; freed_tasks: string[] });
+        if (e.event === 'instance:stale') notifyStale(e.data as EventData<'instance:stale'>);
       });
       void vscode.commands.executeCommand('setContext', ContextKey.connected, api !== undefined);
       void vscode.commands.executeCommand('setContext', ContextKey.mode, api?.mode);
@@ -134,8 +136,9 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       workerId: exported.workerId,
       binDir: ensureCli,
       openPanel: (api) => CoordinationPanel.show(context, api, log),
+      // Through the coordinator, wherever it runs: it reads the isolation settings of its state directory.
       isolation: async (workerId) => {
-        const { cwd, env } = await workerEnvironment(folder, workerId);
+        const { cwd, env } = await (await connection.ensure()).call(Isolate, { worker_id: workerId });
         return { cwd, env };
       },
     }),
@@ -172,7 +175,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
 }
 
 /** A worker that stopped heartbeating is worth a person's attention: its work moved on. */
-function notifyStale({ instance, freed_tasks }: { instance: { worker_id: string }; freed_tasks: string[] }): void {
+function notifyStale({ instance, freed_tasks }: EventData<'instance:stale'>): void {
   const freed = freed_tasks.length ? ` Its task${freed_tasks.length > 1 ? 's' : ''} ${freed_tasks.join(', ')} went back to the queue.` : '';
   void vscode.window.showWarningMessage(`Agent Harness: worker ${instance.worker_id} stopped heartbeating.${freed}`);
 }
@@ -195,9 +198,6 @@ function workerIdFor(context: vscode.ExtensionContext): string {
   }
   return id;
 }
-
-/** Events that change nothing the trees show (lease times tick on the periodic refresh). */
-const QUIET_EVENTS = new Set(['run:output', 'task:heartbeat', 'lock:renewed', 'events:dropped']);
 
 let activeConnection: Connection | undefined;
 

@@ -1,8 +1,12 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import { describeError } from '../core/errors';
-import type { Disposable } from '../core/events';
-import type { Logger } from '../core/log';
+import { listAllTasks } from '../client/paging';
+import type { Disposable, HarnessApi } from '../protocol/api';
+import { explainThrown } from '../protocol/error-words';
+import { describeError } from '../protocol/errors';
+import { InstanceList } from '../protocol/instances';
+import type { Logger } from '../protocol/log';
+import { RunList, RunLog } from '../protocol/runs';
+import { TaskCancel, TaskRetry } from '../protocol/tasks';
 import { type RunLogMessage, type StateMessage, type TaskActionMessage, parseWebviewMessage } from '../protocol/webview';
 import { PanelOutbox } from '../ui/outbox';
 import { makeNonce, renderPanelHtml } from '../ui/panel-html';
@@ -149,16 +153,12 @@ export class CoordinationPanel implements vscode.Disposable {
 
   private async fetchState(): Promise<StateMessage> {
     const api = this.requireApi();
-    const [t, i, r] = await Promise.all([
-      api.request<{ tasks: unknown[] }>('task_list'),
-      api.request<{ instances: unknown[] }>('instance_list'),
-      api.request<{ runs: unknown[] }>('run_list'),
-    ]);
-    return toStateMessage({ tasks: t.tasks, instances: i.instances, runs: r.runs });
+    const [tasks, i, r] = await Promise.all([listAllTasks(api), api.call(InstanceList), api.call(RunList)]);
+    return toStateMessage({ tasks, instances: i.instances, runs: r.runs });
   }
 
   private async fetchLog(runId: string): Promise<RunLogMessage> {
-    return toRunLogMessage(runId, await this.requireApi().request<{ output: unknown[]; dropped_bytes: number }>('run_log', { run_id: runId }));
+    return toRunLogMessage(runId, await this.requireApi().call(RunLog, { run_id: runId }));
   }
 
   private onMessage(raw: unknown): void {
@@ -189,11 +189,11 @@ export class CoordinationPanel implements vscode.Disposable {
 
   private async taskAction({ action, task_id }: TaskActionMessage): Promise<void> {
     try {
-      await this.requireApi().request(action === 'retry' ? 'task_retry' : 'task_cancel', { task_id });
+      await this.requireApi().call(action === 'retry' ? TaskRetry : TaskCancel, { task_id });
       this.log.info(`panel: ${action} task ${task_id}`);
     } catch (e) {
       this.log.warn(`panel: ${action} task ${task_id} failed: ${describeError(e)}`);
-      void vscode.window.showErrorMessage(`Agent Harness: could not ${action} task ${task_id}: ${describeError(e)}`);
+      void vscode.window.showErrorMessage(`Agent Harness: could not ${action} task ${task_id}: ${explainThrown(e)}`);
     }
     this.outbox.scheduleState();
   }

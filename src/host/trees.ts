@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import type { InstanceView, Task } from '../core/model';
+import { listAllTasks } from '../client/paging';
+import type { HarnessApi } from '../protocol/api';
+import { InstanceList } from '../protocol/instances';
+import type { InstanceView, Task } from '../protocol/model';
 import { groupItem, groupOf, groupTasks, instanceItem, markdownLink, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
 
 export type TaskNode =
@@ -47,7 +49,7 @@ export class TasksTree implements vscode.TreeDataProvider<TaskNode> {
   }
 
   async refresh(api: HarnessApi | undefined): Promise<void> {
-    this.tasks = api ? (await api.request<{ tasks: Task[] }>('task_list')).tasks : [];
+    this.tasks = api ? await listAllTasks(api) : [];
     this.groups = groupTasks(this.tasks);
     void vscode.commands.executeCommand('setContext', 'agentHarness.hasTasks', this.tasks.length > 0);
     this.changed.fire(undefined);
@@ -86,7 +88,7 @@ export class InstancesTree implements vscode.TreeDataProvider<InstanceView> {
   }
 
   async refresh(api: HarnessApi | undefined): Promise<void> {
-    this.instances = api ? (await api.request<{ instances: InstanceView[] }>('instance_list')).instances : [];
+    this.instances = api ? (await api.call(InstanceList)).instances : [];
     this.changed.fire(undefined);
   }
 

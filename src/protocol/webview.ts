@@ -11,6 +11,9 @@
  */
 import en from 'zod/v4/locales/en.js';
 import * as z from 'zod/mini';
+import { RunChunk, Stream } from './output';
+
+export { Stream };
 
 // English issue messages (mini ships none by default); the same setting classic zod makes.
 z.config(en());
@@ -65,15 +68,13 @@ export const RunView = z.object({
 });
 export type RunView = z.infer<typeof RunView>;
 
-export const Stream = z.enum(['stdout', 'stderr']);
-export type Stream = z.infer<typeof Stream>;
-
 /** Bounds of one `output` batch; the host splits or falls back to a `runLog` past them. */
 export const MAX_BATCH_CHUNKS = 500;
 export const MAX_BATCH_CHARS = 1_000_000;
 const MAX_LOG_CHARS = 64 * 1024 * 1024;
 
-export const OutputChunk = z.object({ run_id: Name, stream: Stream, data: Text(MAX_BATCH_CHARS) });
+/** The one chunk type of run output (src/protocol/output.ts), bounded for the panel. */
+export const OutputChunk = z.extend(RunChunk, { run_id: Name, data: Text(MAX_BATCH_CHARS) });
 export type OutputChunk = z.infer<typeof OutputChunk>;
 
 // --- host → webview ---------------------------------------------------------------------------

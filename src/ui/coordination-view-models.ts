@@ -1,14 +1,17 @@
 // The Coordination tree's model and rows, free of vscode so they are unit-tested in plain Node:
 // locks, resource pools, pending messages and task groups with their latest checkpoint. The host
 // (src/host/coordination-tree.ts) fetches the model on every debounced refresh and renders it.
-import { groupStatus, type Checkpoint, type GroupStatus } from '../core/convergence';
-import type { Message } from '../core/mailbox';
-import type { InstanceStatus, Task } from '../core/model';
-import type { PoolHolder, PoolView } from '../core/pools';
-import type { LockRow } from '../core/primitive-store';
+import type { Caller } from '../protocol/api';
+import { groupStatus, type Checkpoint, type GroupStatus } from '../protocol/groups';
+import { InstanceList } from '../protocol/instances';
+import { LockList, type Lock as LockRow } from '../protocol/locks';
+import { MessageList, type PendingMessage } from '../protocol/mailbox';
+import type { InstanceStatus, Task } from '../protocol/model';
+import { PoolList, type PoolHolder, type PoolView } from '../protocol/pools';
+import { CheckpointList } from '../protocol/tasks';
 import { formatDuration, progressText, type ItemModel } from './view-models';
 
-export type PendingMessage = Message & { recipient: string };
+export type { PendingMessage };
 export interface LockWaiting {
   path: string;
   worker_id: string;
@@ -32,9 +35,7 @@ export interface CoordinationModel {
 export const EMPTY_COORDINATION: CoordinationModel = { locks: [], lockWaiting: [], pools: [], messages: [], workers: {}, groups: [] };
 
 /** The part of HarnessApi the fetch needs, so tests can hand in a fake. */
-export interface Requester {
-  request<T>(command: string, params?: Record<string, unknown>): Promise<T>;
-}
+export type Requester = Caller;
 
 /** The distinct groups of some tasks, sorted. */
 export function groupNames(tasks: readonly Task[]): string[] {
@@ -49,11 +50,11 @@ export function groupNames(tasks: readonly Task[]): string[] {
 export async function fetchCoordination(api: Requester, tasks: readonly Task[]): Promise<CoordinationModel> {
   const names = groupNames(tasks);
   const [locks, pools, mail, instances, checkpoints] = await Promise.all([
-    api.request<{ locks: LockRow[]; waiting: LockWaiting[] }>('lock_list'),
-    api.request<{ pools: PoolView[] }>('pool_list'),
-    api.request<{ messages: PendingMessage[] }>('message_list'),
-    api.request<{ instances: Array<{ worker_id: string; status: InstanceStatus }> }>('instance_list'),
-    Promise.all(names.map((group) => api.request<{ checkpoints: Checkpoint[] }>('checkpoint_list', { group }))),
+    api.call(LockList),
+    api.call(PoolList),
+    api.call(MessageList),
+    api.call(InstanceList),
+    Promise.all(names.map((group) => api.call(CheckpointList, { group }))),
   ]);
   return {
     locks: locks.locks,

@@ -10,8 +10,10 @@
  * - Coordinator events become one debounced state refresh; `run:output` of the selected run is
  *   posted in batches every `outputFlushMs`, each at most `maxBatchChunks` / `maxBatchChars`.
  */
-import type { Logger } from '../core/log';
+import { affectsAny, type View } from '../protocol/events';
+import type { Logger } from '../protocol/log';
 import type { EventLine } from '../protocol/messages';
+import { headOf } from '../protocol/output';
 import {
   type HostMessage,
   MAX_BATCH_CHARS,
@@ -52,8 +54,8 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
   maxQueuedChars: 2 * 1024 * 1024,
 };
 
-/** Events that change nothing the panel shows; every other event (known or new) refreshes. */
-const QUIET_EVENTS = new Set(['task:heartbeat', 'run:output']);
+/** What the panel shows: events that change none of it (e.g. lock renewals) do not refresh it; unknown ones do. */
+const PANEL_VIEWS: readonly View[] = ['tasks', 'instances', 'runs'];
 
 export class PanelOutbox {
   private readonly options: OutboxOptions;
@@ -144,7 +146,7 @@ export class PanelOutbox {
     if (this.disposed) return;
     if (line.event === 'run:output') this.onOutput(line.data);
     else if (line.event === 'coordinator:error') this.error(`coordinator: ${String((line.data as { message?: unknown })?.message)}`);
-    if (!QUIET_EVENTS.has(line.event)) this.scheduleState();
+    if (affectsAny(line.event, PANEL_VIEWS)) this.scheduleState();
   }
 
   /** A refresh soon, coalescing bursts (a plan import emits one event per task). */
@@ -253,7 +255,7 @@ export class PanelOutbox {
       const head = this.queue[0]!;
       let data = head.data;
       if (chars + data.length > maxBatchChars) {
-        data = splitSafely(data, maxBatchChars - chars); // the rest stays queued
+        data = headOf(data, maxBatchChars - chars); // the rest stays queued
         head.data = head.data.slice(data.length);
       } else this.queue.shift();
       const last = batch[batch.length - 1];
@@ -279,11 +281,3 @@ export class PanelOutbox {
   }
 }
 
-/** At most `max` characters from the start, not cutting a surrogate pair in two. */
-export function splitSafely(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = Math.max(0, max);
-  const code = text.charCodeAt(end - 1);
-  if (end > 1 && code >= 0xd800 && code <= 0xdbff) end--;
-  return text.slice(0, end);
-}

@@ -1,4 +1,4 @@
-import type { InstanceView, Task, TaskProgress, TaskStatus } from '../core/model';
+import type { InstanceView, Task, TaskProgress, TaskStatus } from '../protocol/model';
 
 /** The Tasks tree's groups, in the order a person scans them. */
 export const TASK_GROUPS = ['running', 'ready', 'blocked', 'dead_letter', 'completed', 'cancelled'] as const;

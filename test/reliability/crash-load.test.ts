@@ -17,6 +17,8 @@ import { HarnessClient } from '../../src/client/client';
 import type { Task } from '../../src/core/model';
 import { childEnv, cleanupAll, ensureCliBuilt, ServeProcess, tempDir, within } from '../support/harness-process';
 import { bundleScript, FULL, rng, scale, seedFromEnv, sleep } from '../support/reliability';
+import { listAllTasks } from '../../src/client/paging';
+import { PlanImport, Status } from '../../src/protocol/tasks';
 
 const PROCESSES = scale(4, 32);
 const PER_PROCESS = scale(8, 1);
@@ -148,8 +150,7 @@ function makeBatch(prefix: string, n: number, rand: () => number): Array<Record<
 }
 
 async function taskMap(client: HarnessClient): Promise<Map<string, Task>> {
-  const { tasks } = await client.request<{ tasks: Task[] }>('task_list');
-  return new Map(tasks.map((t) => [t.id, t]));
+  return new Map((await listAllTasks(client)).map((t) => [t.id, t]));
 }
 
 describe('reliability: crash under load', function () {
@@ -177,7 +178,7 @@ describe('reliability: crash under load', function () {
       const record: Import = { ids: ids.map((t) => t.id as string), acked: false, settled: false };
       imports.push(record);
       try {
-        await client.request('plan_import', { tasks: ids });
+        await client.call(PlanImport, { tasks: ids });
         record.acked = true;
       } catch {
         // killed mid-import: all or nothing, checked after the restart
@@ -250,7 +251,7 @@ describe('reliability: crash under load', function () {
     const deadline = Date.now() + DRAIN_DEADLINE_MS;
     let counts: Record<string, number> = {};
     for (;;) {
-      ({ counts } = await admin.request<{ counts: Record<string, number> }>('status'));
+      ({ counts } = await admin.call(Status));
       const open = (counts.pending ?? 0) + (counts.running ?? 0);
       if (open === 0) break;
       if (Date.now() > deadline) break;

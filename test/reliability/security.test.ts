@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMMANDS } from '../../src/server/commands';
+import { findCommand } from '../../src/protocol/catalog';
 import { contentSecurityPolicy, makeNonce, renderPanelHtml } from '../../src/ui/panel-html';
 import { childEnv, cleanupAll, CLI, ensureCliBuilt, oneJsonDoc, RawConnection, runCli, ServeProcess, tempDir, within } from '../support/harness-process';
 
@@ -246,7 +246,7 @@ describe('reliability: security', function () {
   describe('lock paths', () => {
     // No skipping when the command is missing: a renamed lock_acquire must fail this test, not turn it off.
     it('cannot escape the workspace (.., absolute, symlinks out)', async () => {
-      assert.ok(Object.hasOwn(COMMANDS, 'lock_acquire'), 'the server has no lock_acquire command: this test must follow it');
+      assert.ok(findCommand('lock_acquire'), 'the catalog has no lock_acquire command: this test must follow it');
       const dir = tempDir('hrel-');
       const outside = tempDir('hrel-out-');
       fs.symlinkSync(outside, path.join(dir, 'link-out'));

@@ -8,6 +8,7 @@ import {
   groupNames,
   type CoordinationModel,
   type CoordNode,
+  type Requester,
 } from '../../src/ui/coordination-view-models';
 
 const NOW = Date.parse('2026-01-01T00:01:00.000Z');
@@ -141,14 +142,14 @@ describe('coordination view models', () => {
       },
       instance_list: { instances: [{ worker_id: 'a', status: 'live' }] },
     };
-    const api = {
-      request: async <T>(command: string, params?: Record<string, unknown>): Promise<T> => {
-        requests.push([command, params]);
-        if (command === 'checkpoint_list') {
-          const g = params!.group as string;
-          return { checkpoints: g === 'b' ? [{ group: 'b', timestamp: at(-50), streams: [] }, { group: 'b', timestamp: at(-5), streams: [] }] : [] } as T;
+    const api: Requester = {
+      call: async (command, params?: unknown) => {
+        requests.push([command.name, params]);
+        if (command.name === 'checkpoint_list') {
+          const g = (params as { group: string }).group;
+          return { checkpoints: g === 'b' ? [{ group: 'b', timestamp: at(-50), streams: [] }, { group: 'b', timestamp: at(-5), streams: [] }] : [] } as never;
         }
-        return replies[command] as T;
+        return replies[command.name] as never;
       },
     };
     const tasks = [task('t1', { group: 'b', status: 'completed' }), task('t2', { group: 'a' }), task('t3'), task('t4', { group: 'b', status: 'completed' })];

@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/core/coordinator';
 import type { InstanceView, Task } from '../../src/core/model';
-import { pieces } from '../../src/cli/run-stream';
 import { CommandId, ViewId } from '../../src/ui/ids';
 import { readSettings } from '../../src/ui/settings';
 import { groupItem, groupTasks, instanceItem, progressText, statusBarText, taskItem } from '../../src/ui/view-models';
@@ -146,17 +145,5 @@ describe('package.json contributions', () => {
     const known = new Set(Object.values(CommandId));
     const used = Object.values(pkg.contributes.menus).flatMap((items) => (items as Array<{ command: string }>).map((i) => i.command));
     assert.deepEqual(used.filter((c) => !known.has(c as never)), []);
-  });
-});
-
-describe('run output pieces', () => {
-  it('split output into pieces that fit a request line, keeping surrogate pairs whole', () => {
-    assert.deepEqual(pieces('abcdefg', 3), ['abc', 'def', 'g']);
-    assert.deepEqual(pieces('ab😀cd', 3), ['ab', '😀c', 'd']);
-    assert.deepEqual(pieces('', 3), []);
-    const big = 'x'.repeat(300 * 1024);
-    const parts = pieces(big);
-    assert.equal(parts.join(''), big);
-    assert.ok(parts.every((p) => Buffer.byteLength(JSON.stringify(p)) < 1024 * 1024));
   });
 });

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import type { Logger } from '../../src/core/log';
 import type { HostMessage, OutputChunk, RunLogMessage, StateMessage } from '../../src/protocol/webview';
-import { PanelOutbox, type Timers, splitSafely } from '../../src/ui/outbox';
+import { PanelOutbox, type Timers } from '../../src/ui/outbox';
 import { state } from '../webview/fixtures';
 
 /** Timers that run only when the test moves the clock. */
@@ -234,12 +234,6 @@ describe('PanelOutbox', () => {
     t.outbox.onEvent({ event: 'task:added', data: {}, ts: '' });
     await t.timers.advance(1000);
     assert.deepEqual(t.types(), ['state', 'runLog']);
-  });
-
-  it('splits text without cutting a surrogate pair', () => {
-    assert.equal(splitSafely('ab😀cd', 3), 'ab');
-    assert.equal(splitSafely('ab😀cd', 4), 'ab😀');
-    assert.equal(splitSafely('abc', 10), 'abc');
   });
 
   it('keeps only the tail of what it recorded per run', () => {

@@ -1,10 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
-import { silentLogger } from '../../src/core/log';
 import { MemoryStore } from '../../src/core/memory-store';
-import { COMMANDS } from '../../src/server/commands';
-import { RunRegistry } from '../../src/server/runs';
+import { dispatcher } from '../support/dispatch';
 import { toRunLogMessage, toStateMessage } from '../../src/ui/panel-state';
 import { tempDir } from '../support/stores';
 import { MAX_BATCH_CHUNKS, parseHostMessage, parseWebviewMessage } from '../../src/protocol/webview';
@@ -128,8 +126,8 @@ describe('panel state from the real coordinator', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it("turns task_list / instance_list / run_list / run_log replies into valid messages", async () => {
-    const ctx = { coordinator: new Coordinator(new MemoryStore(), DEFAULT_CONFIG), runs: new RunRegistry(dir, silentLogger), worktree: '/w' };
-    const call = async <T>(command: string, params: Record<string, unknown> = {}) => (await COMMANDS[command]!(params, ctx)) as T;
+    const d = dispatcher(new Coordinator(new MemoryStore(), DEFAULT_CONFIG), { workspace: '/w', runsDir: dir });
+    const call = async <T>(command: string, params: Record<string, unknown> = {}) => (await d.raw(command, params)) as T;
     await call('plan_import', { tasks: [{ id: 'a', payload: { big: [1, 2, 3] } }, { id: 'b', dependencies: ['a'] }] });
     await call('instance_register', { worker_id: 'w1', name: 'one' });
     await call('task_claim', { worker_id: 'w1' });

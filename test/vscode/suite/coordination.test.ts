@@ -12,6 +12,8 @@ import type { Task } from '../../../src/core/model';
 import type { CoordNode, CoordSection } from '../../../src/ui/coordination-view-models';
 import { taskItem } from '../../../src/ui/view-models';
 import { cli, eventually, harness, workspaceFolder } from './support';
+import { MessageList } from '../../../src/protocol/mailbox';
+import { PlanImport, TaskClaim, TaskComplete, TaskProgressCommand } from '../../../src/protocol/tasks';
 
 const GROUP = 'coord-streams';
 
@@ -81,7 +83,7 @@ describe('the Coordination tree', function () {
     assert.deepEqual(dropped?.recipients, ['coord-ghost']);
     await eventually('the message row to go', async () => !(await rows('messages')).some((r) => r.node.kind === 'message' && r.node.message.id === sent.message_id));
     const api = await (await harness()).connection!.ensure();
-    const { messages } = await api.request<{ messages: Array<{ id: string }> }>('message_list');
+    const { messages } = await api.call(MessageList);
     assert.ok(!messages.some((m) => m.id === sent.message_id));
   });
 
@@ -92,15 +94,15 @@ describe('the Coordination tree', function () {
     const api = await h.connection!.ensure();
     // A capability no other test's worker has, so nothing else claims these.
     const stream = (id: string) => ({ id, group: GROUP, capabilities: ['coord-test'], description: `stream ${id}` });
-    await api.request('plan_import', { tasks: [stream('coord-s1'), stream('coord-s2')] });
+    await api.call(PlanImport, { tasks: [stream('coord-s1'), stream('coord-s2')] });
     for (const [worker, id] of [['coord-w1', 'coord-s1'], ['coord-w2', 'coord-s2']] as const) {
-      const { task } = await api.request<{ task: Task | null }>('task_claim', { worker_id: worker, capabilities: ['coord-test'] });
+      const { task } = await api.call(TaskClaim, { worker_id: worker, capabilities: ['coord-test'] });
       assert.ok(task, `${worker} claimed a task`);
       leases.set(id, task);
     }
     const s1 = leases.get('coord-s1')!;
     assert.equal(s1.id, 'coord-s1', 'claims in plan order');
-    await api.request('task_progress', { worker_id: 'coord-w1', task_id: s1.id, fencing_token: s1.fencing_token, percent: 40, message: 'halfway' });
+    await api.call(TaskProgressCommand, { worker_id: 'coord-w1', task_id: s1.id, fencing_token: s1.fencing_token, percent: 40, message: 'halfway' });
 
     const group = await eventually('the group row, open', async () =>
       (await rows('groups')).find((r) => r.item.label === GROUP && r.item.description === '0/2 · 2 to go'),
@@ -135,7 +137,7 @@ describe('the Coordination tree', function () {
     const waiting = Promise.resolve(vscode.commands.executeCommand<GroupStatus>('agentHarness.waitForGroup', GROUP)).finally(() => (settled = true));
     const complete = async (id: string, worker: string) => {
       const t = leases.get(id)!;
-      await api.request('task_complete', { worker_id: worker, task_id: id, fencing_token: t.fencing_token, result: { ok: id } });
+      await api.call(TaskComplete, { worker_id: worker, task_id: id, fencing_token: t.fencing_token, result: { ok: id } });
     };
     await complete('coord-s1', 'coord-w1');
     await new Promise((resolve) => setTimeout(resolve, 300));
