@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
+import { listAllTasks } from '../../src/client/paging';
 import { nodeFileOps, type FileOps } from '../../src/core/files';
 import { silentLogger } from '../../src/core/log';
 import type { Task } from '../../src/core/model';
@@ -185,7 +186,7 @@ describe('reliability: faults', function () {
 
       const again = await service(dir);
       const c2 = await HarnessClient.connect(again.socketPath);
-      const { tasks } = await c2.call(TaskList);
+      const tasks = await listAllTasks(c2); // past one page (1,000) in the full form
       c2.close();
       assert.equal(tasks.length, n);
       for (const t of tasks) {
