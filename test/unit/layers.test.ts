@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const LAYERS: Record<string, { may: string[]; npm?: string[]; noNode?: string[] }> = {
   // Shared by every side: depends on nothing of ours.
   protocol: { may: [], npm: ['zod', 'yaml'], noNode: ['net'] },
-  core: { may: ['protocol'], npm: ['zod', 'sql.js'], noNode: ['net'] },
+  core: { may: ['protocol'], npm: ['zod', 'sql.js', 'sorted-btree'], noNode: ['net'] },
   exec: { may: ['protocol'] },
   isolation: { may: ['core', 'exec', 'protocol'], npm: ['zod'] },
   webhooks: { may: ['core', 'exec', 'protocol'], npm: ['zod'] },
@@ -36,6 +36,7 @@ const LAYERS: Record<string, { may: string[]; npm?: string[]; noNode?: string[] 
  */
 const COMPOSITION: Record<string, string[]> = {
   'src/cli/serve.ts': ['server'], // `harness serve` runs the coordinator headless
+  'src/cli/recover.ts': ['server'], // `harness recover` works on the state files of a stopped coordinator
   'src/host/connection.ts': ['server'], // the window runs the coordinator in-process
   'src/cli/github-issues.ts': ['webhooks'], // turns a gh issue list into a plan, client-side, with the webhooks' label rules
 };

@@ -15,7 +15,8 @@ function sourceOf(mode: TaskSource['mode'], answer: (command: string, params: Re
 }
 
 function harness() {
-  const coordinator = new Coordinator(new MemoryStore(), DEFAULT_CONFIG);
+  // No retry backoff: these tests are about the cache following claims and failures as they come.
+  const coordinator = new Coordinator(new MemoryStore(), { ...DEFAULT_CONFIG, retryBackoff: null });
   const requests: string[] = [];
   // In-process, as the extension runs it: the handler reads the store when it is called.
   const source = sourceOf('in-process', async (command, params) => {

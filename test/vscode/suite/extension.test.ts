@@ -95,9 +95,10 @@ describe('the extension in a workspace', function () {
     await vscode.commands.executeCommand('agentHarness.claimNextTask');
     const failed = await vscode.commands.executeCommand<Task>('agentHarness.failTask', 'p1', 'broken on purpose');
     assert.equal(failed?.status, 'pending', 'attempts left: back to pending');
+    assert.ok(failed?.retry_at, 'after a retry backoff, whose end the task shows');
     await vscode.commands.executeCommand('agentHarness.addTask', { id: 'doomed', description: 'fails for good' });
     const api = await h.connection!.ensure();
-    await api.call(TaskClaim, { worker_id: 'someone' }); // takes p1 again
+    // p1 waits out its backoff (and p2 waits for p1): the next claim takes the new task.
     const doomedClaim = await api.call(TaskClaim, { worker_id: 'doomer' });
     assert.equal(doomedClaim.task?.id, 'doomed');
     await api.call(TaskFail, { worker_id: 'doomer', task_id: 'doomed', error: 'no', retry: false });
