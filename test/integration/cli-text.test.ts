@@ -99,10 +99,12 @@ describe('--format text (real processes)', function () {
     assert.match(work.stderr, /\[w5\] done: 1 task\(s\)/);
 
     covered.add('serve');
-    const serve = ServeProcess.spawn(['--workspace', tempDir(), '--socket', path.join(tempDir(), 's.sock'), '--format', 'text']);
+    const served = tempDir();
+    const serve = ServeProcess.spawn(['--workspace', served, '--socket', path.join(tempDir(), 's.sock'), '--format', 'text']);
     const ready = await within(new Promise<string>((resolve) => serve.child.stdout!.once('data', (l: Buffer) => resolve(String(l)))), 20_000, 'the ready line');
     assert.match(ready, /^serving .* on .*s\.sock \(pid \d+\)\n$/);
     await serve.stop();
+    await run('recover', ['--worktree', served], undefined, /^state directory .*\n[\s\S]*nothing to recover/);
 
     covered.add('watch');
     const watch = spawn(process.execPath, [CLI, 'watch', '--format', 'text'], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
