@@ -27,6 +27,12 @@ export const DURATIONS = {
   idleExit: { max: MAX_DURATION_SECONDS, zero: 'exit at the first moment no task is ready', means: 'exit after this long without a task' },
   wait: { max: MAX_WAIT_SECONDS, zero: 'fail at once', means: 'how long to wait when it is not available at once (default 0)' },
   ttl: { max: MAX_DURATION_SECONDS, means: 'it ends after this long unless renewed' },
+  retryDelay: {
+    max: MAX_DURATION_SECONDS,
+    zero: 'retry at once',
+    means: 'after a failure, wait this long before the next attempt, doubling each time (--retry-fixed: the same)',
+  },
+  retryMaxDelay: { max: MAX_DURATION_SECONDS, means: 'the longest wait between attempts' },
   groupTimeout: { max: MAX_DURATION_SECONDS, zero: 'look once', means: 'give up (TIMEOUT) after this long; default: wait as long as it takes' },
   checkpointInterval: { max: MAX_WAIT_SECONDS, means: 'record a checkpoint of every stream this often' },
   staleTimeout: { max: MAX_WAIT_SECONDS, means: 'a worker not heard from for this long is stale and loses its leases (default 60)' },

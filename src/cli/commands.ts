@@ -6,7 +6,7 @@ import type { AnyCommand, ParamsOf, ResultOf } from '../protocol/command';
 import { InstanceDeregister, InstanceList, InstanceRegister } from '../protocol/instances';
 import { dataOf, toErrorReply, type Reply } from '../protocol/messages';
 import { Ping } from '../protocol/meta';
-import { TaskStatus, type Task, type TaskInput } from '../protocol/model';
+import { TaskStatus, type RetryBackoff, type Task, type TaskInput } from '../protocol/model';
 import {
   Status,
   TaskAdd,
@@ -62,7 +62,8 @@ const U = {
   fail: 'harness task fail --id ID --error MSG [--no-retry] [--token N]',
   heartbeat: 'harness task heartbeat --id ID [--token N]',
   release: 'harness task release --id ID [--token N]',
-  add: 'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--capability C]... [--payload JSON]',
+  add:
+    'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--retry-delay S [--retry-max-delay S] [--retry-fixed]] [--capability C]... [--payload JSON]',
   list: 'harness task list [--status S] [--group G] [--format text]',
   show: 'harness task show --id ID [--format text]',
   plan: 'harness plan import FILE | --github-issues FILE (gh issue list --json number,title,body,labels,url; - for stdin)',
@@ -78,6 +79,17 @@ async function dependencyStatus(client: HarnessClient, tasks: readonly Task[]): 
     for (const t of await listAllTasks(client)) known.set(t.id, t.status);
   }
   return (taskId) => known.get(taskId);
+}
+
+/** `--retry-delay S [--retry-max-delay S] [--retry-fixed]`: the task's own retry backoff, if given. */
+function retryBackoff(v: Values): RetryBackoff | undefined {
+  const delay = secondsOf(v, 'retry-delay');
+  const max = secondsOf(v, 'retry-max-delay');
+  if (delay === undefined) {
+    if (max !== undefined || v['retry-fixed']) throw new UsageError('--retry-max-delay and --retry-fixed go with --retry-delay S', U.add);
+    return undefined;
+  }
+  return { strategy: v['retry-fixed'] ? 'fixed' : 'exponential', delay_seconds: delay, ...(max !== undefined ? { max_delay_seconds: max } : {}) };
 }
 
 const leaseCommand = (name: string, command: typeof TaskHeartbeat | typeof TaskRelease, usage: string): CliCommand => ({
@@ -210,8 +222,9 @@ export const TASK_COMMANDS: CliCommand[] = [
       'max-attempts': { type: 'string' },
       capability,
       payload: { type: 'string' },
+      'retry-fixed': { type: 'boolean' },
     },
-    durations: { timeout: DURATIONS.timeout },
+    durations: { timeout: DURATIONS.timeout, 'retry-delay': DURATIONS.retryDelay, 'retry-max-delay': DURATIONS.retryMaxDelay },
     run: (v, _p, o, io) => {
       const task: TaskInput = { description: str(v, 'description') ?? '' };
       if (str(v, 'id')) task.id = str(v, 'id');
@@ -222,6 +235,8 @@ export const TASK_COMMANDS: CliCommand[] = [
       if (str(v, 'max-attempts') !== undefined) task.max_attempts = integer(v, 'max-attempts', U.add);
       if (list(v, 'capability')) task.capabilities = list(v, 'capability');
       if (str(v, 'payload') !== undefined) task.payload = jsonArg(str(v, 'payload')!, '--payload', U.add);
+      const backoff = retryBackoff(v);
+      if (backoff) task.retry_backoff = backoff;
       return call(o, io, TaskAdd, { task }, (d) => `added ${taskChanged(d.task)}`);
     },
   },

@@ -5,7 +5,7 @@ import { DURATIONS, secondsOf } from './args';
 import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId, UsageError } from './context';
 import { isText, printError } from './output';
-import { span } from './table';
+import { took } from './table';
 
 const USAGE = 'harness exec [--timeout S] [--kill-after S] [--cwd DIR] [--task ID] [--shell] [--exit-code] -- CMD ARGS...';
 
@@ -30,7 +30,7 @@ function spawnFailureStatus(e: RunError): number {
 function ending(r: RunResult, timeoutS: number | undefined): string {
   if (r.timed_out) return `timed out after ${timeoutS} s (ended with ${r.signal_name})`;
   const how = r.cancelled ? `was cancelled (${r.signal_name})` : r.signal_name ? `was killed by ${r.signal_name}` : `exited ${r.returncode}`;
-  return `${how} after ${span(r.duration_ms)}`;
+  return `${how} after ${took(r.duration_ms)}`;
 }
 
 export const EXEC_COMMAND: CliCommand = {

@@ -1,4 +1,6 @@
-// Plain-text layout for --format text: aligned columns, clipped cells, spans of time.
+// Plain-text layout for --format text: aligned columns, clipped cells, spans of time (worded as
+// every view words them: protocol/human-time).
+import { formatAgo, formatDuration } from '../protocol/human-time';
 
 /** At most `max` characters, the cut marked with "…". */
 export function clip(text: string, max: number): string {
@@ -18,21 +20,15 @@ export function columns(rows: readonly (readonly string[])[], indent = ''): stri
     .join('');
 }
 
-/** A span of time, short: 850ms, 42s, 4m58s, 2h05m, 3d04h. */
-export function span(ms: number): string {
-  const s = Math.floor(Math.abs(ms) / 1000);
-  if (Math.abs(ms) < 1000) return `${Math.round(Math.abs(ms))}ms`;
-  if (s < 60) return `${s}s`;
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (s < 3600) return `${Math.floor(s / 60)}m${pad(s % 60)}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
-  return `${Math.floor(s / 86400)}d${pad(Math.floor((s % 86400) / 3600))}h`;
+/** How long something took: "850 ms" under a second, else as every view says it ("4 min 58 s"). */
+export function took(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : formatDuration(ms);
 }
 
-/** "12s ago" for a past moment, "in 4m58s" for a future one. */
+/** "12 s ago" for a past moment, "in 4 min 58 s" for a future one. */
 export function relative(iso: string, now = Date.now()): string {
   const ms = Date.parse(iso) - now;
-  return ms >= 0 ? `in ${span(ms)}` : `${span(ms)} ago`;
+  return ms >= 0 ? `in ${formatDuration(ms)}` : formatAgo(-ms);
 }
 
 /** A JSON value on one line, clipped. */

@@ -3,7 +3,7 @@
 // with ready tasks apart from blocked ones, and `task show` as one task's fields.
 import type { Task } from '../protocol/model';
 import { standingOf, unmetDependencies, type Standing, type StatusLookup } from '../protocol/task-standing';
-import { clip, columns, count, json, relative, span } from './table';
+import { clip, columns, count, json, relative, took } from './table';
 
 // Widths that keep a line within 200 columns, however long ids, groups or descriptions are.
 const DESCRIPTION = 60;
@@ -52,7 +52,7 @@ function sections(statusOf: StatusLookup, now: number): Record<Standing, Section
     completed: {
       title: 'COMPLETED',
       header: ['ID', 'BY', 'TOOK', 'GROUP', 'DESCRIPTION'],
-      row: (t) => [id(t), worker(t), t.duration_ms === null ? '-' : span(t.duration_ms), group(t), description(t)],
+      row: (t) => [id(t), worker(t), t.duration_ms === null ? '-' : took(t.duration_ms), group(t), description(t)],
     },
     cancelled: {
       title: 'CANCELLED',
@@ -68,6 +68,12 @@ function sections(statusOf: StatusLookup, now: number): Record<Standing, Section
       title: 'BLOCKED (waiting for dependencies)',
       header: ['ID', 'WAITING FOR', 'GROUP', 'NEEDS', 'DESCRIPTION'],
       row: (t) => [id(t), listOf(unmet(t, statusOf), WAITING), group(t), needs(t), description(t)],
+    },
+    retrying: {
+      title: 'RETRYING (failed; the next attempt waits out its backoff)',
+      header: ['ID', 'NEXT ATTEMPT', 'ATTEMPTS', 'GROUP', 'LAST ERROR'],
+      row: (t) => [id(t), relative(t.retry_at!, now), attempt(t), group(t), clip(t.error ?? '', DESCRIPTION)],
+      sort: (a, b) => Date.parse(a.retry_at!) - Date.parse(b.retry_at!),
     },
     ready: {
       title: 'READY (in the order they are claimed)',
@@ -91,24 +97,25 @@ function sections(statusOf: StatusLookup, now: number): Record<Standing, Section
   };
 }
 
-const ORDER: Standing[] = ['completed', 'cancelled', 'dead_letter', 'blocked', 'ready', 'running'];
+const ORDER: Standing[] = ['completed', 'cancelled', 'dead_letter', 'blocked', 'retrying', 'ready', 'running'];
 const SUMMARY: Record<Standing, string> = {
   running: 'running',
   ready: 'ready',
   blocked: 'blocked',
+  retrying: 'retrying',
   dead_letter: 'dead letter',
   cancelled: 'cancelled',
   completed: 'completed',
 };
 
 /**
- * The tasks as sections (completed, cancelled, dead letter, blocked, ready, running), each a
+ * The tasks as sections (completed, cancelled, dead letter, blocked, retrying, ready, running), each a
  * table, then one summary line. `statusOf` answers for dependencies outside `tasks` too.
  */
 export function taskListText(tasks: readonly Task[], statusOf: StatusLookup, now = Date.now()): string {
   if (tasks.length === 0) return 'no tasks\n';
   const bySection = new Map<Standing, Task[]>(ORDER.map((s) => [s, []]));
-  for (const t of tasks) bySection.get(standingOf(t, statusOf))!.push(t);
+  for (const t of tasks) bySection.get(standingOf(t, statusOf, now))!.push(t);
   const layout = sections(statusOf, now);
   let out = '';
   for (const s of ORDER) {
@@ -128,15 +135,17 @@ export function taskListText(tasks: readonly Task[], statusOf: StatusLookup, now
 
 /** One task, field by field (empty fields left out). */
 export function taskText(t: Task, statusOf: StatusLookup, now = Date.now()): string {
-  const s = standingOf(t, statusOf);
-  const state =
-    s === 'running'
-      ? `running, held by ${t.claimed_by}${t.lease_expires_at ? `, lease ends ${relative(t.lease_expires_at, now)}` : ''}`
-      : s === 'blocked'
-        ? `pending, blocked: waiting for ${unmet(t, statusOf).join(', ')}`
-        : s === 'ready'
-          ? 'pending, ready to be claimed'
-          : s.replace('_', ' ');
+  const s = standingOf(t, statusOf, now);
+  const state = {
+    running: () => `running, held by ${t.claimed_by}${t.lease_expires_at ? `, lease ends ${relative(t.lease_expires_at, now)}` : ''}`,
+    blocked: () => `pending, blocked: waiting for ${unmet(t, statusOf).join(', ')}`,
+    retrying: () => `pending, failed ${t.attempts} of ${t.max_attempts} attempts: the next one ${relative(t.retry_at!, now)}`,
+    ready: () => 'pending, ready to be claimed',
+    completed: () => 'completed',
+    cancelled: () => 'cancelled',
+    dead_letter: () => 'dead letter',
+  }[s]();
+  const backoff = t.retry_backoff;
   const rows: Array<[string, string | null | undefined | false]> = [
     ['id', t.id],
     ['status', state],
@@ -147,11 +156,18 @@ export function taskText(t: Task, statusOf: StatusLookup, now = Date.now()): str
     ['depends on', t.dependencies.map((d) => `${d} (${(statusOf(d) ?? 'unknown').replace('_', ' ')})`).join(', ')],
     ['attempts', `${t.attempts} of ${t.max_attempts}`],
     ['lease', `${t.timeout_seconds} s per claim`],
+    [
+      'retry backoff',
+      backoff
+        ? `${backoff.strategy}, ${backoff.delay_seconds} s after the first failure${backoff.max_delay_seconds !== undefined ? `, at most ${backoff.max_delay_seconds} s` : ''}`
+        : null,
+    ],
+    ['next attempt', t.retry_at ? `${t.retry_at} (${relative(t.retry_at, now)})` : null],
     ['fencing token', t.fencing_token ? String(t.fencing_token) : null],
     ['progress', t.progress ? `${t.progress.percent}%${t.progress.message ? ` ${t.progress.message}` : ''} (${relative(t.progress.at, now)})` : null],
     ['created', `${t.created_at} (${relative(t.created_at, now)})`],
     ['started', t.started_at],
-    ['finished', t.completed_at ? `${t.completed_at}${t.duration_ms !== null ? ` after ${span(t.duration_ms)}` : ''}` : null],
+    ['finished', t.completed_at ? `${t.completed_at}${t.duration_ms !== null ? ` after ${took(t.duration_ms)}` : ''}` : null],
     ['error', t.error],
     ['result', t.result !== null ? json(t.result, 500) : null],
     ['payload', t.payload !== null ? json(t.payload, 500) : null],

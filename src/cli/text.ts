@@ -10,7 +10,8 @@ import type { PoolList, PoolSet } from '../protocol/pools';
 import type { StateDelete, StateEntry, StateHistory, StateList, StatePut } from '../protocol/shared-state';
 import type { ClaimResult, PlanImport, Status } from '../protocol/tasks';
 import type { Task } from '../protocol/model';
-import { clip, columns, count, json, relative } from './table';
+import { formatAgo } from '../protocol/human-time';
+import { clip, columns, count, json, relative, took } from './table';
 
 const VALUE = 60;
 
@@ -20,7 +21,7 @@ export function taskChanged(t: Task): string {
     t.status === 'running'
       ? `running, held by ${t.claimed_by}${t.lease_expires_at ? `, lease ends ${relative(t.lease_expires_at)}` : ''}, fencing token ${t.fencing_token}`
       : t.status === 'pending'
-        ? `pending${t.error ? ` (will be retried: ${clip(t.error, 80)})` : ''}`
+        ? `pending${t.error ? ` (will be retried${t.retry_at ? ` ${relative(t.retry_at)}` : ''}: ${clip(t.error, 80)})` : ''}`
         : t.status === 'dead_letter'
           ? `dead letter${t.error ? `: ${clip(t.error, 80)}` : ''}`
           : t.status;
@@ -63,7 +64,7 @@ export const instancesText = (d: ResultOf<typeof InstanceList>): string =>
           i.status,
           i.worker_id,
           clip(i.name, 40),
-          `${Math.round(i.last_seen_age_ms / 1000)}s ago`,
+          formatAgo(i.last_seen_age_ms),
           i.current_task ?? '-',
           i.capabilities.join(',') || '-',
         ]),
@@ -78,7 +79,7 @@ function lockLines(locks: readonly Lock[]): string {
 
 export const lockGrantText = (d: ResultOf<typeof LockAcquire> | ResultOf<typeof LockRenew>): string =>
   `${d.lock.mode} lock on ${d.lock.path}: token ${d.lock.token}, expires ${relative(d.lock.expires_at)}` +
-  ('waited_ms' in d && d.waited_ms > 0 ? ` (waited ${(d.waited_ms / 1000).toFixed(1)} s)` : '') +
+  ('waited_ms' in d && d.waited_ms > 0 ? ` (waited ${took(d.waited_ms)})` : '') +
   '\n';
 
 export const lockReleaseText = (d: ResultOf<typeof LockRelease>): string =>

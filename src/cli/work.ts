@@ -8,6 +8,7 @@ import { DURATIONS, integer, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId } from './context';
 import { ResilientClient } from './resilient-client';
+import { relative } from './table';
 
 const USAGE =
   'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] -- CMD ARGS...';
@@ -208,7 +209,7 @@ export const WORK_COMMAND: CliCommand = {
         } else {
           const error = failureMessage(result, runTimeoutS);
           const reply = await finish(lease, () => client.call(TaskFail, { ...lease, error }), error);
-          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? ', will be retried' : ', dead-lettered'}`);
+          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? `, will be retried${reply.retry_at ? ` ${relative(reply.retry_at)}` : ''}` : ', dead-lettered'}`);
         }
       } catch (e) {
         say(`could not report ${task.id}: ${(e as Error).message}`);

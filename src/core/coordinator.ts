@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AnyCommand, ParsedParamsOf, ResultOf } from '../protocol/command';
+import { MAX_DURATION_SECONDS } from '../protocol/durations';
 import type { InstanceRegister, InstanceDeregister, InstanceHeartbeat } from '../protocol/instances';
 import {
   DEFAULT_FAIL_RETRY,
@@ -90,7 +91,7 @@ export function publicTask(row: TaskRow): Task {
 }
 
 /** The longest backoff, whatever a strategy computes (doubling overflows fast). */
-const MAX_BACKOFF_SECONDS = 7 * 24 * 3600;
+const MAX_BACKOFF_SECONDS = MAX_DURATION_SECONDS;
 
 /** Seconds to wait after failed attempt number `attempt` (1 for the first). */
 export function backoffSeconds(backoff: RetryBackoff, attempt: number): number {

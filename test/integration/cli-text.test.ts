@@ -67,7 +67,7 @@ describe('--format text (real processes)', function () {
     await run('lock renew', ['--token', '1'], 'w1', /^write lock on f\.txt: token 1/);
     await run('lock release', ['f.txt'], 'w1', /^released the write lock on f\.txt \(token 1\)\n$/);
     await run('state put', ['k', '{"n":1}'], undefined, /^k: now at version 1\n$/);
-    await run('state get', ['k'], undefined, /^KEY +VERSION +BY +UPDATED +VALUE\nk +1 +w1 +.* ago +\{"n":1\}\n$/);
+    await run('state get', ['k'], undefined, /^KEY +VERSION +BY +UPDATED +VALUE\nk +1 +w1 +(just now|.* ago) +\{"n":1\}\n$/);
     await run('state update', ['k', '--', 'sh', '-c', 'cat >/dev/null; echo 2'], undefined, /^k: now at version 2 \(attempt 1\): 2\n$/);
     await run('state history', ['k'], undefined, /^VERSION +BY +UPDATED +VALUE\n2 .*\n1 .*\{"n":1\}\n$/);
     await run('state list', [], undefined, /^KEY .*\nk +2 /);
@@ -76,7 +76,7 @@ describe('--format text (real processes)', function () {
     await run('pool list', [], undefined, /^POOL +CAPACITY +USED +FREE +HOLDERS\nslots +2 +0 +2 +-\n$/);
     await run('msg subscribe', ['news'], 'w2', /^w2 now receives topic:news\n$/);
     await run('msg send', ['--to', 'topic:news', 'hello'], 'w1', /^sent msg-1 to topic:news \(1 subscriber\)/);
-    await run('msg recv', [], 'w2', /^ID +FROM +TO +SENT +BODY\nmsg-1 +w1 +topic:news +.* ago +"hello"\n$/);
+    await run('msg recv', [], 'w2', /^ID +FROM +TO +SENT +BODY\nmsg-1 +w1 +topic:news +(just now|.* ago) +"hello"\n$/);
     await run('msg ack', ['msg-1'], 'w2', /^msg-1: acknowledged by w2\n$/);
     await run('msg unsubscribe', ['news'], 'w2', /^w2 no longer receives topic:news\n$/);
     await text(['msg', 'send', '--to', 'w2', 'direct'], 'w1');
@@ -86,7 +86,7 @@ describe('--format text (real processes)', function () {
     await run('with-resources', ['slots=1', '--', 'echo', 'held'], 'w1', /^held\n$/);
     // exec: the command's stdout on stdout, its stderr and the one-line outcome on stderr.
     const exec = await run('exec', ['--', 'sh', '-c', 'echo out; echo err >&2'], 'w1', /^out\n$/);
-    assert.match(exec.stderr, /^err\nharness: sh exited 0 after \d+ms \(run run-[\w-]+\)\n$/);
+    assert.match(exec.stderr, /^err\nharness: sh exited 0 after \d+ (ms|s) \(run run-[\w-]+\)\n$/);
     await run('wait', ['--group', 'g', '--progressive'], undefined, /^a completed \(1 of 1 finished\)\ngroup g: 1 of 1 completed\n {2}TASK +STATUS +RESULT\n {2}a +completed +null\n$/);
     await run('worker-id', [], 'w9', /^w9\n$/);
     await run('isolate', ['--worker', 'w1'], undefined, /workers\/w1\n$/);
@@ -169,6 +169,22 @@ describe('--format text (real processes)', function () {
     const app = await text(['task', 'list', '--group', 'app', '--status', 'pending']);
     assert.match(app.stdout, /^READY .*: 1\n.*\n {2}build /m);
     assert.match(app.stdout, /^BLOCKED .*: 1\n.*\n {2}ship +build +app/m);
+  });
+
+  it('a failed task waiting out its retry backoff shows when its next attempt comes, in the list, in task show and after task fail', async () => {
+    await text(['task', 'add', '--id', 'flaky', '--retry-delay', '60', '--retry-max-delay', '600']);
+    await text(['task', 'claim'], 'w1');
+    const failed = await text(['task', 'fail', '--id', 'flaky', '--error', 'connection reset'], 'w1');
+    assert.match(failed.stdout, /^flaky: pending \(will be retried in (59 s|1 min): connection reset\) \(attempt 1 of 3\)\n$/);
+    const list = await text(['task', 'list']);
+    assert.match(list.stdout, /^RETRYING \(failed; the next attempt waits out its backoff\): 1\n {2}ID +NEXT ATTEMPT .*\n {2}flaky +in (59 s|1 min) +1\/3 +- +connection reset\n/m);
+    assert.match(list.stdout, /^1 task: 1 retrying\n$/m);
+    const shown = await text(['task', 'show', '--id', 'flaky']);
+    assert.match(shown.stdout, /^retry backoff +exponential, 60 s after the first failure, at most 600 s$/m);
+    assert.match(shown.stdout, /^next attempt +\S+Z \(in (59 s|1 min)\)$/m);
+    assert.equal((await c.ok({ command: 'task_claim', worker_id: 'w2' })).task, null, 'not claimable before its time');
+    const lone = await cli(['task', 'add', '--id', 'x', '--retry-fixed']);
+    oneLineError(lone, 2, /^harness: --retry-max-delay and --retry-fixed go with --retry-delay S \(usage: harness task add /);
   });
 
   it('a message to a worker that never registered is kept, and the reply and the text say so', async () => {

@@ -19,6 +19,11 @@ const lookup = (tasks: readonly Task[]) => {
   return (id: string): TaskStatus | undefined => byId.get(id);
 };
 
+/** `task list --format text` of `tasks` at NOW is these lines. */
+function expectList(tasks: Task[], lines: string[]): void {
+  assert.equal(taskListText(tasks, lookup(tasks), NOW), lines.join('\n') + '\n');
+}
+
 /** The column each header cell starts at, and where each row's cells start: equal when aligned. */
 function assertAligned(section: string[]): void {
   const [header, ...rows] = section;
@@ -57,32 +62,27 @@ describe('task list --format text', () => {
   ];
 
   it('shows ready apart from blocked, with what each waits for, group and needs, in aligned columns', () => {
-    const eight = eightTasks();
-    assert.equal(
-      taskListText(eight, lookup(eight), NOW),
-      [
-        'COMPLETED: 1',
-        '  ID    BY  TOOK  GROUP  DESCRIPTION',
-        '  docs  w1  4s    -      Build the docs',
-        'DEAD LETTER (harness task retry --id ID puts one back): 1',
-        '  ID     ATTEMPTS  GROUP  ERROR',
-        '  fetch  3/3       -      network down',
-        'BLOCKED (waiting for dependencies): 3',
-        '  ID       WAITING FOR              GROUP  NEEDS      DESCRIPTION',
-        '  build    fetch (dead letter)      -      ts         Build the app',
-        '  train-a  lint                     train  gpu,gpu=1  Train model A',
-        '  report   train-a, train-b, build  -      -          Write the report',
-        'READY (in the order they are claimed): 2',
-        '  ID       PRIORITY  ATTEMPT  GROUP  NEEDS  DESCRIPTION',
-        '  train-b  5         0/3      train  gpu    Train model B',
-        '  lint     0         0/3      -      ts     Lint the sources',
-        'RUNNING: 1',
-        '  ID      WORKER  ATTEMPT  LEASE ENDS  GROUP  NEEDS  DESCRIPTION',
-        '  deploy  w2      1/3      in 4m58s    -      -      Deploy [40% uploading]',
-        '8 tasks: 1 running, 2 ready, 3 blocked, 1 dead letter, 1 completed',
-        '',
-      ].join('\n'),
-    );
+    expectList(eightTasks(), [
+      'COMPLETED: 1',
+      '  ID    BY  TOOK  GROUP  DESCRIPTION',
+      '  docs  w1  4 s   -      Build the docs',
+      'DEAD LETTER (harness task retry --id ID puts one back): 1',
+      '  ID     ATTEMPTS  GROUP  ERROR',
+      '  fetch  3/3       -      network down',
+      'BLOCKED (waiting for dependencies): 3',
+      '  ID       WAITING FOR              GROUP  NEEDS      DESCRIPTION',
+      '  build    fetch (dead letter)      -      ts         Build the app',
+      '  train-a  lint                     train  gpu,gpu=1  Train model A',
+      '  report   train-a, train-b, build  -      -          Write the report',
+      'READY (in the order they are claimed): 2',
+      '  ID       PRIORITY  ATTEMPT  GROUP  NEEDS  DESCRIPTION',
+      '  train-b  5         0/3      train  gpu    Train model B',
+      '  lint     0         0/3      -      ts     Lint the sources',
+      'RUNNING: 1',
+      '  ID      WORKER  ATTEMPT  LEASE ENDS     GROUP  NEEDS  DESCRIPTION',
+      '  deploy  w2      1/3      in 4 min 58 s  -      -      Deploy [40% uploading]',
+      '8 tasks: 1 running, 2 ready, 3 blocked, 1 dead letter, 1 completed',
+    ]);
   });
 
   it('reads well at 2,500 tasks: every task on one line, once, aligned, no line wider than 200 columns', () => {
@@ -123,6 +123,30 @@ describe('task list --format text', () => {
     const text = taskListText([t], (id) => (id === 'dependency-a' ? 'completed' : 'pending'), NOW);
     assert.match(text, /late {2}dependency-b, dependency-c \+11/);
     assert.equal(taskListText([], () => undefined), 'no tasks\n');
+  });
+
+  it('a failed task waiting out its retry backoff is shown apart, with its next attempt; once due, it is ready', () => {
+    const failed = task('flaky', {
+      attempts: 1,
+      error: 'exit code 1: connection reset',
+      retry_at: at(30_000),
+      retry_backoff: { strategy: 'exponential', delay_seconds: 30, max_delay_seconds: 300 },
+    });
+    const tasks = [failed, task('other')];
+    expectList(tasks, [
+      'RETRYING (failed; the next attempt waits out its backoff): 1',
+      '  ID     NEXT ATTEMPT  ATTEMPTS  GROUP  LAST ERROR',
+      '  flaky  in 30 s       1/3       -      exit code 1: connection reset',
+      'READY (in the order they are claimed): 1',
+      '  ID     PRIORITY  ATTEMPT  GROUP  NEEDS  DESCRIPTION',
+      '  other  0         0/3      -      -',
+      '2 tasks: 1 ready, 1 retrying',
+    ]);
+    const shown = taskText(failed, lookup(tasks), NOW);
+    assert.match(shown, /^status +pending, failed 1 of 3 attempts: the next one in 30 s$/m);
+    assert.match(shown, /^retry backoff +exponential, 30 s after the first failure, at most 300 s$/m);
+    assert.match(shown, /^next attempt +2026-01-01T12:00:30\.000Z \(in 30 s\)$/m);
+    assert.match(taskListText(tasks, lookup(tasks), NOW + 30_000), /^READY .*: 2$/m, 'due: ready again');
   });
 
   it('task show: one field a line, the state in words, the dependencies with their status', () => {
