@@ -5,6 +5,7 @@ import { copyFileSync, mkdirSync, existsSync, readdirSync, rmSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -21,6 +22,8 @@ const node = {
   minify: production,
   logLevel: 'warning',
   external: ['vscode'],
+  // The version `harness mcp` tells MCP clients.
+  define: { HARNESS_VERSION: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
 };
 
 const entries = [

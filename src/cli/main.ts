@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { TASK_COMMANDS, type CliCommand } from './commands';
 import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { EXEC_COMMAND } from './exec';
+import { MCP_COMMAND, MCP_CONFIG_COMMAND } from './mcp';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { ISOLATION_CLI_COMMANDS } from './isolation';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
@@ -34,6 +35,8 @@ export const COMMANDS: CliCommand[] = [
   SERVE_COMMAND,
   WATCH_COMMAND,
   WORKER_ID,
+  MCP_COMMAND,
+  MCP_CONFIG_COMMAND,
   ...PRIMITIVE_CLI_COMMANDS,
   ...ISOLATION_CLI_COMMANDS,
 ];

@@ -6,7 +6,7 @@ import type { Task } from '../protocol/model';
 import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease } from '../protocol/tasks';
 import { integer, list, seconds, type CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId } from './context';
-import { ResilientClient } from './resilient-client';
+import { ResilientClient } from '../client/resilient-client';
 
 const USAGE =
   'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] -- CMD ARGS...';
