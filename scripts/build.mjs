@@ -22,6 +22,8 @@ const node = {
   minify: production,
   logLevel: 'warning',
   external: ['vscode'],
+  // jsonc-parser's main build (UMD) requires its parts at run time, which a bundle cannot follow.
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
   // The version `harness mcp` tells MCP clients.
   define: { HARNESS_VERSION: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
 };

@@ -67,7 +67,7 @@ function mergeToml(existing: string, spec: LaunchSpec): string {
   const file = CLIENT_FILES.codex;
   let before: Record<string, unknown>;
   try {
-    before = parseToml(existing) as Record<string, unknown>;
+    before = plain(parseToml(existing));
   } catch (e) {
     throw invalid(file, `not valid TOML (${(e as Error).message.split('\n')[0]})`);
   }
@@ -84,7 +84,7 @@ function mergeToml(existing: string, spec: LaunchSpec): string {
 
   let after: Record<string, unknown>;
   try {
-    after = parseToml(text) as Record<string, unknown>;
+    after = plain(parseToml(text));
   } catch {
     throw invalid(file, `its "${SERVER_NAME}" server is written in a form harness does not rewrite (inline or dotted keys)`);
   }
@@ -94,10 +94,15 @@ function mergeToml(existing: string, spec: LaunchSpec): string {
     const { mcp_servers: _all, ...top } = doc;
     return { top, rest };
   };
-  if (!isDeepStrictEqual(servers(after)[SERVER_NAME], JSON.parse(JSON.stringify(spec))) || !isDeepStrictEqual(others(after), others(before))) {
+  if (!isDeepStrictEqual(servers(after)[SERVER_NAME], plain(spec)) || !isDeepStrictEqual(others(after), others(before))) {
     throw invalid(file, `its "${SERVER_NAME}" server is written in a form harness does not rewrite (inline or dotted keys)`);
   }
   return text;
+}
+
+/** Plain objects to compare (the TOML parser's have no prototype; dates compare as their text). */
+function plain(x: unknown): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(x)) as Record<string, unknown>;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

@@ -1,13 +1,18 @@
 // `harness mcp` as coding agents run it: a real MCP client from the official SDK over real stdio,
 // against a real `harness serve`. Waits are on events and log lines, never on sleeps.
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import Ajv2020 from 'ajv/dist/2020';
 import { DEFAULT_TOOLS } from '../../src/mcp/tools';
 import {
+  childEnv,
   cleanupAll,
   ensureCliBuilt,
   RawConnection,
+  runCli,
   ServeProcess,
   tempDir,
   within,
@@ -208,5 +213,38 @@ describe('harness mcp (an SDK client over stdio against harness serve)', functio
     const ok = await w.ok('exec', { argv: [process.execPath, '-e', 'process.exit(3)'] });
     assert.deepEqual([ok.returncode, ok.timed_out], [3, false]);
     assert.match(await w.error('exec', { argv: ['/no/such/program'] }), /^SPAWN_FAILED: /);
+  });
+
+  it('mcp config --write merges an entry into the client\'s file that starts a working server; without --write it prints', async () => {
+    fs.writeFileSync(path.join(dir, '.mcp.json'), JSON.stringify({ mcpServers: { other: { command: 'other-server' } } }));
+    const env = childEnv({ HARNESS_WORKER_ID_FILE: path.join(dir, 'worker-id') });
+    const written = await runCli(['mcp', 'config', 'claude', '--write', '--socket', socket, '--worker', 'agent-1'], env, dir);
+    assert.equal(written.code, 0, written.stderr);
+    assert.equal(written.json.data.file, path.join(dir, '.mcp.json'));
+    const file = JSON.parse(fs.readFileSync(path.join(dir, '.mcp.json'), 'utf8'));
+    assert.deepEqual(file.mcpServers.other, { command: 'other-server' });
+    const entry = file.mcpServers['agent-harness'];
+    assert.deepEqual(entry.args.slice(-3), ['mcp', '--workspace', dir]);
+    assert.deepEqual(entry.env, { HARNESS_SOCKET: socket, HARNESS_WORKER_ID: 'agent-1' });
+
+    // Start it the way Claude Code would: the entry's command, args and env, from another directory.
+    const transport = new StdioClientTransport({ command: entry.command, args: entry.args, env: { ...(childEnv() as Record<string, string>), ...entry.env }, cwd: '/', stderr: 'pipe' });
+    const client = new Client({ name: 'as-claude', version: '1' });
+    await client.connect(transport);
+    try {
+      await raw.ok({ command: 'task_add', task: { id: 'a' } });
+      const claimed = await client.callTool({ name: 'task_claim', arguments: {} });
+      assert.equal(JSON.parse((claimed.content as Array<{ text: string }>)[0]!.text).task.claimed_by, 'agent-1');
+    } finally {
+      await client.close();
+    }
+
+    const printed = await runCli(['mcp', 'config', 'codex'], env, dir);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(printed.stdout, /^\[mcp_servers\.agent-harness\]\ncommand = /m);
+    assert.ok(!fs.existsSync(path.join(dir, '.codex')), 'printing writes nothing');
+    const bad = await runCli(['mcp', 'config', 'emacs'], env, dir);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown MCP client "emacs"; one of claude, vscode, cursor, codex/);
   });
 });
