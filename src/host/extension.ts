@@ -16,6 +16,7 @@ import { registerCoordinationCommands } from './coordination-commands';
 import { CoordinationTree } from './coordination-tree';
 import { Connection } from './connection';
 import { CoordinationPanel } from './panel';
+import { registerMcpProvider, type McpServerOffer } from './mcp-provider';
 import { installCliEnvironment } from './terminals';
 import { InstancesTree, TasksTree } from './trees';
 
@@ -32,6 +33,8 @@ export interface HarnessExtensionApi {
   lastEventToRefreshMs: number | undefined;
   /** The output of a run the panel has been sent so far. */
   panelOutput(runId: string): string | undefined;
+  /** What this window offers agents as its MCP server; undefined where VS Code has no MCP API (before 1.101). */
+  mcpServers: (() => McpServerOffer[]) | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): HarnessExtensionApi {
@@ -52,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
     activationMs: 0,
     lastEventToRefreshMs: undefined,
     panelOutput: (runId) => CoordinationPanel.current?.postedOutputFor(runId),
+    mcpServers: undefined,
   };
   const tasksView = vscode.window.createTreeView(ViewId.tasks, { treeDataProvider: tasks, showCollapseAll: true });
   const instancesView = vscode.window.createTreeView(ViewId.instances, { treeDataProvider: instances });
@@ -72,6 +76,17 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   exported.connection = connection;
   activeConnection = connection;
   context.subscriptions.push(connection);
+
+  const mcp = registerMcpProvider({
+    context,
+    folder,
+    socketPath: connection.socketPath,
+    workerId: exported.workerId.replace(/^editor-/, 'agent-'),
+    ensureCoordinator: () => connection.ensure(),
+    log,
+  });
+  if (mcp) context.subscriptions.push(mcp.disposable);
+  exported.mcpServers = mcp?.offers;
 
   const start = () => void connection.ensure().catch((e) => log.error(`could not start the coordinator: ${describeError(e)}`));
   let binDir: string | undefined;
