@@ -33,6 +33,13 @@ interface HeldLease {
   timeoutMs: number;
 }
 
+/**
+ * What the MCP process adds to a command's parameters beyond the worker's own fields, by command
+ * name: what it knows and the agent does not. Empty for now; usage reporting on `task_complete`
+ * (the session's token use, once the catalog has a field for it) goes here.
+ */
+export const ENRICH: Partial<Record<string, (params: Record<string, unknown>, session: WorkerSession) => Record<string, unknown>>> = {};
+
 /** Shortest gap between two rounds of renewals, whatever the leases say. */
 const MIN_RENEW_MS = 100;
 
@@ -142,7 +149,7 @@ export class WorkerSession {
     if (worker) params[worker] = this.workerId;
     const lease = task !== undefined ? this.leases.get(String(args[task])) : undefined;
     if (fencingToken && lease) params[fencingToken] = lease.token;
-    return params;
+    return ENRICH[command.name]?.(params, this) ?? params;
   }
 
   /** Keeps the leases and locks this worker holds, from the commands' results. */
