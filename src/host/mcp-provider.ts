@@ -83,14 +83,23 @@ export function registerMcpProvider(options: McpProviderOptions): { disposable: 
     server.cwd = vscode.Uri.file(folder);
     return [server];
   };
-  const registration = api.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
-    onDidChangeMcpServerDefinitions: changed.event,
-    provideMcpServerDefinitions: provide,
-    resolveMcpServerDefinition: async (server) => {
-      await options.ensureCoordinator();
-      return server;
-    },
-  });
+  let registration: vscode.Disposable;
+  try {
+    registration = api.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, {
+      onDidChangeMcpServerDefinitions: changed.event,
+      provideMcpServerDefinitions: provide,
+      resolveMcpServerDefinition: async (server) => {
+        await options.ensureCoordinator();
+        return server;
+      },
+    });
+  } catch (e) {
+    // A VS Code whose MCP API is not the one this extension knows (e.g. one that wants another
+    // contribution point) refuses it: the rest of the extension works all the same.
+    changed.dispose();
+    options.log.warn(`VS Code ${vscode.version} refused the MCP server provider (${e instanceof Error ? e.message : String(e)}); use \`harness mcp config vscode --write\` instead`);
+    return undefined;
+  }
   options.log.info(`offering the MCP server "${MCP_SERVER_LABEL}" to agents (worker ${options.workerId}, socket ${options.socketPath})`);
   return {
     disposable: vscode.Disposable.from(registration, changed, vscode.workspace.onDidGrantWorkspaceTrust(() => changed.fire())),

@@ -44,7 +44,8 @@ describe(`the MCP server provider (VS Code ${vscode.version}: ${HAS_MCP_API ? 'h
     const api = await h.connection!.ensure();
     const [server] = h.mcpServers!();
     const workerId = String(server!.env.HARNESS_WORKER_ID);
-    await api.call(TaskAdd, { task_id: 'mcp-provider-task', capabilities: [] });
+    // Ahead of whatever earlier tests left ready.
+    await api.call(TaskAdd, { task_id: 'mcp-provider-task', priority: 1_000_000 });
 
     const child = spawn(server!.command, server!.args, { cwd: server!.cwd, env: { ...process.env, ...(server!.env as Record<string, string>) }, stdio: ['pipe', 'pipe', 'inherit'] });
     const replies = new Map<number, (r: any) => void>();
