@@ -3,7 +3,8 @@
 // works as a worker of this window's coordinator; where VS Code has no such API, the extension
 // activates all the same and offers nothing.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import * as vscode from 'vscode';
 import { TaskAdd, TaskGet } from '../../../src/protocol/tasks';
@@ -17,6 +18,28 @@ describe(`the MCP server provider (VS Code ${vscode.version}: ${HAS_MCP_API ? 'h
   it('package.json contributes the provider the extension registers', () => {
     const contributed = vscode.extensions.getExtension('agent-harness.agent-harness')!.packageJSON.contributes.mcpServerDefinitionProviders;
     assert.deepEqual(contributed, [{ id: 'agentHarness.mcp', label: 'Agent Harness' }]);
+  });
+
+  it("Spawn Workers' terminals carry HARNESS_MCP_CONFIG: a config that starts harness mcp through the terminal's harness", async () => {
+    const h = await harness();
+    await h.connection!.ensure();
+    const before = new Set(vscode.window.terminals);
+    await vscode.commands.executeCommand('agentHarness.spawnWorkers', { count: 1, command: '' });
+    const terminal = vscode.window.terminals.find((t) => !before.has(t) && t.name.startsWith('Harness worker'));
+    assert.ok(terminal, 'a worker terminal opened');
+    try {
+      const env = (terminal.creationOptions as vscode.TerminalOptions).env as Record<string, string>;
+      const config = JSON.parse(env.HARNESS_MCP_CONFIG!);
+      const server = config.mcpServers['agent-harness'];
+      assert.deepEqual(server.args, ['mcp']);
+      assert.ok(fs.existsSync(server.command), `${server.command} exists`);
+      // Started as an agent in that terminal would start it: the terminal's environment.
+      const init = await initializeOver(spawn(server.command, server.args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] }));
+      assert.equal(init.serverInfo.name, 'agent-harness');
+      assert.match(init.instructions, new RegExp(`worker ${env.HARNESS_WORKER_ID}`));
+    } finally {
+      terminal.dispose();
+    }
   });
 
   if (!HAS_MCP_API) {
@@ -76,3 +99,14 @@ describe(`the MCP server provider (VS Code ${vscode.version}: ${HAS_MCP_API ? 'h
     assert.deepEqual([task.status, task.claimed_by], ['pending', null], 'closing the session gave the task back');
   });
 });
+
+/** Sends initialize to an MCP server on stdio, closes its stdin, and returns the result once it exited. */
+async function initializeOver(child: ChildProcess): Promise<any> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const reply = new Promise<any>((resolve) => createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line))));
+  child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'vscode-test', version: '1' } } }) + '\n');
+  const { result } = await reply;
+  child.stdin!.end();
+  assert.equal(await exited, 0, 'the server exits when its stdin closes');
+  return result;
+}
