@@ -17,7 +17,7 @@ import {
   tempDir,
   within,
 } from '../support/harness-process';
-import { startMcpWorker, type McpWorker } from '../support/mcp';
+import { killMcpWorkers, startMcpWorker } from '../support/mcp';
 
 /** A worker's heartbeat in these tests: well inside the serve's 1 s stale timeout. */
 const HEARTBEAT = ['--heartbeat', '0.2'];
@@ -45,7 +45,10 @@ describe('harness mcp (an SDK client over stdio against harness serve)', functio
     socket = path.join(dir, 'h.sock');
     await startServe();
   });
-  afterEach(cleanupAll);
+  afterEach(async () => {
+    await killMcpWorkers();
+    await cleanupAll();
+  });
 
   const worker = (workerId: string, args: string[] = []) => startMcpWorker({ socket, workerId, cwd: dir, args: [...HEARTBEAT, ...args] });
   const task = async (id: string) => (await raw.ok({ command: 'task_get', task_id: id })).task;
@@ -104,6 +107,19 @@ describe('harness mcp (an SDK client over stdio against harness serve)', functio
     assert.doesNotMatch(refused, /\n\s+at /, 'no stack trace');
     assert.equal((await task('a')).status, 'running');
     await w1.ok('task_complete', { task_id: 'a' });
+  });
+
+  it('keeps the fencing token: once the lease was taken over, even under its own id, its completion is refused', async () => {
+    const w = await worker('w1');
+    await raw.ok({ command: 'task_add', task: { id: 'a' } });
+    const claim = await w.ok('task_claim');
+    // Another session with the same worker id gives the task back and claims it again: a new lease.
+    await raw.ok({ command: 'task_release', worker_id: 'w1', task_id: 'a' });
+    const again = await raw.ok({ command: 'task_claim', worker_id: 'w1' });
+    assert.equal(again.task.fencing_token, claim.task.fencing_token + 1);
+    const refused = await w.error('task_complete', { task_id: 'a' });
+    assert.match(refused, /^STALE_FENCING_TOKEN: task a: fencing token 1 is stale \(current 2\); the lease was taken over \(now held by w1\) \(another worker holds the task now; stop working on it and claim the next task\)$/);
+    assert.equal((await task('a')).status, 'running');
   });
 
   it('bad arguments come back as tool errors naming the field', async () => {

@@ -21,6 +21,27 @@ export interface McpWorker {
   error(name: string, args?: Record<string, unknown>): Promise<string>;
 }
 
+const live = new Set<McpWorker>();
+
+/**
+ * Ends every MCP server these helpers started and still running (SIGKILL: a test that wanted a
+ * clean close did it itself). An MCP server outlives its coordinator on purpose, so without this a
+ * failed test would leave one behind, and mocha waiting on its pipes.
+ */
+export async function killMcpWorkers(): Promise<void> {
+  await Promise.all(
+    [...live].map(async (w) => {
+      live.delete(w);
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      await w.client.close().catch(() => {});
+    }),
+  );
+}
+
 export async function startMcpWorker(options: { socket: string; workerId: string; cwd: string; args?: string[]; cli?: string }): Promise<McpWorker> {
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -42,7 +63,7 @@ export async function startMcpWorker(options: { socket: string; workerId: string
     const text = (result.content as Array<{ type: string; text: string }>)[0]?.text ?? '';
     return result.isError ? { ok: false, text } : { ok: true, data: JSON.parse(text) };
   };
-  return {
+  const worker: McpWorker = {
     client,
     transport,
     get stderr() {
@@ -71,4 +92,6 @@ export async function startMcpWorker(options: { socket: string; workerId: string
       return r.text;
     },
   };
+  live.add(worker);
+  return worker;
 }
