@@ -4,6 +4,7 @@ import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type Gl
 import { EXEC_COMMAND } from './exec';
 import { MCP_COMMAND, MCP_CONFIG_COMMAND } from './mcp';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
+import { RECOVER_COMMAND } from './recover';
 import { ISOLATION_CLI_COMMANDS } from './isolation';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
 import { PROGRESS_COMMAND, WAIT_COMMAND } from './wait';
@@ -34,6 +35,7 @@ export const COMMANDS: CliCommand[] = [
   WAIT_COMMAND,
   SERVE_COMMAND,
   WATCH_COMMAND,
+  RECOVER_COMMAND,
   WORKER_ID,
   MCP_COMMAND,
   MCP_CONFIG_COMMAND,
