@@ -4,9 +4,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { explainThrown } from '../protocol/error-words';
 import { stderrLogger } from '../protocol/log';
-import { seconds, type CliCommand } from './commands';
-import { resolveSocket, resolveWorkerId, UsageError, workspaceFromEnv, type Io } from './context';
+import { seconds, type CliCommand, type Values } from './commands';
+import { resolveSocket, resolveWorkerId, UsageError, workspaceFromEnv, type GlobalOptions, type Io } from './context';
 
 const MCP_USAGE = 'harness mcp [--tools default|all|NAME,...] [--workspace DIR] [--name NAME] [--heartbeat S] [--verbose]';
 const CONFIG_USAGE = 'harness mcp config claude|vscode|cursor|codex [--write] [--tools ...] [--workspace DIR]';
@@ -31,6 +32,35 @@ function serverEnv(v: Record<string, unknown>, io: Io): { workspace: string; io:
   return { workspace, io: { ...io, env: { ...io.env, HARNESS_WORKSPACE: workspace } } };
 }
 
+/** Serves MCP until the session ends; a bad option throws before anything goes to stdout. */
+async function serve(v: Values, o: GlobalOptions, rawIo: Io): Promise<number> {
+  const { workspace, io } = serverEnv(v, rawIo);
+  const heartbeat = seconds(v, 'heartbeat', MCP_USAGE) ?? DEFAULT_HEARTBEAT_S;
+  if (heartbeat <= 0) throw new UsageError('--heartbeat must be more than 0 seconds', MCP_USAGE);
+  const killAfter = seconds(v, 'kill-after', MCP_USAGE);
+  const [{ serveMcp }, { selectTools }] = await Promise.all([import('../mcp/server.js'), import('../mcp/tools.js')]);
+  let tools;
+  try {
+    tools = selectTools(v.tools as string | undefined);
+  } catch (e) {
+    throw new UsageError((e as Error).message, MCP_USAGE);
+  }
+  const workerId = resolveWorkerId(o, io);
+  await serveMcp({
+    socketPath: resolveSocket(o, io),
+    workerId,
+    name: (v.name as string | undefined) ?? `mcp ${os.hostname()}:${process.pid}`,
+    heartbeatMs: heartbeat * 1000,
+    connectWaitMs: CONNECT_WAIT_MS,
+    log: stderrLogger(`harness mcp [${workerId}]`, v.verbose === true),
+    tools,
+    workspace,
+    version,
+    ...(killAfter !== undefined ? { killGraceMs: killAfter * 1000 } : {}),
+  });
+  return 0;
+}
+
 export const MCP_COMMAND: CliCommand = {
   name: 'mcp',
   usage: MCP_USAGE,
@@ -44,33 +74,16 @@ export const MCP_COMMAND: CliCommand = {
     verbose: { type: 'boolean' },
   },
   async run(v, _p, o, rawIo) {
-    const { workspace, io } = serverEnv(v, rawIo);
-    const heartbeat = seconds(v, 'heartbeat', MCP_USAGE) ?? DEFAULT_HEARTBEAT_S;
-    if (heartbeat <= 0) throw new UsageError('--heartbeat must be more than 0 seconds', MCP_USAGE);
-    const killAfter = seconds(v, 'kill-after', MCP_USAGE);
-    const [{ serveMcp }, { selectTools }] = await Promise.all([import('../mcp/server.js'), import('../mcp/tools.js')]);
-    let tools;
     try {
-      tools = selectTools(v.tools as string | undefined);
+      return await serve(v, o, rawIo);
     } catch (e) {
-      throw new UsageError((e as Error).message, MCP_USAGE);
+      // stdout belongs to the MCP protocol, even before it starts: the failure goes to stderr only.
+      rawIo.stderr(`harness mcp: ${explainThrown(e)}\n${e instanceof UsageError ? `usage: ${MCP_USAGE}\n` : ''}`);
+      return e instanceof UsageError ? 2 : 1;
     }
-    const workerId = resolveWorkerId(o, io);
-    await serveMcp({
-      socketPath: resolveSocket(o, io),
-      workerId,
-      name: (v.name as string | undefined) ?? `mcp ${os.hostname()}:${process.pid}`,
-      heartbeatMs: heartbeat * 1000,
-      connectWaitMs: CONNECT_WAIT_MS,
-      log: stderrLogger(`harness mcp [${workerId}]`, v.verbose === true),
-      tools,
-      workspace,
-      version,
-      ...(killAfter !== undefined ? { killGraceMs: killAfter * 1000 } : {}),
-    });
-    return 0;
   },
 };
+
 
 /**
  * How an MCP client starts this CLI: `harness` when that is what the PATH finds, else this

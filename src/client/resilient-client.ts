@@ -22,6 +22,8 @@ export class ResilientClient implements Caller {
   private client: HarnessClient | undefined;
   private connecting: Promise<HarnessClient> | undefined;
   private closed = false;
+  /** Ends the backoff wait of a reconnect in progress, so close() is not kept waiting by it. */
+  private wake: (() => void) | undefined;
 
   constructor(
     readonly socketPath: string,
@@ -56,7 +58,14 @@ export class ResilientClient implements Caller {
         // Only an unreachable coordinator is worth waiting out; a refusal (e.g. of onConnect) is final.
         if (!(e instanceof HarnessError && e.code === ErrorCode.Closed) || Date.now() - started > giveUp) throw e;
         this.onReconnect(attempt, e);
-        await new Promise((r) => setTimeout(r, delay));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
       }
     }
   }
@@ -75,6 +84,7 @@ export class ResilientClient implements Caller {
 
   close(): void {
     this.closed = true;
+    this.wake?.();
     this.client?.close();
   }
 }

@@ -259,6 +259,9 @@ describe('harness mcp (an SDK client over stdio against harness serve)', functio
     assert.equal(printed.code, 0, printed.stderr);
     assert.match(printed.stdout, /^\[mcp_servers\.agent-harness\]\ncommand = /m);
     assert.ok(!fs.existsSync(path.join(dir, '.codex')), 'printing writes nothing');
+    const badTools = await runCli(['mcp', '--tools', 'task_claim,nope'], env, dir);
+    assert.deepEqual([badTools.code, badTools.stdout], [2, ''], 'stdout is the protocol\'s, even for a bad option');
+    assert.match(badTools.stderr, /--tools: no tool named "nope"; there are: default, all, /);
     const bad = await runCli(['mcp', 'config', 'emacs'], env, dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown MCP client "emacs"; one of claude, vscode, cursor, codex/);
