@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import * as vscode from 'vscode';
-import { TaskAdd, TaskGet } from '../../../src/protocol/tasks';
+import { TaskAdd, TaskCancel, TaskGet } from '../../../src/protocol/tasks';
 import { harness, repoRoot, workspaceFolder } from './support';
 
 const HAS_MCP_API = typeof (vscode as unknown as { lm?: { registerMcpServerDefinitionProvider?: unknown } }).lm?.registerMcpServerDefinitionProvider === 'function';
@@ -97,6 +97,7 @@ describe(`the MCP server provider (VS Code ${vscode.version}: ${HAS_MCP_API ? 'h
     assert.equal(await exited, 0);
     const { task } = await api.call(TaskGet, { task_id: 'mcp-provider-task' });
     assert.deepEqual([task.status, task.claimed_by], ['pending', null], 'closing the session gave the task back');
+    await api.call(TaskCancel, { task_id: 'mcp-provider-task' }); // leaves nothing ready for the suites after this one
   });
 });
 
