@@ -17,6 +17,16 @@ const DEFAULT_HEARTBEAT_S = 10;
 /** How long a tool call waits for an unreachable coordinator (a window reloading) before it fails. */
 const CONNECT_WAIT_MS = 15_000;
 
+/**
+ * The MCP module. In the build it is a bundle of its own beside the CLI's (scripts/build.mjs maps
+ * this import to ./mcp.js), loaded by `harness mcp` alone: the SDK costs the other commands
+ * nothing, not even parsing it.
+ */
+async function loadMcp(): Promise<typeof import('../mcp/index.js')> {
+  const m = (await import('../mcp/index.js')) as typeof import('../mcp/index.js') & { default?: typeof import('../mcp/index.js') };
+  return m.default ?? m; // a CommonJS bundle imported: its exports are the default export
+}
+
 declare const HARNESS_VERSION: string | undefined;
 const version = typeof HARNESS_VERSION === 'string' ? HARNESS_VERSION : 'dev';
 
@@ -38,7 +48,7 @@ async function serve(v: Values, o: GlobalOptions, rawIo: Io): Promise<number> {
   const heartbeat = seconds(v, 'heartbeat', MCP_USAGE) ?? DEFAULT_HEARTBEAT_S;
   if (heartbeat <= 0) throw new UsageError('--heartbeat must be more than 0 seconds', MCP_USAGE);
   const killAfter = seconds(v, 'kill-after', MCP_USAGE);
-  const [{ serveMcp }, { selectTools }] = await Promise.all([import('../mcp/server.js'), import('../mcp/tools.js')]);
+  const { serveMcp, selectTools } = await loadMcp();
   let tools;
   try {
     tools = selectTools(v.tools as string | undefined);
@@ -110,13 +120,12 @@ export const MCP_CONFIG_COMMAND: CliCommand = {
   options: { write: { type: 'boolean' }, tools: { type: 'string' }, workspace: { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async run(v, [client], o, io) {
-    const { MCP_CLIENTS, CLIENT_FILES, mergeClientConfig } = await import('../mcp/client-config.js');
+    const { MCP_CLIENTS, CLIENT_FILES, mergeClientConfig, selectTools } = await loadMcp();
     if (!(MCP_CLIENTS as readonly string[]).includes(client!)) {
       throw new UsageError(`unknown MCP client ${JSON.stringify(client)}; one of ${MCP_CLIENTS.join(', ')}`, CONFIG_USAGE);
     }
     const which = client as (typeof MCP_CLIENTS)[number];
     if (v.tools !== undefined) {
-      const { selectTools } = await import('../mcp/tools.js');
       try {
         selectTools(v.tools as string);
       } catch (e) {
