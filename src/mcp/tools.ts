@@ -40,10 +40,11 @@ const NOT_TOOL_KINDS: ReadonlySet<CommandKind> = new Set(['stream', 'notificatio
 
 /**
  * Parameters a tool leaves out although the command takes them. `task_add` takes a task either
- * flat or as `{"task": {...}}`; the tool offers the flat form only (half the schema), and not
- * `source` (the link to an issue or webhook that made the task: for importers, not agents).
+ * flat or as `{"task": {...}}`; the tool offers the flat form only (half the schema), and neither
+ * `source` (the link to an issue or webhook that made the task: for importers) nor
+ * `retry_backoff` (a queue's policy, for whoever runs it: the coordinator's default applies).
  */
-const HIDDEN: Readonly<Record<string, readonly string[]>> = { task_add: ['task', 'source'] };
+const HIDDEN: Readonly<Record<string, readonly string[]>> = { task_add: ['task', 'source', 'retry_backoff'] };
 
 /**
  * The default tools: what an agent working through a task queue needs, and no more, since every

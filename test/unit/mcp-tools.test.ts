@@ -26,7 +26,7 @@ describe('MCP tools from the catalog', () => {
     assert.deepEqual(complete.properties!.result, { description: 'Any JSON result, kept with the task' }, 'any JSON: an empty schema, no $defs');
     assert.equal(complete.$defs, undefined);
     const add = allTools().find((t) => t.name === 'task_add')!;
-    assert.ok(!('task' in add.inputSchema.properties!) && !('source' in add.inputSchema.properties!));
+    for (const hidden of ['task', 'source', 'retry_backoff']) assert.ok(!(hidden in add.inputSchema.properties!), `task_add hides ${hidden}`);
     assert.ok('task_id' in add.inputSchema.properties! && 'dependencies' in add.inputSchema.properties!);
     const send = allTools().find((t) => t.name === 'message_send')!;
     assert.deepEqual(send.filled, ['from'], 'message_send: the sender is this worker');
