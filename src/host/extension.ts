@@ -42,7 +42,7 @@ export interface HarnessExtensionApi {
   panelStateTimings(): StateTimings | undefined;
   /** The output of a run the panel has been sent so far. */
   panelOutput(runId: string): string | undefined;
-  /** What this window offers agents as its MCP server; undefined where VS Code has no MCP API (before 1.101). */
+  /** What this window offers agents as its MCP server; undefined where VS Code has no MCP API (or refused the provider). */
   mcpServers: (() => McpServerOffer[]) | undefined;
 }
 

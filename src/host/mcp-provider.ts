@@ -6,7 +6,7 @@ export const MCP_PROVIDER_ID = 'agentHarness.mcp';
 export const MCP_SERVER_LABEL = 'Agent Harness';
 
 /**
- * The part of VS Code's MCP API (1.101 and later) used here. Looked up at run time, not imported
+ * The part of VS Code's MCP API (1.100 and later; 1.101 made it final) used here. Looked up at run time, not imported
  * from the typings: the extension supports older VS Code, which has none of it and still activates.
  */
 interface McpStdioServerDefinition {
@@ -63,7 +63,7 @@ export function registerMcpProvider(options: McpProviderOptions): { disposable: 
   const api = vscode as unknown as { lm?: Partial<McpLm>; McpStdioServerDefinition?: McpStdioServerDefinitionClass };
   const Definition = api.McpStdioServerDefinition;
   if (typeof api.lm?.registerMcpServerDefinitionProvider !== 'function' || typeof Definition !== 'function') {
-    options.log.info(`VS Code ${vscode.version} has no MCP server API (1.101+): run \`harness mcp config vscode --write\` to list Agent Harness in .vscode/mcp.json instead`);
+    options.log.info(`VS Code ${vscode.version} has no MCP server API: run \`harness mcp config vscode --write\` to list Agent Harness in .vscode/mcp.json instead`);
     return undefined;
   }
   const { context, folder } = options;
