@@ -9,6 +9,7 @@ import { convergenceSection } from './convergence';
 import { coreSection } from './core';
 import { primitivesSection } from './primitives';
 import { execSection } from './exec';
+import { floodSection } from './flood';
 import { peersSection } from './peers';
 import { socketSection } from './socket';
 import { startupSection } from './startup';
@@ -17,7 +18,7 @@ import { killServeChildren } from './serve';
 import { webhooksSection } from './webhooks';
 import type { BenchOptions, Section } from './section';
 
-const SECTIONS: Section[] = [coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, peersSection];
+const SECTIONS: Section[] = [coreSection, socketSection, floodSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, peersSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}
