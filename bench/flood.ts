@@ -6,7 +6,7 @@
 // and whether it got every reply, in order. The reliability suite (test/reliability/
 // hostile-load.test.ts) runs the same scenario and asserts the issue's targets on these figures.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -159,10 +159,7 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
   fs.mkdirSync(worktree, { recursive: true });
   const serve = await startServe(options.root, worktree, path.join(scratch, 'h.sock'));
   const clients: HarnessClient[] = [];
-  const flooder = spawn(process.execPath, ['-e', FLOOD_CLIENT, serve.socket, String(options.requests)], {
-    env: cleanEnv(),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  let flooder: ChildProcess | undefined;
   let sampler: NodeJS.Timeout | undefined;
   try {
     const setup = await HarnessClient.connect(serve.socket);
@@ -174,13 +171,17 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
     await Promise.all(clients.map((c) => c.call(Ping)));
     const baseline = processRssMb(serve.pid);
 
+    flooder = spawn(process.execPath, ['-e', FLOOD_CLIENT, serve.socket, String(options.requests)], {
+      env: cleanEnv(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stderr = '';
     flooder.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const lines = createInterface({ input: flooder.stdout! });
     const sent = new Promise<void>((resolve) => lines.once('line', () => resolve()));
     const finished = new Promise<FloodClientResult>((resolve, reject) => {
       lines.on('line', (line) => line.startsWith('{') && resolve(JSON.parse(line) as FloodClientResult));
-      flooder.once('exit', (code) => reject(new Error(`the flooding client exited (${code}) without a result: ${stderr}`)));
+      flooder!.once('exit', (code) => reject(new Error(`the flooding client exited (${code}) without a result: ${stderr}`)));
     });
     finished.catch(() => {});
     await sent;
@@ -211,7 +212,7 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
     };
   } finally {
     clearInterval(sampler);
-    flooder.kill('SIGKILL');
+    flooder?.kill('SIGKILL');
     for (const c of clients) c.close();
     const code = await serve.stop('SIGTERM');
     if (!options.scratch) fs.rmSync(scratch, { recursive: true, force: true });
