@@ -145,8 +145,8 @@ export class Connection implements TakesTurns {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Sends an event line; `droppable` ones (live output) are skipped and counted when the reader is behind. */
-  sendEvent(line: EventLine, droppable: boolean): void {
+  /** Sends an event line (JSON); `droppable` ones (live output) are skipped and counted when the reader is behind. */
+  sendEvent(line: string, droppable: boolean): void {
     if (this.closed) return;
     if (this.unsent() > this.limits.maxBufferedBytes) return this.dropSlowConsumer();
     if (droppable && this.unsent() > this.limits.maxBufferedBytes / 4) {
@@ -154,7 +154,7 @@ export class Connection implements TakesTurns {
       this.watchBacklog();
       return;
     }
-    this.owe(JSON.stringify(line));
+    this.owe(line);
   }
 
   // ---- reading ----

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describeError, ErrorCode, HarnessError } from '../core/errors';
 import type { Disposable } from '../core/events';
 import type { EventName } from '../protocol/events';
-import { MAX_LINE_BYTES } from '../protocol/messages';
+import { MAX_LINE_BYTES, type EventLine } from '../protocol/messages';
 import { Connection, DEFAULT_LIMITS, TurnScheduler, type ConnectionLimits } from './connection';
 import type { ServerContext } from './context';
 import { ensurePrivateDirectory } from './private-dir';
@@ -66,11 +66,10 @@ export class HarnessServer {
 
   private accept(socket: net.Socket): void {
     const gone = new AbortController();
-    const subscription: Disposable[] = [];
     const ctx: ServerContext = {
       ...this.options.context,
       signal: gone.signal,
-      subscribe: (events) => subscription.push(this.subscribe(connection, events)),
+      subscribe: (events) => this.subscribe(connection, events),
     };
     const connection = new Connection(socket, this.limits, this.turns, (line) => handleLine(line, ctx), this.options.context.log);
     this.connections.add(connection);
@@ -78,20 +77,38 @@ export class HarnessServer {
     socket.on('close', () => {
       this.connections.delete(connection);
       this.sockets.delete(socket);
-      for (const d of subscription) d.dispose();
+      this.unsubscribe(connection);
       gone.abort();
     });
   }
 
-  /** Forwards coordinator and run events (all, or the named ones) to the connection. */
-  private subscribe(connection: Connection, events: readonly EventName[] | undefined): Disposable {
-    const wanted = events && events.length > 0 ? new Set<string>(events) : undefined;
+  /** The connections that subscribed, with the events each wants (undefined: all of them). */
+  private readonly subscribers = new Map<Connection, Set<string> | undefined>();
+  private forwarding: Disposable[] = [];
+
+  /** Adds coordinator and run events (all, or the named ones) to what the connection is sent. */
+  private subscribe(connection: Connection, events: readonly EventName[] | undefined): void {
+    const named = events && events.length > 0 ? new Set<string>(events) : undefined;
+    const had = this.subscribers.get(connection);
+    const all = named === undefined || (this.subscribers.has(connection) && had === undefined);
+    this.subscribers.set(connection, all ? undefined : new Set([...(had ?? []), ...named]));
+    if (this.forwarding.length > 0) return;
+    // One listener for every subscriber, so an event is serialised once however many want it.
     const forward = (name: string, data: unknown) => {
-      if (wanted && !wanted.has(name)) return;
-      connection.sendEvent({ event: name, data, ts: new Date().toISOString() }, name === 'run:output');
+      let line: string | undefined;
+      for (const [c, wanted] of this.subscribers) {
+        if (wanted && !wanted.has(name)) continue;
+        line ??= JSON.stringify({ event: name, data, ts: new Date().toISOString() } satisfies EventLine);
+        c.sendEvent(line, name === 'run:output');
+      }
     };
-    const subscriptions = [this.options.context.coordinator.events.onAny(forward), this.options.context.runs.events.onAny(forward)];
-    return { dispose: () => subscriptions.forEach((s) => s.dispose()) };
+    this.forwarding = [this.options.context.coordinator.events.onAny(forward), this.options.context.runs.events.onAny(forward)];
+  }
+
+  private unsubscribe(connection: Connection): void {
+    this.subscribers.delete(connection);
+    if (this.subscribers.size > 0) return;
+    for (const d of this.forwarding.splice(0)) d.dispose();
   }
 
   /** Stops accepting, lets in-flight replies go out, closes every connection, removes the socket. */

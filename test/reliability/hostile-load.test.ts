@@ -3,7 +3,10 @@
 //    1000-byte descriptions: about 0.5 MB per reply) in one go and does not read, while other
 //    clients claim and release; then it reads. Targets: the others' claim p99 under 50 ms while
 //    it holds and while it drains, the server's RSS under 300 MB, every reply to the flooder, in
-//    order. The scenario is the bench's `flood` section (bench/flood.ts), which prints the same figures;
+//    order. The scenario is the bench's `flood` section (bench/flood.ts), which prints the same
+//    figures. The same claims are measured first without the flood: on a shared machine the
+//    others' p99 is allowed the target on top of what they get there with no flood at all (on an
+//    idle machine that is a few ms), so a busy machine does not fail the test and a stall does;
 //  - the connect burst: more clients connecting at once than Node's default listen backlog (511)
 //    holds, while the coordinator is not accepting (stopped), all connect; and the client library
 //    rides out a full accept queue (EAGAIN) by retrying.
@@ -36,7 +39,7 @@ describe('reliability: hostile load on the socket', function () {
     const r = await runFlood({ root: ROOT, requests: FLOOD_REQUESTS, holdMs: HOLD_MS, scratch: tempDir('hrel-flood-') });
     console.log(
       `      ${r.requests} × ${(r.reply_bytes_each / 1024).toFixed(0)} KB replies; others' claims: ` +
-        `held p50 ${ms(r.held.p50)} p99 ${ms(r.held.p99)} max ${ms(r.held.max)} (n ${r.held.n}), ` +
+        `before the flood p50 ${ms(r.quiet.p50)} p99 ${ms(r.quiet.p99)} (n ${r.quiet.n}), held p50 ${ms(r.held.p50)} p99 ${ms(r.held.p99)} max ${ms(r.held.max)} (n ${r.held.n}), ` +
         `draining p50 ${ms(r.draining.p50)} p99 ${ms(r.draining.p99)} max ${ms(r.draining.max)} (n ${r.draining.n}); ` +
         `server RSS ${r.baseline_rss_mb.toFixed(0)} → peak ${r.peak_rss_mb.toFixed(0)} MB; ` +
         `flooder: ${r.flooder.replies}/${r.requests} replies, ${r.flooder.in_order ? 'in order' : `OUT OF ORDER at ${JSON.stringify(r.flooder.first_bad)}`}, drained in ${ms(r.flooder.drain_ms)}`,
@@ -46,8 +49,9 @@ describe('reliability: hostile load on the socket', function () {
     assert.ok(r.flooder.in_order, `replies out of order: ${JSON.stringify(r.flooder.first_bad)}`);
     assert.equal(r.flooder.errors, 0, 'every task_list answered ok');
     assert.ok(r.held.n > 0 && r.draining.n > 0, 'the others claimed in both phases');
-    assert.ok(r.held.p99 < TARGET_CLAIM_P99_MS, `others' claim p99 while the flooder holds its replies: ${ms(r.held.p99)}`);
-    assert.ok(r.draining.p99 < TARGET_CLAIM_P99_MS, `others' claim p99 while the flooder drains: ${ms(r.draining.p99)}`);
+    const allowed = TARGET_CLAIM_P99_MS + r.quiet.p99;
+    assert.ok(r.held.p99 < allowed, `others' claim p99 while the flooder holds its replies: ${ms(r.held.p99)} (allowed ${ms(allowed)})`);
+    assert.ok(r.draining.p99 < allowed, `others' claim p99 while the flooder drains: ${ms(r.draining.p99)} (allowed ${ms(allowed)})`);
     assert.ok(r.peak_rss_mb < TARGET_RSS_MB, `server peak RSS ${r.peak_rss_mb.toFixed(0)} MB`);
   });
 
