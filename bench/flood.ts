@@ -10,12 +10,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import { HarnessClient } from '../src/client/client';
 import { Ping } from '../src/protocol/meta';
 import { TaskClaim, TaskRelease } from '../src/protocol/tasks';
 import type { BenchOptions, Section, SectionResult } from './section';
-import { cleanEnv, importPlan, processRssMb, startServe } from './serve';
+import { cleanEnv, importPlan, processCpuMs, processRssMb, startServe } from './serve';
 import { fmt, latency, num, summarize, type LatencyStats, type Table } from './stats';
 
 export interface FloodOptions {
@@ -32,6 +33,8 @@ export interface FloodOptions {
   descriptionBytes?: number;
   /** Where the worktree goes (a temp directory when absent). */
   scratch?: string;
+  /** Pings pipelined in one write before the flood (the throughput of a legitimate pipeline). */
+  pings?: number;
 }
 
 /** What the flooding connection saw once it read. */
@@ -63,6 +66,7 @@ export interface FloodResult {
   draining: LatencyStats;
   all: LatencyStats;
   flooder: FloodClientResult;
+  pipeline: PipelineResult;
 }
 
 /**
@@ -151,6 +155,41 @@ async function claimLoop(client: HarnessClient, workerId: string, phase: () => n
   }
 }
 
+/** Small requests pipelined: `count` pings in one write, read as they come. */
+export interface PipelineResult {
+  count: number;
+  wall_ms: number;
+  replies_per_s: number;
+  /** The server's CPU time per reply, µs. */
+  server_us_per_reply: number;
+}
+
+/**
+ * The other side of the flood: a client with a legitimate pipeline of small requests (a runner
+ * streaming output, a script importing in pieces) must still get them through quickly; this is
+ * where writing a turn's replies in one write shows.
+ */
+export async function pipelinedPings(socketPath: string, serverPid: number, count: number): Promise<PipelineResult> {
+  const s = net.connect(socketPath);
+  await new Promise((r) => s.once('connect', r));
+  let replies = 0;
+  const cpu0 = processCpuMs(serverPid);
+  const t0 = performance.now();
+  const done = new Promise<void>((resolve, reject) => {
+    s.on('data', (chunk: Buffer) => {
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) replies++;
+      if (replies >= count) resolve();
+    });
+    s.once('close', () => reject(new Error(`closed after ${replies} of ${count} replies`)));
+  });
+  s.write('{"command":"ping"}\n'.repeat(count));
+  await done;
+  const wall = performance.now() - t0;
+  const cpu = processCpuMs(serverPid) - cpu0;
+  s.destroy();
+  return { count, wall_ms: wall, replies_per_s: (count / wall) * 1000, server_us_per_reply: (cpu * 1000) / count };
+}
+
 /** Runs the flood against a fresh `harness serve` and returns what was measured; the server is stopped after. */
 export async function runFlood(options: FloodOptions): Promise<FloodResult> {
   const tasks = options.tasks ?? 400;
@@ -171,6 +210,7 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
     const replyBytes = Buffer.byteLength(JSON.stringify(await setup.send('task_list')));
     for (let i = 0; i < claimers; i++) clients.push(await HarnessClient.connect(serve.socket));
     await Promise.all(clients.map((c) => c.call(Ping)));
+    const pipeline = await pipelinedPings(serve.socket, serve.pid, options.pings ?? 20_000);
     const baseline = processRssMb(serve.pid);
 
     // The same claims first without a flood: what this machine gives them right now.
@@ -217,6 +257,7 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
       draining: latency(draining),
       all: latency([...held, ...draining]),
       flooder: flood,
+      pipeline,
     };
   } finally {
     clearInterval(sampler);
@@ -258,6 +299,8 @@ async function runFloodSection(options: BenchOptions): Promise<SectionResult> {
       ['other clients, claim p50 while draining (ms)', pick((x) => x.draining.p50), ''],
       ['other clients, claim p99 while draining (ms)', pick((x) => x.draining.p99), `< ${TARGET_CLAIM_P99_MS}`],
       ['claims measured', pick((x) => x.all.n), ''],
+      [`${first.pipeline.count} pings pipelined in one write: replies/s`, pick((x) => x.pipeline.replies_per_s), ''],
+      ['  the server\'s CPU per ping (µs)', pick((x) => x.pipeline.server_us_per_reply), ''],
       ['server RSS before the flood (MB)', pick((x) => x.baseline_rss_mb), ''],
       ['server peak RSS (MB)', pick((x) => x.peak_rss_mb), `< ${TARGET_RSS_MB}`],
       ['flooder: time to drain every reply (ms)', pick((x) => x.flooder.drain_ms), ''],

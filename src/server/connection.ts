@@ -18,6 +18,7 @@ import type * as net from 'node:net';
 import { ErrorCode } from '../protocol/errors';
 import type { Logger } from '../protocol/log';
 import type { EventLine, Reply } from '../protocol/messages';
+import type { TakesTurns, TurnScheduler } from './turns';
 
 /** What a line gets back: a reply, an event line (a refused notification), or nothing. */
 export type Answer = Reply | EventLine | undefined;
@@ -50,41 +51,6 @@ export const DEFAULT_LIMITS: Omit<ConnectionLimits, 'maxLineBytes'> = {
 
 /** How long a connection may sit on a backlog without draining before it counts as not reading. */
 const BACKLOG_GRACE_MS = 5000;
-
-/** Something that takes turns at running its queued work. */
-export interface TakesTurns {
-  /** Runs this turn's share; true when there is more it could run right away. */
-  runTurn(): boolean;
-}
-
-/**
- * Gives every connection with runnable lines a turn, round robin, once per turn of the event loop
- * (setImmediate: after the loop has polled for I/O, so the other connections' requests and the
- * journal's fsync completions are taken in between two turns of a busy connection).
- */
-export class TurnScheduler {
-  private queue: TakesTurns[] = [];
-  private readonly waiting = new Set<TakesTurns>();
-  private scheduled = false;
-
-  ready(c: TakesTurns): void {
-    if (this.waiting.has(c)) return;
-    this.waiting.add(c);
-    this.queue.push(c);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.turn);
-    }
-  }
-
-  private readonly turn = () => {
-    this.scheduled = false;
-    const now = this.queue;
-    this.queue = [];
-    this.waiting.clear();
-    for (const c of now) if (c.runTurn()) this.ready(c);
-  };
-}
 
 interface Slot {
   done: boolean;

@@ -5,7 +5,8 @@ import { describeError, ErrorCode, HarnessError } from '../core/errors';
 import type { Disposable } from '../core/events';
 import type { EventName } from '../protocol/events';
 import { MAX_LINE_BYTES, type EventLine } from '../protocol/messages';
-import { Connection, DEFAULT_LIMITS, TurnScheduler, type ConnectionLimits } from './connection';
+import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection';
+import { TurnScheduler } from './turns';
 import type { ServerContext } from './context';
 import { ensurePrivateDirectory } from './private-dir';
 import { handleLine } from './request-line';
@@ -35,10 +36,11 @@ export class HarnessServer {
   private readonly connections = new Set<Connection>();
   private readonly sockets = new Set<net.Socket>();
   private readonly limits: ConnectionLimits;
-  private readonly turns = new TurnScheduler();
+  private readonly turns: TurnScheduler;
 
   constructor(private readonly options: ServerOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits, maxLineBytes: options.maxLineBytes ?? MAX_LINE_BYTES };
+    this.turns = new TurnScheduler(this.limits.turnSliceMs);
   }
 
   get socketPath(): string {
