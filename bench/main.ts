@@ -7,24 +7,27 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { convergenceSection } from './convergence';
 import { coreSection } from './core';
+import { engineSection } from './engine';
 import { primitivesSection } from './primitives';
 import { execSection } from './exec';
 import { floodSection } from './flood';
 import { peersSection } from './peers';
 import { socketSection } from './socket';
 import { startupSection } from './startup';
+import { viewsSection } from './views';
 import { runSections } from './run-sections';
 import { killServeChildren } from './serve';
 import { webhooksSection } from './webhooks';
 import type { BenchOptions, Section } from './section';
 
-const SECTIONS: Section[] = [coreSection, socketSection, floodSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, peersSection];
+const SECTIONS: Section[] = [engineSection, coreSection, socketSection, floodSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, peersSection, viewsSection];
 
-const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE]
+const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE] [--baseline DIR]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}
   --quick      a fast smoke run: small sizes, 1 run
   --runs N     runs per figure (default 3; --quick: 1)
-  --json FILE  where to write the JSON report (default bench-results/bench-<time>.json)`;
+  --json FILE  where to write the JSON report (default bench-results/bench-<time>.json)
+  --baseline DIR  another checkout, built (npm run build), measured beside this one in the engine section`;
 
 function gitDescribe(root: string): string | undefined {
   try {
@@ -49,12 +52,14 @@ async function main(argv: string[]): Promise<void> {
   let quick = false;
   let runs: number | undefined;
   let jsonFile: string | undefined;
+  let baseline: string | undefined;
   const names: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
     else if (a === '--runs') runs = Number(argv[++i]);
     else if (a === '--json') jsonFile = argv[++i];
+    else if (a === '--baseline') baseline = argv[++i];
     else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       return;
@@ -63,6 +68,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw new Error(`--runs needs a positive integer\n${USAGE}`);
   if (jsonFile === undefined && argv.includes('--json')) throw new Error(`--json needs a file name\n${USAGE}`);
+  if (baseline === undefined && argv.includes('--baseline')) throw new Error(`--baseline needs a directory\n${USAGE}`);
 
   const selected =
     names.length === 0 || names.includes('all')
@@ -74,7 +80,13 @@ async function main(argv: string[]): Promise<void> {
         });
 
   const root = path.resolve(__dirname, '..');
-  const options: BenchOptions = { quick, runs: runs ?? (quick ? 1 : 3), self: path.resolve(process.argv[1]!), root };
+  const options: BenchOptions = {
+    quick,
+    runs: runs ?? (quick ? 1 : 3),
+    self: path.resolve(process.argv[1]!),
+    root,
+    ...(baseline ? { baseline: path.resolve(baseline) } : {}),
+  };
   const startedAt = new Date();
   const cpus = os.cpus();
   const host = {

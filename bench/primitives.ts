@@ -1,5 +1,5 @@
 // The primitives benchmark: file-lock latency and compare-and-set contention over the real Unix
-// socket of a durable coordinator (startService: SqlJsStore with fdatasync'd journal), driven by
+// socket of a durable coordinator (startService: FileStore with fdatasync'd journal), driven by
 // HarnessClient connections in this same process.
 //  - lock: acquire + release of one path, one pair at a time (each is one durable write);
 //  - CAS: C clients incrementing one shared-state key (get, then put with expected_version,

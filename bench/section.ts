@@ -9,6 +9,8 @@ export interface BenchOptions {
   self: string;
   /** The repository root. */
   root: string;
+  /** Another checkout's root (built), measured beside this one where a section supports it. */
+  baseline?: string;
 }
 
 export interface SectionResult {

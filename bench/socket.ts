@@ -79,6 +79,8 @@ interface LoadArgs {
   mode: 'harness' | 'echo';
   /** Echo mode: how many claim+complete pairs in all (the coordinator stops when its tasks run out). */
   tasks: number;
+  /** Harness mode: stop after this many tasks in all, even if more are ready. */
+  limit?: number;
 }
 
 export interface LoadResult {
@@ -100,12 +102,12 @@ async function loadGenerator(args: LoadArgs): Promise<LoadResult> {
   await Promise.all(clients.map((c) => c.call(Ping)));
   const claimMs: number[] = [];
   const completeMs: number[] = [];
-  let remaining = args.tasks;
+  let remaining = args.limit ?? args.tasks;
   let done = 0;
   const worker = async (client: HarnessClient, i: number) => {
     const workerId = `bench-w${i}`;
     for (let n = 0; ; n++) {
-      if (args.mode === 'echo' && remaining-- <= 0) return;
+      if ((args.mode === 'echo' || args.limit !== undefined) && remaining-- <= 0) return;
       let t = performance.now();
       const claim = await client.call(TaskClaim, { worker_id: workerId });
       claimMs.push(performance.now() - t);
@@ -140,7 +142,7 @@ async function loadGenerator(args: LoadArgs): Promise<LoadResult> {
 }
 
 /** Runs the load generator as a child and samples the server's CPU time between its "go" and "done". */
-async function runLoad(self: string, args: LoadArgs, serverPid: number): Promise<LoadResult> {
+export async function runLoad(self: string, args: LoadArgs, serverPid: number): Promise<LoadResult> {
   const { result, server_cpu_ms } = await runLoadChild<LoadResult>(self, 'socket-load', args, [serverPid]);
   result.server_cpu_ms = server_cpu_ms;
   return result;
@@ -371,7 +373,7 @@ function tables(
     notes: [
       'C = worker connections, all in ONE load-generator child process (HarnessClient each, claim → complete in a loop); the server is',
       '    another child: on 2 cores each gets one. Latencies in ms per request as the client saw it (reply received), each mutation durable',
-      'coordinator = `node dist/cli.js serve` (SqlJsStore: journal + group-commit fdatasync), a fresh worktree per run and C, plan_import first',
+      'coordinator = `node dist/cli.js serve` (FileStore: indexes in memory, journal + group-commit fdatasync), a fresh worktree per run and C, plan_import first',
       'echo = a trivial NDJSON server (JSON.parse each line, reply {"status":"ok","data":<request>}), same socket kind, same client code',
       'req/s = claim + complete requests per second (2 per task; the coordinator also counts each worker\'s last, empty claim)',
       `server CPU = utime+stime of the server process between the load generator's start and end (from /proc), per task`,

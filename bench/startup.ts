@@ -1,7 +1,7 @@
 // The start-up benchmark, end to end through the real processes: `harness serve` from spawn to
 // its ready line (empty worktree, 10k tasks replayed from the journal after a SIGKILL, 10k tasks
 // from the snapshot a clean stop leaves), plan_import of 10k tasks over the socket, and what one
-// CLI call costs. What SqlJsStore.open costs alone (1k/10k/100k, snapshot vs journal) is the core
+// CLI call costs. What FileStore.open costs alone (1k/10k/100k, snapshot vs journal) is the core
 // section's Start-up table; it is not repeated here.
 
 import { execFile } from 'node:child_process';
@@ -136,7 +136,7 @@ async function runStartup(options: BenchOptions): Promise<SectionResult> {
         `the realistic plan (bench/core.ts makePlan) is ${(runs[0]!.import_bytes / 1024 / 1024).toFixed(2)} MB of JSON: over the 1 MiB line cap, so it goes in ${runs[0]!.import_requests} plan_import requests (each atomic on its own)`,
         '  — `harness plan import FILE` stages a plan this size in pieces (plan_stage) and imports it in one atomic plan_import',
         'journal replay: the 2nd start, after a SIGKILL (no snapshot); snapshot: the 3rd start, after a clean SIGTERM',
-        'SqlJsStore.open alone (no process, no socket) at 1k/10k/100k tasks: see the core section\'s Start-up table',
+        'FileStore.open alone (no process, no socket) at 1k/10k/100k tasks: see the core section\'s Start-up table',
         `RSS of the server right after its ready line; files under ${where}; CLI calls: ${CLI_CALLS} per run, median over all`,
       ],
     };

@@ -1,4 +1,4 @@
-// Webhook intake, measured in one process over real HTTP on loopback and a real SqlJsStore: the
+// Webhook intake, measured in one process over real HTTP on loopback and a real FileStore: the
 // latency of one signed GitHub delivery (signature, rules, the task and the delivery id made
 // durable, then the answer), one at a time and 50 at once, and what the signature check alone costs.
 
@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { Coordinator, DEFAULT_CONFIG } from '../src/core/coordinator';
 import { silentLogger } from '../src/core/log';
-import { SqlJsStore } from '../src/core/sqljs-store';
+import { FileStore } from '../src/core/file-store';
 import { WebhookListener } from '../src/webhooks/listener';
 import { signGitHub, verifyGitHubSignature } from '../src/webhooks/signatures';
 import { scratchBase } from './core';
@@ -58,7 +58,7 @@ async function oneRun(root: string, serial: number, concurrent: number): Promise
     path.join(dir, '.harness', 'config.json'),
     JSON.stringify({ webhooks: { github: { secret: { env: 'BENCH_GH_SECRET' }, rules: [{ name: 'agent', on: 'issues.labeled', label: 'agent' }] } } }),
   );
-  const coordinator = new Coordinator(await SqlJsStore.open({ dir: path.join(dir, '.harness') }), DEFAULT_CONFIG);
+  const coordinator = new Coordinator(await FileStore.open({ dir: path.join(dir, '.harness') }), DEFAULT_CONFIG);
   const stateDir = path.join(dir, '.harness');
   const listener = await WebhookListener.start({ coordinator, workspace: dir, settings: () => readHarnessConfig(stateDir).webhooks, log: silentLogger, port: 0, env: { BENCH_GH_SECRET: SECRET } });
   try {
@@ -102,7 +102,7 @@ export const webhooksSection: Section = {
     const perSecond = summarize(runs.map((r) => (concurrent * 1000) / r.concurrent_wall_ms));
     const sig = [1024, 1024 * 1024].map((bytes) => ({ bytes, us: summarize(Array.from({ length: options.runs }, () => signatureCost(bytes, bytes > 4096 ? 200 : 20_000))) }));
     const table: Table = {
-      title: 'Webhook intake (GitHub issues.labeled, ~2 kB body, in-process listener, SqlJsStore)',
+      title: 'Webhook intake (GitHub issues.labeled, ~2 kB body, in-process listener, FileStore)',
       columns: ['measure', 'value'],
       rows: [
         [`one at a time: p50 of ${serial}`, fmt(p50, ' ms')],

@@ -31,6 +31,8 @@ const entries = [
     outfile: join(dist, 'cli.js'),
     banner: { js: '#!/usr/bin/env node' },
   },
+  // Snapshots are read and written by sql.js in a worker thread (src/core/snapshot-jobs.ts).
+  { ...node, entryPoints: [join(root, 'src/core/snapshot-worker.ts')], outfile: join(dist, 'snapshot-worker.js') },
   {
     bundle: true,
     platform: 'browser',
@@ -72,3 +74,5 @@ if (existsSync(vscodeSuite)) {
 await Promise.all(entries.map((options) => esbuild.build(options)));
 // sql.js loads its WebAssembly from beside the bundle.
 copyFileSync(require.resolve('sql.js/dist/sql-wasm.wasm'), join(dist, 'sql-wasm.wasm'));
+// The panel's graph layout runs ELK in a Web Worker: ELK's own minified worker build, as shipped.
+copyFileSync(require.resolve('elkjs/lib/elk-worker.min.js'), join(dist, 'elk-worker.js'));

@@ -3,6 +3,7 @@ import { TASK_COMMANDS, type CliCommand } from './commands';
 import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { EXEC_COMMAND } from './exec';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
+import { RECOVER_COMMAND } from './recover';
 import { ISOLATION_CLI_COMMANDS } from './isolation';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
 import { PROGRESS_COMMAND, WAIT_COMMAND } from './wait';
@@ -33,6 +34,7 @@ export const COMMANDS: CliCommand[] = [
   WAIT_COMMAND,
   SERVE_COMMAND,
   WATCH_COMMAND,
+  RECOVER_COMMAND,
   WORKER_ID,
   ...PRIMITIVE_CLI_COMMANDS,
   ...ISOLATION_CLI_COMMANDS,

@@ -77,6 +77,8 @@ export const SERVE_COMMAND: CliCommand = {
         workspace,
         ...(o.socket || io.env.HARNESS_SOCKET ? { socketPath: o.socket || io.env.HARNESS_SOCKET } : {}),
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
+        // This process serves nothing else: flushing on the event loop blocks no one (files.ts).
+        blockingFlush: true,
         config,
         log,
         ...(webhooks ? { webhooks } : {}),

@@ -70,6 +70,14 @@ export class ManualClock implements Clock {
   }
 }
 
+let lastMs = NaN;
+let lastIso = '';
+
+/** ISO-8601 UTC with milliseconds. A claim formats the same instant a few times: the last one is kept. */
 export function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }

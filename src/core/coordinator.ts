@@ -19,7 +19,7 @@ import { systemClock, iso, type Clock } from './clock';
 import { findCycle } from './dag';
 import { ErrorCode, HarnessError } from './errors';
 import { TypedEmitter } from './events';
-import type { Instance, InstanceView, Json, Task, TaskInput, TaskStatus } from './model';
+import type { Instance, InstanceView, Json, RetryBackoff, Task, TaskInput, TaskStatus } from './model';
 import type { Store, StoreWriter, TaskRow } from './store';
 import { assertTransition } from './transitions';
 import { checkpointOf, GROUP_DEPENDENCY, groupStatus, type Checkpoint, type GroupStatus } from './convergence';
@@ -35,6 +35,8 @@ export interface CoordinatorConfig {
   instanceLimit: number;
   /** Versions kept per shared-state key. */
   stateHistoryLimit: number;
+  /** Wait between a failure and the next attempt, for tasks that do not set `retry_backoff`; null: none. */
+  retryBackoff: RetryBackoff | null;
 }
 
 export const DEFAULT_CONFIG: CoordinatorConfig = {
@@ -42,6 +44,7 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   defaultMaxAttempts: 3,
   staleInstanceMs: 60_000,
   instanceLimit: 0,
+  retryBackoff: { strategy: 'exponential', delay_seconds: 5, max_delay_seconds: 300 },
   ...DEFAULT_PRIMITIVE_SETTINGS,
 };
 
@@ -84,6 +87,22 @@ interface Tx {
 export function publicTask(row: TaskRow): Task {
   const { seq: _seq, unmet_deps: _unmet, ...task } = row;
   return task;
+}
+
+/** The longest backoff, whatever a strategy computes (doubling overflows fast). */
+const MAX_BACKOFF_SECONDS = 7 * 24 * 3600;
+
+/** Seconds to wait after failed attempt number `attempt` (1 for the first). */
+export function backoffSeconds(backoff: RetryBackoff, attempt: number): number {
+  const raw = backoff.strategy === 'fixed' ? backoff.delay_seconds : backoff.delay_seconds * 2 ** Math.max(0, attempt - 1);
+  return Math.min(raw, backoff.max_delay_seconds ?? MAX_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS);
+}
+
+/** The row without a retry time: it is being claimed, or no longer waits. */
+function withoutRetryAt(row: TaskRow): TaskRow {
+  if (row.retry_at === undefined) return row;
+  const { retry_at: _retryAt, ...rest } = row;
+  return rest;
 }
 
 /**
@@ -213,6 +232,7 @@ export class Coordinator {
             payload: input.payload ?? null,
             ...(input.resources && Object.keys(input.resources).length > 0 ? { resources: input.resources } : {}),
             ...(input.group ? { group: input.group } : {}),
+            ...(input.retry_backoff ? { retry_backoff: input.retry_backoff } : {}),
             ...(input.source ? { source: input.source } : {}),
             seq: ++seq,
             unmet_deps: new Set(unmet).size,
@@ -245,7 +265,7 @@ export class Coordinator {
       }
       for (;;) {
         const expired = this.store.firstExpired(now, accept);
-        const ready = this.store.firstReady(accept);
+        const ready = this.store.firstReady(now, accept, have);
         const pick = expired && (!ready || expired.priority >= ready.priority) ? expired : ready;
         if (!pick) return { task: null, is_retry: false, is_reclaim: false };
         const isReclaim = pick === expired;
@@ -255,7 +275,7 @@ export class Coordinator {
         }
         assertTransition(pick.id, pick.status, 'running', 'claim');
         const task = this.put(tx, {
-          ...pick,
+          ...withoutRetryAt(pick),
           status: 'running',
           attempts: pick.attempts + 1,
           claimed_by: worker_id,
@@ -311,14 +331,13 @@ export class Coordinator {
   private expandGroupDependencies(batch: Map<string, NewTask>): void {
     const needsGroups = [...batch.values()].some((t) => t.dependencies.some((d) => GROUP_DEPENDENCY.test(d)));
     if (!needsGroups) return;
-    const stored = this.store.listTasks();
     for (const [id, input] of batch) {
       input.dependencies = input.dependencies.flatMap((dep) => {
         const group = GROUP_DEPENDENCY.exec(dep)?.[1];
         if (group === undefined) return [dep];
         const members = [
           ...[...batch].filter(([, t]) => t.group === group).map(([memberId]) => memberId),
-          ...stored.filter((t) => t.group === group).map((t) => t.id),
+          ...this.store.groupTasks(group).map((t) => t.id),
         ].filter((m) => m !== id);
         if (members.length === 0) {
           throw new HarnessError(ErrorCode.UnknownDependency, `task ${id} depends on group ${group}, which has no tasks`, {
@@ -348,7 +367,7 @@ export class Coordinator {
 
   /** Where every stream of a group stands: a pure read. */
   groupStatus(group: string): GroupStatus {
-    return groupStatus(group, this.listTasks());
+    return groupStatus(group, this.store.groupTasks(group).map(publicTask));
   }
 
   /**
@@ -411,7 +430,16 @@ export class Coordinator {
         return task;
       }
       assertTransition(row.id, row.status, 'pending', 'fail');
-      const task = this.put(tx, { ...row, status: 'pending', claimed_by: null, lease_expires_at: null, error: p.error });
+      const backoff = row.retry_backoff ?? this.config.retryBackoff;
+      const wait = backoff ? backoffSeconds(backoff, row.attempts) : 0;
+      const task = this.put(tx, {
+        ...row,
+        status: 'pending',
+        claimed_by: null,
+        lease_expires_at: null,
+        error: p.error,
+        ...(wait > 0 ? { retry_at: iso(this.clock.now() + wait * 1000) } : {}),
+      });
       tx.emit('task:failed', { task, will_retry: true });
       return task;
     });
@@ -444,7 +472,7 @@ export class Coordinator {
           status: row.status,
         });
       }
-      const task = this.put(tx, { ...row, status: 'pending', attempts: 0, claimed_by: null, lease_expires_at: null, error: null });
+      const task = this.put(tx, { ...withoutRetryAt(row), status: 'pending', attempts: 0, claimed_by: null, lease_expires_at: null, error: null });
       tx.emit('task:retried', { task });
       return task;
     });
@@ -480,6 +508,16 @@ export class Coordinator {
 
   countTasks(): Record<TaskStatus, number> {
     return this.store.countTasks();
+  }
+
+  /** Ready = pending with every dependency completed and no retry backoff left: claimable now. */
+  isReady(task: Task): boolean {
+    return task.status === 'pending' && this.store.getTask(task.id)?.unmet_deps === 0 && !(task.retry_at !== undefined && task.retry_at > this.nowIso());
+  }
+
+  /** How many tasks are ready now, without listing them. */
+  countReady(): number {
+    return this.store.countReady(this.nowIso());
   }
 
   /** Counts by status, ready tasks, live workers, and counts per group (the first STATUS_MAX_GROUPS by name). */
@@ -572,11 +610,10 @@ export class Coordinator {
 
   listInstances(): InstanceView[] {
     const now = this.clock.now();
-    const running = this.store.listTasks('running');
     return this.store.listInstances().map((i) => ({
       ...i,
       last_seen_age_ms: Math.max(0, now - Date.parse(i.last_seen)),
-      current_task: running.find((t) => t.claimed_by === i.worker_id)?.id ?? null,
+      current_task: this.store.heldBy(i.worker_id)[0]?.id ?? null,
     }));
   }
 

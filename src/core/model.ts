@@ -6,6 +6,7 @@ export {
   JsonValue,
   PoolName,
   ResourceAmounts,
+  RetryBackoff,
   TASK_STATUSES,
   TaskInput,
   TaskSource,

@@ -1,5 +1,6 @@
 // The rows of the coordination primitives (locks, pools and holds, shared state, mailboxes), the
 // changes that write them, the reads over them, and the in-memory reference implementation.
+import { deepFreeze } from './freeze';
 import type { Json } from './model';
 
 export type LockMode = 'read' | 'write';
@@ -97,18 +98,17 @@ export interface PrimitiveReader {
   subscriptions(): SubscriptionRow[];
 }
 
-/** Undoes one applied change (MemoryStore rolls a failed transaction back with these). */
+/** Undoes one applied change (a failed transaction is rolled back with these). */
 export type Undo = () => void;
 
-const clone = <T>(x: T): T => structuredClone(x);
 const bySeq = (a: MessageRow, b: MessageRow) => a.seq - b.seq;
 
-/** Puts and deletes in a map, each returning its undo. */
+/** Puts and deletes in a map, each returning its undo. Rows are frozen values, shared with readers. */
 class Table<R> {
   readonly rows = new Map<string, R>();
   put(key: string, row: R): Undo {
     const before = this.rows.get(key);
-    this.rows.set(key, clone(row));
+    this.rows.set(key, deepFreeze(row));
     return () => (before === undefined ? this.rows.delete(key) : this.rows.set(key, before));
   }
   delete(key: string): Undo {
@@ -121,11 +121,11 @@ class Table<R> {
     return () => undo.reverse().forEach((u) => u());
   }
   values(accept: (row: R) => boolean = () => true): R[] {
-    return [...this.rows.values()].filter(accept).map(clone);
+    return [...this.rows.values()].filter(accept);
   }
 }
 
-/** The primitives' part of MemoryStore: plain maps, the reference for the SQL version. */
+/** The primitives' part of the in-memory state: plain maps (few rows: locks, pools, holds, keys, messages). */
 export class MemoryPrimitives implements PrimitiveReader {
   private readonly lockRows = new Table<LockRow>();
   private readonly poolRows = new Table<PoolRow>();

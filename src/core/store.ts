@@ -31,26 +31,40 @@ export interface TaskPageQuery {
   group?: string | undefined;
 }
 
-/** What `status` reports, counted in one pass over the tasks. */
+/** What `status` reports. */
 export interface TaskSummary {
   counts: Record<TaskStatus, number>;
-  /** Pending tasks with every dependency completed. */
+  /** Pending tasks with every dependency completed (those waiting out a retry backoff included). */
   ready: number;
   /** The same per group, for tasks that belong to one. */
   groups: Map<string, Record<TaskStatus, number> & { ready: number }>;
 }
 
+/**
+ * Reads. Rows come back frozen: they are the store's own values, shared, never changed in place
+ * (a change is a new row given to `apply`).
+ */
 export interface StoreReader {
   getTask(id: string): TaskRow | undefined;
+  /** Every task (of one status) in sequence order, the order they were added. */
   listTasks(status?: TaskStatus): TaskRow[];
-  /** At most `limit` tasks: reads cost the page, not the whole table. */
+  /** At most `limit` tasks after the cursor, in sequence order: reads cost the page, not the whole table. */
   listTasksPage(query: TaskPageQuery): TaskRow[];
   countTasks(): Record<TaskStatus, number>;
+  /** Counts kept as tasks change: no pass over the tasks. */
   taskSummary(): TaskSummary;
+  /** Tasks a worker could claim at `nowIso`: pending, dependencies met, no retry backoff left. */
+  countReady(nowIso: string): number;
+  /** The tasks of a group, in sequence order. */
+  groupTasks(group: string): TaskRow[];
   /** Running tasks whose holder is `workerId`. */
   heldBy(workerId: string): TaskRow[];
-  /** Ready tasks, highest priority first, oldest first among equals; stops at the first accepted. */
-  firstReady(accept: (task: TaskRow) => boolean): TaskRow | undefined;
+  /**
+   * Ready tasks at `nowIso` (a task in its retry backoff is not), highest priority first, oldest
+   * first among equals; stops at the first accepted. With `capabilities`, only tasks needing no
+   * more than those are offered (a shortcut: `accept` still decides).
+   */
+  firstReady(nowIso: string, accept: (task: TaskRow) => boolean, capabilities?: ReadonlySet<string>): TaskRow | undefined;
   /** Running tasks whose lease ended at or before `nowIso`, in the same order as firstReady. */
   firstExpired(nowIso: string, accept: (task: TaskRow) => boolean): TaskRow | undefined;
   /** Every running task whose lease ended at or before `nowIso`. */

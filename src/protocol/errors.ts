@@ -17,6 +17,8 @@ export const ErrorCode = {
   InstanceStale: 'INSTANCE_STALE',
   StateLocked: 'STATE_LOCKED',
   StateCorrupt: 'STATE_CORRUPT',
+  /** The state directory is a symbolic link or belongs to someone else: writing there is refused. */
+  StateUnsafe: 'STATE_UNSAFE',
   Storage: 'STORAGE_ERROR',
   Closed: 'CLOSED',
   Timeout: 'TIMEOUT',

@@ -1,13 +1,14 @@
 // The records the coordinator keeps and sends (tasks, instances), as zod schemas: the one
 // definition of their shape for every side. The core's types are inferred from these.
 import { z } from 'zod';
+import { JsonValue } from './json-value';
 
 export const TASK_STATUSES = ['pending', 'running', 'completed', 'dead_letter', 'cancelled'] as const;
 export const TaskStatus = z.enum(TASK_STATUSES).describe('pending (ready or blocked), running, completed, dead_letter, cancelled');
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-export const JsonValue: z.ZodType<Json> = z.json() as z.ZodType<Json>;
+export { JsonValue };
 
 /** Ids go into file names, branch names and terminal titles, so keep them printable. */
 export const Id = z
@@ -55,6 +56,21 @@ export const TaskSource = z.strictObject({
 });
 export type TaskSource = z.output<typeof TaskSource>;
 
+/** The longest wait a user gives anywhere (timeouts, backoff): a week. */
+const MAX_SECONDS = 7 * 24 * 3600;
+
+/**
+ * How long a failed task waits before it may be claimed again: `delay_seconds` after the first
+ * failure, then the same (fixed) or doubling each attempt (exponential), never more than
+ * `max_delay_seconds`.
+ */
+export const RetryBackoff = z.strictObject({
+  strategy: z.enum(['fixed', 'exponential']).default('exponential').describe('fixed: the same wait each time; exponential: doubling (default)'),
+  delay_seconds: z.number().min(0).max(MAX_SECONDS).describe('The wait after the first failure; 0 retries at once'),
+  max_delay_seconds: z.number().positive().max(MAX_SECONDS).optional().describe('The longest wait'),
+});
+export type RetryBackoff = z.output<typeof RetryBackoff>;
+
 /** What a user gives to add a task: in a plan file, over the socket, from the CLI or the UI. */
 export const TaskInput = z.strictObject({
   id: Id.optional().describe('Unique task id; generated when left out'),
@@ -72,6 +88,7 @@ export const TaskInput = z.strictObject({
   resources: ResourceAmounts.optional().describe('Amounts of resource pools the task holds while it runs, e.g. {"gpu": 1}'),
   group: Id.optional().describe('The group of parallel streams it belongs to (harness wait --group)'),
   source: TaskSource.optional().describe('Where it came from (an issue, a webhook), shown as a link'),
+  retry_backoff: RetryBackoff.optional().describe('The wait between a failure and the next attempt; the coordinator default when left out'),
 });
 export type TaskInput = z.output<typeof TaskInput>;
 
@@ -106,6 +123,8 @@ export const Task = z.object({
   group: z.string().optional().describe('The group of parallel streams it belongs to; absent when none'),
   progress: TaskProgress.optional().describe("The holder's latest progress report"),
   source: TaskSource.optional().describe('Where it came from (an issue, a webhook); absent for tasks added by hand'),
+  retry_backoff: RetryBackoff.optional().describe('Its own retry backoff; absent when it uses the coordinator default'),
+  retry_at: Timestamp.optional().describe('After a failure with a backoff: the earliest time of the next attempt (not claimable before)'),
 });
 export type Task = z.output<typeof Task>;
 

@@ -2,9 +2,9 @@ import * as path from 'node:path';
 import { systemClock, type Clock } from '../core/clock';
 import { Coordinator, DEFAULT_CONFIG, type CoordinatorConfig } from '../core/coordinator';
 import { describeError } from '../core/errors';
-import type { FileOps } from '../core/files';
+import { blockingFileOps, type FileOps } from '../core/files';
 import type { Logger } from '../core/log';
-import { SqlJsStore } from '../core/sqljs-store';
+import { FileStore } from '../core/file-store';
 import { readHarnessConfig } from '../config/harness';
 import { defaultSocketPath } from '../protocol/address';
 import { Webhooks, type ListenOptions } from '../webhooks';
@@ -30,6 +30,11 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The store's file layer; tests inject faults (disk full, write errors) through it. */
   files?: FileOps;
+  /**
+   * Flush the journal on the event loop (files.ts blockingFileOps): faster, and right for a process
+   * that serves nothing else (`harness serve`); never in the VS Code extension host.
+   */
+  blockingFlush?: boolean;
   /** Listen for webhooks (off when absent); the rules are in `.harness/config.json`. */
   webhooks?: ListenOptions;
 }
@@ -65,10 +70,10 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
   const { log } = options;
   // A bad config.json is a clear error now, not a surprise at the first stale worker or isolate.
   readHarnessConfig(stateDir);
-  const store = await SqlJsStore.open({
+  const store = await FileStore.open({
     dir: stateDir,
     log: (level, message) => log[level](message),
-    ...(options.files ? { files: options.files } : {}),
+    ...(options.files ? { files: options.files } : options.blockingFlush ? { files: blockingFileOps } : {}),
   });
   log.info(
     `opened ${stateDir} in ${store.stats.open_ms.toFixed(1)} ms (snapshot ${store.stats.snapshot_bytes} bytes, ` +

@@ -9,6 +9,7 @@ import { MessageList, type PendingMessage } from '../protocol/mailbox';
 import type { InstanceStatus, Task } from '../protocol/model';
 import { PoolList, type PoolHolder, type PoolView } from '../protocol/pools';
 import { CheckpointList } from '../protocol/tasks';
+import { formatAgo } from '../protocol/human-time';
 import { formatDuration, progressText, type ItemModel } from './view-models';
 
 export type { PendingMessage };
@@ -29,10 +30,16 @@ export interface CoordinationModel {
   messages: PendingMessage[];
   /** Status of each registered worker, to mark messages nobody will pick up. */
   workers: Record<string, InstanceStatus>;
+  /** The groups listed: the open ones first, at most MAX_GROUPS. */
   groups: GroupEntry[];
+  /** How many groups there are in all. */
+  groupCount: number;
 }
 
-export const EMPTY_COORDINATION: CoordinationModel = { locks: [], lockWaiting: [], pools: [], messages: [], workers: {}, groups: [] };
+export const EMPTY_COORDINATION: CoordinationModel = { locks: [], lockWaiting: [], pools: [], messages: [], workers: {}, groups: [], groupCount: 0 };
+
+/** Groups listed (each costs a checkpoint request per refresh); the panel shows every one. */
+export const MAX_GROUPS = 100;
 
 /** The part of HarnessApi the fetch needs, so tests can hand in a fake. */
 export type Requester = Caller;
@@ -43,12 +50,16 @@ export function groupNames(tasks: readonly Task[]): string[] {
 }
 
 /**
- * One round of requests, all in parallel. Group status is derived from the task list the Tasks
- * tree just fetched, with the coordinator's own function (what `group_status` would answer), so a
- * refresh costs one `checkpoint_list` per group on top of the four list requests.
+ * One round of requests, all in parallel. Group status is derived from the tasks the extension
+ * keeps (TaskCache), with the coordinator's own function (what `group_status` would answer), so a
+ * refresh costs one `checkpoint_list` per listed group on top of the four list requests.
+ * `groups`: the groups to list with their tasks; `groupCount`: how many there are in all.
  */
-export async function fetchCoordination(api: Requester, tasks: readonly Task[]): Promise<CoordinationModel> {
-  const names = groupNames(tasks);
+export async function fetchCoordination(api: Requester, groups: ReadonlyMap<string, readonly Task[]>, groupCount = groups.size): Promise<CoordinationModel> {
+  const statuses = [...groups].map(([group, tasks]) => groupStatus(group, tasks));
+  statuses.sort((a, b) => Number(a.done) - Number(b.done) || a.group.localeCompare(b.group));
+  const listed = statuses.slice(0, MAX_GROUPS);
+  const names = listed.map((g) => g.group);
   const [locks, pools, mail, instances, checkpoints] = await Promise.all([
     api.call(LockList),
     api.call(PoolList),
@@ -62,7 +73,8 @@ export async function fetchCoordination(api: Requester, tasks: readonly Task[]):
     pools: pools.pools,
     messages: [...mail.messages].sort((a, b) => a.sent_at.localeCompare(b.sent_at)),
     workers: Object.fromEntries(instances.instances.map((i) => [i.worker_id, i.status])),
-    groups: names.map((group, i) => ({ status: groupStatus(group, tasks), checkpoint: checkpoints[i]!.checkpoints.at(-1) ?? null })),
+    groups: listed.map((status, i) => ({ status, checkpoint: checkpoints[i]!.checkpoints.at(-1) ?? null })),
+    groupCount: Math.max(groupCount, statuses.length),
   };
 }
 
@@ -84,7 +96,7 @@ function sectionSize(m: CoordinationModel, s: CoordSection): number {
   if (s === 'locks') return new Set(m.locks.map((l) => l.path)).size;
   if (s === 'pools') return m.pools.length;
   if (s === 'messages') return m.messages.length;
-  return m.groups.length;
+  return Math.max(m.groups.length, m.groupCount);
 }
 
 /** Rows under `node` (the top level without one); sections without items are left out. */
@@ -131,7 +143,7 @@ const SECTION_LABEL: Record<CoordSection, [string, string]> = {
 };
 
 function ago(iso: string, now: number): string {
-  return `${formatDuration(now - Date.parse(iso))} ago`;
+  return formatAgo(now - Date.parse(iso));
 }
 
 function left(iso: string | null, now: number): string {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { HarnessError } from '../../src/core/errors';
-import { SqlJsStore } from '../../src/core/sqljs-store';
+import { FileStore } from '../../src/core/file-store';
 import { tempDir } from '../support/stores';
 
 const CHILD = path.join(__dirname, '../support/crash-child.ts');
@@ -94,7 +94,7 @@ describe('crash safety with real processes', function () {
         for (const id of ids) into.add(id);
       }
 
-      const store = await SqlJsStore.open({ dir });
+      const store = await FileStore.open({ dir });
       try {
         for (const id of added) assert.ok(store.getTask(id), `${where}: acknowledged task ${id} is missing`);
         for (const id of claimed) {
@@ -124,14 +124,14 @@ describe('crash safety with real processes', function () {
     await child.next((l) => l === 'ack add held');
 
     let error: unknown;
-    await SqlJsStore.open({ dir }).then((s) => s.close(), (e: unknown) => (error = e));
+    await FileStore.open({ dir }).then((s) => s.close(), (e: unknown) => (error = e));
     assert.ok(error instanceof HarnessError, `expected STATE_LOCKED, got ${String(error)}`);
     assert.equal(error.code, 'STATE_LOCKED');
     assert.ok(error.message.includes(`pid ${pid}`), error.message);
     assert.equal(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8').trim(), String(pid), 'the live owner keeps its lock');
 
     await child.kill();
-    const store = await SqlJsStore.open({ dir });
+    const store = await FileStore.open({ dir });
     try {
       assert.equal(store.getTask('held')?.status, 'pending');
       assert.equal(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8'), String(process.pid));

@@ -7,10 +7,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
+import { listAllTasks } from '../../src/client/paging';
 import { nodeFileOps, type FileOps } from '../../src/core/files';
 import { silentLogger } from '../../src/core/log';
 import type { Task } from '../../src/core/model';
-import { JOURNAL_FILE, SNAPSHOT_FILE } from '../../src/core/sqljs-store';
+import { JOURNAL_FILE, SNAPSHOT_FILE } from '../../src/core/file-store';
 import type { Reply } from '../../src/protocol/messages';
 import { startService, type CoordinatorService } from '../../src/server/service';
 import { cleanupAll, ensureCliBuilt, oneJsonDoc, RawConnection, ServeProcess, tempDir, within } from '../support/harness-process';
@@ -185,7 +186,7 @@ describe('reliability: faults', function () {
 
       const again = await service(dir);
       const c2 = await HarnessClient.connect(again.socketPath);
-      const { tasks } = await c2.call(TaskList);
+      const tasks = await listAllTasks(c2); // past one page (1,000) in the full form
       c2.close();
       assert.equal(tasks.length, n);
       for (const t of tasks) {
@@ -316,6 +317,32 @@ describe('reliability: faults', function () {
           fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2));
         },
         /state\.db/,
+      ],
+      [
+        // Before snapshots carried a checksum, this one started and served the changed description.
+        'a snapshot with one byte changed inside a row',
+        (s) => {
+          const f = path.join(s, SNAPSHOT_FILE);
+          const bytes = fs.readFileSync(f);
+          const at = bytes.indexOf('task b');
+          assert.ok(at > 0, 'the row is in the snapshot');
+          bytes[at + 5] = 'B'.charCodeAt(0);
+          fs.writeFileSync(f, bytes);
+        },
+        /state\.db.*checksum mismatch/,
+      ],
+      [
+        // Before: started, then status, task list and claims failed with INTERNAL while adds answered ok.
+        'a snapshot with 4 bytes overwritten at the start of the page holding the tasks',
+        (s) => {
+          const f = path.join(s, SNAPSHOT_FILE);
+          const bytes = fs.readFileSync(f);
+          const pageSize = bytes.readUInt16BE(16);
+          const page = Math.floor(bytes.indexOf('task b') / pageSize);
+          bytes.writeUInt32BE(0xdeadbeef, page * pageSize);
+          fs.writeFileSync(f, bytes);
+        },
+        /state\.db.*checksum mismatch/,
       ],
       [
         'a journal damaged in the middle',

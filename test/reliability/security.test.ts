@@ -210,6 +210,62 @@ describe('reliability: security', function () {
     });
   });
 
+  describe('the state directory', () => {
+    async function refusedStart(dir: string, args: string[] = []): Promise<{ code: string; message: string }> {
+      const serve = ServeProcess.spawn(['--worktree', dir, '--socket', path.join(dir, 'h.sock'), ...args]);
+      const exit = await within(serve.exited, 20_000, 'harness serve to refuse the state directory');
+      assert.notEqual(exit.code, 0, `harness serve started:\n${serve.stdout}${serve.stderr}`);
+      return oneJsonDoc(serve.stdout, 'harness serve');
+    }
+    const listing = (d: string) => fs.readdirSync(d).sort();
+
+    it('a symlink to a directory elsewhere is refused, naming it and --state-dir; nothing is written there', async () => {
+      const dir = tempDir('hrel-');
+      const target = tempDir('hrel-target-');
+      fs.writeFileSync(path.join(target, 'theirs.txt'), 'not yours');
+      fs.symlinkSync(target, path.join(dir, '.harness'));
+      const doc = await refusedStart(dir);
+      assert.equal(doc.code, 'STATE_UNSAFE', JSON.stringify(doc));
+      assert.ok(doc.message.includes(path.join(dir, '.harness')), doc.message);
+      assert.match(doc.message, /symbolic link/);
+      assert.match(doc.message, /--state-dir/);
+      assert.deepEqual(listing(target), ['theirs.txt'], 'the coordinator wrote into the link target');
+      // Placing state there on purpose works.
+      const serve = ServeProcess.spawn(['--worktree', dir, '--socket', path.join(dir, 'h.sock'), '--state-dir', target]);
+      await within(serve.ready, 20_000, `harness serve --state-dir\n${serve.stderr}`);
+      await serve.stop();
+      assert.ok(listing(target).includes('journal.log'), 'the state is there');
+    });
+
+    it('a state directory of another user is refused (throwaway user)', async function () {
+      const user = probeUser();
+      if (typeof user === 'string') {
+        console.log(`      SKIPPED: ${user}`);
+        return this.skip();
+      }
+      const dir = tempDir('hrel-');
+      const state = path.join(dir, '.harness');
+      fs.mkdirSync(state, { mode: 0o777 });
+      fs.chownSync(state, user.uid, user.gid);
+      const doc = await refusedStart(dir);
+      assert.equal(doc.code, 'STATE_UNSAFE', JSON.stringify(doc));
+      assert.match(doc.message, new RegExp(`belongs to another user \\(uid ${user.uid}`));
+      assert.deepEqual(listing(state), [], 'nothing was written into it');
+    });
+
+    it('a state file that is a symlink is not followed: the start fails and the target is untouched', async () => {
+      const dir = tempDir('hrel-');
+      const target = tempDir('hrel-target-');
+      const state = path.join(dir, '.harness');
+      fs.mkdirSync(state, { mode: 0o700 });
+      fs.writeFileSync(path.join(target, 'journal'), 'theirs\n');
+      fs.symlinkSync(path.join(target, 'journal'), path.join(state, 'journal.log'));
+      const doc = await refusedStart(dir);
+      assert.match(doc.message, /ELOOP|symbolic link/, JSON.stringify(doc));
+      assert.equal(fs.readFileSync(path.join(target, 'journal'), 'utf8'), 'theirs\n');
+    });
+  });
+
   describe('lock paths', () => {
     // No skipping when the command is missing: a renamed lock_acquire must fail this test, not turn it off.
     it('cannot escape the workspace (.., absolute, symlinks out)', async () => {
@@ -253,7 +309,7 @@ describe('reliability: security', function () {
 
   describe("the webview's content security policy", () => {
     const html = (title = 'Agent Harness', nonce = makeNonce()) =>
-      renderPanelHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'vscode-webview://abc/webview.js', styleUri: 'vscode-webview://abc/webview.css', title });
+      renderPanelHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'vscode-webview://abc/webview.js', styleUri: 'vscode-webview://abc/webview.css', layoutWorkerUri: 'vscode-webview://abc/elk-worker.js', title });
 
     it('allows no script without its nonce: no unsafe-inline/eval, every script tag carries it, no inline handlers', () => {
       const nonce = makeNonce();
@@ -264,6 +320,9 @@ describe('reliability: security', function () {
       const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
       assert.deepEqual(directives.get('default-src'), ["'none'"]);
       assert.deepEqual(directives.get('script-src'), [`'nonce-${nonce}'`], 'scripts: the nonce and nothing else');
+      // The layout worker: fetched from the extension's own files only, started from a blob.
+      assert.deepEqual(directives.get('connect-src'), ['vscode-webview://abc']);
+      assert.deepEqual(directives.get('worker-src'), ['blob:']);
       assert.ok(!/unsafe-inline|unsafe-eval|\*/.test(csp), csp);
       const scripts = [...page.matchAll(/<script\b([^>]*)>/g)];
       assert.ok(scripts.length > 0);

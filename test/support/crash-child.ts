@@ -8,13 +8,13 @@
  */
 import * as fs from 'node:fs';
 import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
-import { SqlJsStore } from '../../src/core/sqljs-store';
+import { FileStore } from '../../src/core/file-store';
 
 const [dir, mode = 'work', snapshotAfterBytes = '4096'] = process.argv.slice(2);
 const say = (line: string) => fs.writeSync(1, `${line}\n`);
 
 async function main(): Promise<void> {
-  const store = await SqlJsStore.open({ dir: dir!, snapshotAfterBytes: Number(snapshotAfterBytes) });
+  const store = await FileStore.open({ dir: dir!, snapshotAfterBytes: Number(snapshotAfterBytes) });
   const c = new Coordinator(store, { ...DEFAULT_CONFIG, instanceLimit: 0 });
   say(`ready ${process.pid}`);
   if (mode === 'hold') {

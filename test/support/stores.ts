@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { FileStore } from '../../src/core/file-store';
 import { MemoryStore } from '../../src/core/memory-store';
-import { SqlJsStore } from '../../src/core/sqljs-store';
 import type { Store } from '../../src/core/store';
 
 export function tempDir(prefix = 'harness-test-'): string {
@@ -24,8 +24,19 @@ export const storeFactories: StoreFactory[] = [
     open: async () => ({ store: new MemoryStore(), dir: '' }),
   },
   {
-    name: 'SqlJsStore',
+    // Snapshots read and written in this thread: what the fault-injection tests need.
+    name: 'FileStore',
     persistent: true,
-    open: async (dir = tempDir()) => ({ store: await SqlJsStore.open({ dir }), dir }),
+    open: async (dir = tempDir()) => ({ store: await FileStore.open({ dir, workers: false }), dir }),
   },
 ];
+
+/**
+ * The same file store with snapshots read and written in a worker thread, as `harness serve`
+ * runs it, and a small snapshot threshold so that background snapshots happen within a test.
+ */
+export const workerFileStore: StoreFactory = {
+  name: 'FileStore (worker snapshots, small journal)',
+  persistent: true,
+  open: async (dir = tempDir()) => ({ store: await FileStore.open({ dir, workers: true, snapshotAfterBytes: 4096 }), dir }),
+};

@@ -11,11 +11,12 @@ for (const factory of storeFactories) {
   describe(`Coordinator over ${factory.name}`, () => {
     let clock: ManualClock;
     let store: Store;
+    let dir: string;
     let c: Coordinator;
 
     beforeEach(async () => {
       clock = new ManualClock();
-      ({ store } = await factory.open());
+      ({ store, dir } = await factory.open());
       c = new Coordinator(store, { ...DEFAULT_CONFIG, instanceLimit: 3 }, clock);
     });
     afterEach(async () => {
@@ -200,16 +201,70 @@ for (const factory of storeFactories) {
         await c.complete({ worker_id: 'w', task_id: 'a', fencing_token: token });
       });
 
-      it('fail with attempts left returns the task to pending, then to dead_letter', async () => {
+      it('fail with attempts left returns the task to pending after its backoff, then to dead_letter', async () => {
         await c.claim({ worker_id: 'w' });
         const f1 = await c.fail({ worker_id: 'w', task_id: 'a', error: 'boom' });
         assert.equal(f1.status, 'pending');
         assert.equal(f1.error, 'boom');
         assert.equal(f1.claimed_by, null);
-        await c.claim({ worker_id: 'w' });
+        // The default backoff: 5 s after the first failure.
+        assert.equal(f1.retry_at, new Date(clock.now() + 5000).toISOString());
+        assert.equal(c.getTask('a').retry_at, f1.retry_at, 'the next attempt’s time is on the task');
+        clock.advance(4999);
+        assert.equal((await c.claim({ worker_id: 'w' })).task, null, 'not claimable during its backoff');
+        clock.advance(1);
+        const again = (await c.claim({ worker_id: 'w' })).task!;
+        assert.equal(again.id, 'a');
+        assert.equal(again.retry_at, undefined, 'claimed: no longer waiting');
         const f2 = await c.fail({ worker_id: 'w', task_id: 'a', error: 'boom again' });
         assert.equal(f2.status, 'dead_letter');
         assert.equal(f2.attempts, 2);
+        assert.equal(f2.retry_at, undefined);
+      });
+
+      it('backs off per task: fixed, or exponential with a cap; zero means at once', async () => {
+        const fixed = { strategy: 'fixed', delay_seconds: 2 } as const;
+        const expo = { strategy: 'exponential', delay_seconds: 1, max_delay_seconds: 3 } as const;
+        await c.addTasks([
+          { id: 'f', max_attempts: 9, retry_backoff: fixed, capabilities: ['f'], priority: 1 },
+          { id: 'e', max_attempts: 9, retry_backoff: expo, capabilities: ['e'], priority: 1 },
+          { id: 'z', max_attempts: 9, retry_backoff: { strategy: 'fixed', delay_seconds: 0 }, capabilities: ['z'], priority: 1 },
+        ]);
+        assert.deepEqual(c.getTask('e').retry_backoff, expo, 'kept on the task');
+        const waits = async (id: string) => {
+          const { task } = await c.claim({ worker_id: 'w', capabilities: [id] });
+          assert.equal(task?.id, id);
+          const failed = await c.fail({ worker_id: 'w', task_id: id, error: 'flaky' });
+          const wait = failed.retry_at === undefined ? 0 : Date.parse(failed.retry_at) - clock.now();
+          clock.advance(wait); // exactly due
+          return wait;
+        };
+        assert.deepEqual([await waits('f'), await waits('f'), await waits('f')], [2000, 2000, 2000]);
+        assert.deepEqual([await waits('e'), await waits('e'), await waits('e'), await waits('e')], [1000, 2000, 3000, 3000]);
+        assert.equal(await waits('z'), 0);
+        assert.equal((await c.claim({ worker_id: 'w', capabilities: ['z'] })).task!.id, 'z', 'no backoff: claimable at once');
+      });
+
+      it('a task waiting out its backoff is passed over for ready ones, whatever its priority', async () => {
+        c.configure({ retryBackoff: { strategy: 'fixed', delay_seconds: 60 } });
+        await c.addTasks([{ id: 'low', priority: -5 }]);
+        await c.claim({ worker_id: 'w' });
+        await c.fail({ worker_id: 'w', task_id: 'a', error: 'x' });
+        assert.equal(c.countTasks().pending, 2);
+        assert.equal(store.countReady(new Date(clock.now()).toISOString()), 1, 'only one is claimable now');
+        assert.equal(c.countReady(), 1);
+        assert.equal(c.isReady(c.getTask('a')), false, 'waiting out its backoff: not ready');
+        assert.equal((await c.claim({ worker_id: 'v' })).task!.id, 'low');
+        clock.advance(60_000);
+        assert.equal(c.isReady(c.getTask('a')), true);
+        assert.equal((await c.claim({ worker_id: 'u' })).task!.id, 'a');
+      });
+
+      it('no backoff when the coordinator has none and the task sets none', async () => {
+        c.configure({ retryBackoff: null });
+        await c.claim({ worker_id: 'w' });
+        assert.equal((await c.fail({ worker_id: 'w', task_id: 'a', error: 'x' })).retry_at, undefined);
+        assert.equal((await c.claim({ worker_id: 'w' })).task!.id, 'a');
       });
 
       it('fail without retry dead-letters at once; retry brings it back with attempts reset', async () => {
@@ -323,7 +378,6 @@ for (const factory of storeFactories) {
 
     if (factory.persistent) {
       it('keeps every acknowledged change across a reopen', async () => {
-        const dir = (store as unknown as { dir: string }).dir;
         await c.addTasks([{ id: 'a' }, { id: 'b', dependencies: ['a'] }]);
         await c.claim({ worker_id: 'w' });
         await c.complete({ worker_id: 'w', task_id: 'a', result: [1, 2] });

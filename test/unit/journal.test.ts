@@ -3,33 +3,15 @@ import { crc32 } from 'node:zlib';
 import { HarnessError } from '../../src/core/errors';
 import { decodeJournal, encodeRecord, type JournalRecord } from '../../src/core/journal';
 import type { TaskRow } from '../../src/core/store';
+import { taskRow } from '../support/rows';
 
 const FILE = '/state/journal.log';
 
 function row(id: string): TaskRow {
-  return {
-    id,
+  return taskRow(id, {
     description: `task ${id} with "quotes", a \\ backslash,\na newline and ünïcødé ✓`,
-    dependencies: [],
-    priority: 0,
-    capabilities: [],
-    timeout_seconds: 300,
-    max_attempts: 3,
-    attempts: 0,
-    status: 'pending',
-    claimed_by: null,
-    fencing_token: 0,
-    started_at: null,
-    lease_expires_at: null,
-    completed_at: null,
-    duration_ms: null,
-    result: null,
-    error: null,
-    created_at: '2026-01-01T00:00:00.000Z',
     payload: { nested: [1, 'two', null] },
-    seq: 1,
-    unmet_deps: 0,
-  };
+  });
 }
 
 const records: JournalRecord[] = [

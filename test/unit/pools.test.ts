@@ -55,8 +55,9 @@ forEachStore('Resource pools', (f) => {
   it('returns the amounts on every path: complete, fail, release, cancel, expiry and reclaim, holder death', async () => {
     await p().set({ name: 'slots', capacity: 1 });
     await f.c.addTasks([
-      { id: 't', resources: { slots: 1 }, timeout_seconds: 10, max_attempts: 10 },
-      { id: 'u', resources: { slots: 1 }, timeout_seconds: 10, max_attempts: 10 },
+      // No retry backoff: the failed task is the next one claimed.
+      { id: 't', resources: { slots: 1 }, timeout_seconds: 10, max_attempts: 10, retry_backoff: { strategy: 'fixed', delay_seconds: 0 } },
+      { id: 'u', resources: { slots: 1 }, timeout_seconds: 10, max_attempts: 10, retry_backoff: { strategy: 'fixed', delay_seconds: 0 } },
     ]);
     const cycle = async (end: () => Promise<unknown>) => {
       const id = await claimId('w');

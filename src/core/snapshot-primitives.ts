@@ -1,8 +1,8 @@
-// The coordination primitives' tables in SqlJsStore: their schema (one migration), how a change
-// is applied, and the reads. Each table keeps the whole row as JSON in `body`, plus the columns
-// its lookups need.
+// The coordination primitives' tables in the sql.js snapshot: their schema (one migration) and how
+// a change is applied to them. Each table keeps the whole row as JSON in `body`, plus the columns
+// a person querying the file would look up by.
 import type { SqlValue } from 'sql.js';
-import type { HoldRow, LockRow, MessageRow, PoolRow, PrimitiveChange, PrimitiveReader, StateVersion, SubscriptionRow } from './primitive-store';
+import type { PrimitiveChange } from './primitive-store';
 
 export const PRIMITIVES_MIGRATION = `
   CREATE TABLE locks (token INTEGER PRIMARY KEY, path TEXT NOT NULL, worker_id TEXT NOT NULL, body TEXT NOT NULL);
@@ -17,13 +17,22 @@ export const PRIMITIVES_MIGRATION = `
   CREATE TABLE subscriptions (topic TEXT NOT NULL, worker_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (topic, worker_id));
   CREATE INDEX subscriptions_worker ON subscriptions (worker_id, topic);`;
 
-/** What SqlJsStore lends: run a statement; read rows whose first column is a JSON body. */
+/** The tables a snapshot reads the primitives' rows back from, with the change that puts each row. */
+export const PRIMITIVE_TABLES = [
+  ['locks', 'lock'],
+  ['pools', 'pool'],
+  ['holds', 'hold'],
+  ['state', 'state'],
+  ['messages', 'message'],
+  ['subscriptions', 'subscription'],
+] as const;
+
+/** What the snapshot writer lends: run a statement. */
 export interface SqlAccess {
   run(sql: string, params: SqlValue[]): void;
-  all<T>(sql: string, params: SqlValue[]): T[];
 }
 
-export class SqlPrimitives implements PrimitiveReader {
+export class SqlPrimitives {
   constructor(private readonly db: SqlAccess) {}
 
   apply(c: PrimitiveChange): void {
@@ -62,50 +71,5 @@ export class SqlPrimitives implements PrimitiveReader {
       case 'subscription_delete':
         return run('DELETE FROM subscriptions WHERE topic = ? AND worker_id = ?', [c.topic, c.worker_id]);
     }
-  }
-
-  locks(path?: string): LockRow[] {
-    return path === undefined
-      ? this.db.all('SELECT body FROM locks ORDER BY token', [])
-      : this.db.all('SELECT body FROM locks WHERE path = ? ORDER BY token', [path]);
-  }
-  locksOf(workerId: string): LockRow[] {
-    return this.db.all('SELECT body FROM locks WHERE worker_id = ? ORDER BY token', [workerId]);
-  }
-  pools(): PoolRow[] {
-    return this.db.all('SELECT body FROM pools ORDER BY name', []);
-  }
-  holds(): HoldRow[] {
-    return this.db.all('SELECT body FROM holds ORDER BY seq', []);
-  }
-  state(key: string): StateVersion | undefined {
-    return this.db.all<StateVersion>('SELECT body FROM state WHERE key = ? ORDER BY version DESC LIMIT 1', [key])[0];
-  }
-  stateHistory(key: string): StateVersion[] {
-    return this.db.all('SELECT body FROM state WHERE key = ? ORDER BY version DESC', [key]);
-  }
-  stateList(prefix: string): StateVersion[] {
-    return this.db.all(
-      `SELECT body FROM state s WHERE key >= ? AND substr(key, 1, length(?)) = ?
-         AND version = (SELECT max(version) FROM state WHERE key = s.key) ORDER BY key`,
-      [prefix, prefix, prefix],
-    );
-  }
-  messagesFor(recipient: string, limit: number): MessageRow[] {
-    return this.db.all('SELECT body FROM messages WHERE recipient = ? ORDER BY seq LIMIT ?', [recipient, limit]);
-  }
-  messages(id?: string): MessageRow[] {
-    return id === undefined
-      ? this.db.all('SELECT body FROM messages ORDER BY seq, recipient', [])
-      : this.db.all('SELECT body FROM messages WHERE id = ? ORDER BY seq, recipient', [id]);
-  }
-  subscribers(topic: string): string[] {
-    return this.db.all<{ worker_id: string }>('SELECT body FROM subscriptions WHERE topic = ? ORDER BY worker_id', [topic]).map((s) => s.worker_id);
-  }
-  subscriptionsOf(workerId: string): string[] {
-    return this.db.all<{ topic: string }>('SELECT body FROM subscriptions WHERE worker_id = ? ORDER BY topic', [workerId]).map((s) => s.topic);
-  }
-  subscriptions(): SubscriptionRow[] {
-    return this.db.all('SELECT body FROM subscriptions ORDER BY topic, worker_id', []);
   }
 }

@@ -6,7 +6,7 @@ import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { HarnessError } from '../../src/core/errors';
 import { nodeFileOps, type FileOps } from '../../src/core/files';
 import { encodeRecord } from '../../src/core/journal';
-import { JOURNAL_FILE, SNAPSHOT_FILE, SqlJsStore } from '../../src/core/sqljs-store';
+import { FileStore, JOURNAL_FILE, SNAPSHOT_FILE } from '../../src/core/file-store';
 import { tempDir } from '../support/stores';
 
 const enospc = (call: string) => Object.assign(new Error(`ENOSPC: no space left on device, ${call}`), { code: 'ENOSPC' });
@@ -54,9 +54,8 @@ const rejects = (p: Promise<unknown>, code: string, message?: RegExp) =>
   });
 
 /** Everything a store holds, for comparing two of them. */
-function contents(s: SqlJsStore) {
-  const meta = Object.fromEntries(['seq', 'task_seq', 'schema_version'].map((k) => [k, s.getMeta(k)]));
-  return { tasks: s.listTasks(), instances: s.listInstances(), counts: s.countTasks(), meta };
+function contents(s: FileStore) {
+  return { tasks: s.listTasks(), instances: s.listInstances(), counts: s.countTasks(), task_seq: s.getMeta('task_seq'), seq: s.sequence };
 }
 
 /** Bytes and times of every file in `dir` (stat with nanoseconds), to prove nothing was written. */
@@ -72,19 +71,19 @@ function fingerprint(dir: string) {
 
 const journalSize = (dir: string) => fs.statSync(path.join(dir, JOURNAL_FILE)).size;
 
-describe('SqlJsStore durability', () => {
+describe('FileStore durability', () => {
   let dir: string;
   let clock: ManualClock;
   let disk: Disk;
-  const opened: SqlJsStore[] = [];
-  const open = async (o: { files?: FileOps; snapshotAfterBytes?: number } = {}) => {
-    const s = await SqlJsStore.open({ dir, ...o });
+  const opened: FileStore[] = [];
+  const open = async (o: { files?: FileOps; snapshotAfterBytes?: number; workers?: boolean } = {}) => {
+    const s = await FileStore.open({ dir, workers: false, ...o });
     opened.push(s);
     return s;
   };
-  const coordinator = (s: SqlJsStore) => new Coordinator(s, { ...DEFAULT_CONFIG, instanceLimit: 0 }, clock);
+  const coordinator = (s: FileStore) => new Coordinator(s, { ...DEFAULT_CONFIG, instanceLimit: 0 }, clock);
   /** Leaves the files as a killed process would: nothing after the last acknowledged write. */
-  const crash = (s: SqlJsStore, d: Disk) => ((d.crashed = true), s.close().catch(() => {}));
+  const crash = (s: FileStore, d: Disk) => ((d.crashed = true), s.close().catch(() => {}));
 
   beforeEach(() => {
     dir = tempDir('harness-sqljs-');
@@ -121,7 +120,7 @@ describe('SqlJsStore durability', () => {
     await crash(w, disk);
     const r = await open();
     assert.deepEqual(contents(r), before);
-    assert.equal(r.stats.journal_records, Number(before.meta.seq));
+    assert.equal(r.stats.journal_records, before.seq);
     assert.equal(r.stats.snapshot_bytes, 0);
     await r.close(); // a clean close snapshots and empties the journal
     assert.equal(journalSize(dir), 0);
@@ -133,19 +132,21 @@ describe('SqlJsStore durability', () => {
   it('rotates to a snapshot and an empty journal, keeping changes made before and after', async () => {
     const w = await open({ files: disk.ops, snapshotAfterBytes: 2000 });
     const c = coordinator(w);
+    await c.addTasks([{ id: 't0', description: 'd'.repeat(100) }]);
+    await c.claim({ worker_id: 'w' });
     let rotations = 0;
+    // Renewals rewrite the same row: history, which snapshots fold away.
     for (let i = 0; i < 30; i++) {
       const size = journalSize(dir);
-      await c.addTasks([{ id: `t${i}`, description: 'd'.repeat(100) }]);
+      await c.heartbeat({ worker_id: 'w', task_id: 't0' });
       if (journalSize(dir) < size) rotations++;
       assert.ok(journalSize(dir) < 2000 + 1500, 'the journal stays near the threshold');
     }
     assert.ok(rotations >= 2, `rotations: ${rotations}`);
     assert.ok(fs.statSync(path.join(dir, SNAPSHOT_FILE)).size > 0);
-    await c.claim({ worker_id: 'w' });
     await c.complete({ worker_id: 'w', task_id: 't0' });
     const before = contents(w);
-    assert.equal(before.tasks.length, 30);
+    assert.equal(before.tasks.length, 1);
     await crash(w, disk);
     const r = await open();
     assert.deepEqual(contents(r), before);
@@ -155,15 +156,42 @@ describe('SqlJsStore durability', () => {
     assert.equal(coordinator(r).getTask('t0').status, 'completed');
   });
 
-  it('drops a torn last record, truncates it away, and appends after the intact part', async () => {
+  /** Tasks a and b, a claimed, the process killed: everything in the journal. Returns what it held. */
+  async function claimedThenKilled() {
     const w = await open({ files: disk.ops });
     const c = coordinator(w);
     await c.addTasks([{ id: 'a' }, { id: 'b' }]);
     await c.claim({ worker_id: 'w' });
     const before = contents(w);
     await crash(w, disk);
+    return before;
+  }
+
+  it('snapshots a journal that is mostly history, not one that is a single large import', async () => {
+    const w = await open({ files: disk.ops, snapshotAfterBytes: 2000 });
+    const c = coordinator(w);
+    await c.addTasks(Array.from({ length: 50 }, (_, i) => ({ id: `t${i}`, description: 'd'.repeat(100) })));
+    await w.settled();
+    assert.ok(journalSize(dir) > 2000 * 5, 'the import alone is far past the threshold');
+    assert.ok(!fs.existsSync(path.join(dir, SNAPSHOT_FILE)), 'yet it is the state itself: no snapshot');
+    let claims = 0;
+    while (!fs.existsSync(path.join(dir, SNAPSHOT_FILE))) {
+      const { task } = await c.claim({ worker_id: 'w' });
+      await c.complete({ worker_id: 'w', task_id: task!.id });
+      claims++;
+      await w.settled();
+    }
+    // 51 changes imported (50 tasks and the sequence), 2 per claim and complete, against 51 rows.
+    assert.equal(claims, 26, 'a snapshot once the journal holds twice as many changes as rows');
+    const before = contents(w);
+    await crash(w, disk);
+    assert.deepEqual(contents(await open()), before);
+  });
+
+  it('drops a torn last record, truncates it away, and appends after the intact part', async () => {
+    const before = await claimedThenKilled();
     const intact = journalSize(dir);
-    const torn = encodeRecord({ s: Number(before.meta.seq) + 1, c: [{ op: 'task', row: { ...before.tasks[0]!, id: 'ghost' } }] });
+    const torn = encodeRecord({ s: before.seq + 1, c: [{ op: 'task', row: { ...before.tasks[0]!, id: 'ghost' } }] });
     fs.appendFileSync(path.join(dir, JOURNAL_FILE), torn.slice(0, 60));
 
     const r = await open({ files: (disk = new Disk()).ops });
@@ -209,6 +237,92 @@ describe('SqlJsStore durability', () => {
     const before = fingerprint(dir);
     await rejects(open(), 'STATE_CORRUPT', /journal\.log is damaged at record 2 \(checksum mismatch\)/);
     assert.deepEqual(fingerprint(dir), before);
+  });
+
+  it('opens what the first release left (snapshot without checksum, journal records without a format); the next snapshot has one', async () => {
+    const fixture = path.join(__dirname, '..', 'fixtures', 'legacy-state');
+    fs.copyFileSync(path.join(fixture, 'state.db'), path.join(dir, SNAPSHOT_FILE));
+    fs.copyFileSync(path.join(fixture, 'journal.log.txt'), path.join(dir, JOURNAL_FILE));
+    const messages: string[] = [];
+    const s = await FileStore.open({ dir, workers: false, log: (_l, m) => messages.push(m) });
+    opened.push(s);
+    assert.deepEqual(s.listTasks().map((t) => [t.id, t.status, t.description]), [
+      ['a', 'completed', 'legacy a'],
+      ['b', 'pending', 'legacy b'],
+      ['c', 'pending', 'legacy c'],
+    ]);
+    assert.deepEqual(s.primitives.state('cfg')?.value, { x: 1 });
+    assert.equal(s.stats.journal_records, 2);
+    assert.ok(messages.some((m) => /carries no checksum/.test(m)), messages.join('\n'));
+    const c = coordinator(s);
+    assert.equal((await c.claim({ worker_id: 'w2' })).task!.id, 'b', 'the legacy meta (task_seq) and indexes work on');
+    await c.addTasks([{ id: 'd' }]);
+    assert.equal(c.getTask('d').status, 'pending');
+    await s.close();
+    const bytes = fs.readFileSync(path.join(dir, SNAPSHOT_FILE));
+    assert.equal(bytes.readUInt32BE(68), 0x41484e53, 'the new snapshot is marked as checksummed');
+    const again = await open();
+    assert.deepEqual(again.listTasks().map((t) => t.id), ['a', 'b', 'c', 'd']);
+  });
+
+  it('refuses a snapshot with a byte changed inside a row, and one with a damaged page, naming the checksum; files kept', async () => {
+    await damagedState();
+    const file = path.join(dir, SNAPSHOT_FILE);
+    const clean = fs.readFileSync(file);
+    const rowAt = clean.indexOf('"id":"a"');
+    assert.ok(rowAt > 0);
+    const pageSize = clean.readUInt16BE(16);
+    for (const [what, harm] of [
+      ['a byte in a row', (b: Buffer) => (b[rowAt + 7] = 'A'.charCodeAt(0))],
+      ['4 bytes of a page', (b: Buffer) => b.writeUInt32BE(0xdeadbeef, Math.floor(rowAt / pageSize) * pageSize + 8)],
+    ] as const) {
+      const bytes = Buffer.from(clean);
+      harm(bytes);
+      fs.writeFileSync(file, bytes);
+      const before = fingerprint(dir);
+      await rejects(open(), 'STATE_CORRUPT', /state\.db cannot be read \(checksum mismatch/);
+      assert.deepEqual(fingerprint(dir), before, what);
+    }
+  });
+
+  it('refuses a journal record of a newer format, saying a newer version wrote it', async () => {
+    const w = await open({ files: disk.ops });
+    await coordinator(w).addTasks([{ id: 'a' }]);
+    await crash(w, disk);
+    const json = JSON.stringify({ v: 2, s: 2, c: [] });
+    fs.appendFileSync(path.join(dir, JOURNAL_FILE), encodeRecord(JSON.parse(json)));
+    await rejects(open(), 'STATE_CORRUPT', /record 2 has format 2, newer than this program reads \(1\): it was written by a newer Agent Harness/);
+  });
+
+  it('a snapshot interrupted by a crash (a sealed journal left behind) is replayed at open and finished in the background', async () => {
+    const before = await claimedThenKilled();
+    // What a kill between sealing the journal and finishing the snapshot leaves.
+    fs.renameSync(path.join(dir, JOURNAL_FILE), path.join(dir, 'journal-000000000001.log'));
+    const r = await open();
+    assert.deepEqual(contents(r), before);
+    await r.settled();
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('journal')).sort(), [JOURNAL_FILE], 'the sealed journal was folded in');
+    assert.ok(fs.existsSync(path.join(dir, SNAPSHOT_FILE)));
+    await crash(r, disk);
+    assert.deepEqual(contents(await open()), before);
+  });
+
+  it('snapshots made in a worker thread while writes go on hold exactly what was acknowledged', async () => {
+    const w = await open({ workers: true, snapshotAfterBytes: 3000 });
+    const c = coordinator(w);
+    for (let i = 0; i < 40; i++) {
+      await c.addTasks([{ id: `t${i}`, description: 'd'.repeat(200) }]);
+      if (i % 3 === 0) await c.claim({ worker_id: 'w' });
+    }
+    await w.settled();
+    const sealed = fs.readdirSync(dir).filter((n) => /^journal-\d+\.log$/.test(n));
+    assert.deepEqual(sealed, [], 'every sealed journal was folded into the snapshot');
+    const before = contents(w);
+    await crash(w, disk);
+    const r = await open({ workers: true });
+    assert.deepEqual(contents(r), before);
+    assert.ok(r.stats.snapshot_bytes > 0, 'opened from a snapshot');
+    assert.ok(r.stats.journal_records < before.seq, `only the records after it replayed: ${JSON.stringify(r.stats)}`);
   });
 
   it('reads never write: not on open, not in reads, not in a claim that finds nothing, not on close', async () => {
