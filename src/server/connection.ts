@@ -153,7 +153,7 @@ export class Connection implements TakesTurns {
       }
     }
     this.updateReading();
-    if (this.canRun()) this.turns.ready(this);
+    if (this.canRun()) this.turns.runNow(this);
   }
 
   private enqueue(line: string | typeof TOO_LONG, bytes: number): void {
@@ -248,9 +248,11 @@ export class Connection implements TakesTurns {
       this.flushScheduled = true;
       // After the microtasks of this turn: every reply that one fsync (or one handler) settled
       // goes out in the same write.
-      process.nextTick(() => this.flush());
+      process.nextTick(this.flushNow);
     }
   }
+
+  private readonly flushNow = () => this.flush();
 
   private flush(): void {
     this.flushScheduled = false;

@@ -71,28 +71,54 @@ export class TurnScheduler {
     }
   }
 
+  /**
+   * Gives a connection that has just been read its turn right away, when it is light and not
+   * already waiting for one: a client sending one request at a time is answered in the same turn
+   * of the loop it was read in (and its write joins the fsync that turn's requests share), as
+   * without a scheduler. What it has beyond its share waits for the next turn; a heavy, resting or
+   * already waiting one waits for its turn as `ready` has it.
+   */
+  runNow(c: TakesTurns): void {
+    if (this.waiting.has(c) || this.resting.has(c) || this.heavyOnes.has(c)) return this.ready(c);
+    this.settle([this.take(c)]);
+  }
+
   private readonly turn = () => {
     this.scheduled = false;
     const now = [...this.light, ...this.heavy];
     this.light = [];
     this.heavy = [];
     this.waiting.clear();
-    const turns = now.map((c) => {
-      const started = this.clock.now();
-      const more = c.runTurn();
-      const ended = this.clock.now();
-      if (ended - started > this.sliceMs) this.heavyOnes.add(c);
-      else {
-        this.heavyOnes.delete(c);
-        this.lightAt = started;
-      }
-      return { c, more, started, ended };
-    });
+    this.settle(now.map((c) => this.take(c)));
+  };
+
+  /** Runs one turn of `c`, and tells heavy from light by how long it took. */
+  private take(c: TakesTurns): Turn {
+    const started = this.clock.now();
+    const more = c.runTurn();
+    const ended = this.clock.now();
+    if (ended - started > this.sliceMs) this.heavyOnes.add(c);
+    else {
+      this.heavyOnes.delete(c);
+      this.lightAt = started;
+    }
+    return { c, more, started, ended };
+  }
+
+  /** After the turns: the heavy ones rest while light ones are being served; who has more waits for the next turn. */
+  private settle(turns: Turn[]): void {
     for (const { c, more, started, ended } of turns) {
       if (this.heavyOnes.has(c) && ended - this.lightAt < LIGHT_RECENTLY_MS) {
         this.resting.set(c, { until: ended + (ended - started) * REST_FACTOR, cancel: undefined });
       }
       if (more) this.ready(c);
     }
-  };
+  }
+}
+
+interface Turn {
+  c: TakesTurns;
+  more: boolean;
+  started: number;
+  ended: number;
 }

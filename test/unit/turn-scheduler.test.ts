@@ -66,6 +66,29 @@ describe('TurnScheduler', () => {
     assert.ok(loopTurns.every((t) => t.split('l').length - 1 <= 1));
   });
 
+  it('runNow: a light connection just read runs at once, its rest in later turns; a heavy one waits its turn', async () => {
+    const clock = new ManualClock(0);
+    const s = new TurnScheduler(SLICE_MS, clock);
+    const log: Array<[string, number]> = [];
+    const light = worker('l', 2, 0.1, clock, log);
+    s.runNow(light);
+    assert.deepEqual(log.map(([n]) => n), ['l'], 'ran in the same tick');
+    s.runNow(light); // already waiting for its next turn: not run again now
+    assert.deepEqual(log.map(([n]) => n), ['l']);
+    await runUntil(() => light.left() === 0, clock);
+    assert.deepEqual(log.map(([n]) => n), ['l', 'l']);
+
+    const heavy = worker('H', 3, 10, clock, log);
+    const other = worker('o', 20, 0.1, clock, log);
+    s.ready(other);
+    s.ready(heavy);
+    await loopTurn(); // both had a turn: H is known heavy now, and rests
+    const before = log.length;
+    s.runNow(heavy);
+    assert.equal(log.length, before, 'a heavy one is not run at once');
+    await runUntil(() => heavy.left() === 0, clock);
+  });
+
   it('alone, a heavy connection is not made to rest', async () => {
     const clock = new ManualClock(0);
     const s = new TurnScheduler(SLICE_MS, clock);
