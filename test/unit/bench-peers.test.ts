@@ -29,6 +29,12 @@ function memorySystem(whenEmpty: 'answer' | 'wait', redeliver?: string) {
     async connect(_endpoint, index): Promise<PeerWorker> {
       let onClose: (() => void) | undefined;
       let isClosed = false;
+      const complete = async (task: ClaimedTask) => {
+        if (task.id === redeliver) {
+          redeliver = undefined;
+          queue.unshift(task.id);
+        }
+      };
       return {
         async claim(): Promise<ClaimedTask | null> {
           await new Promise((r) => setImmediate(r)); // a round trip: the loops interleave
@@ -38,15 +44,10 @@ function memorySystem(whenEmpty: 'answer' | 'wait', redeliver?: string) {
           if (whenEmpty === 'answer') return null;
           return new Promise((_resolve, reject) => (onClose = () => reject(new Error('connection closed'))));
         },
-        async complete(task) {
-          if (task.id === redeliver) {
-            redeliver = undefined;
-            queue.unshift(task.id);
-          }
-        },
+        complete,
         async completeAndClaim(task) {
           await new Promise((r) => setImmediate(r));
-          await this.complete(task);
+          await complete(task);
           calls.completeAndClaim++;
           const id = queue.shift();
           return id !== undefined ? { id, handle: index } : null;
