@@ -64,6 +64,7 @@ export class CompletionHooks implements Disposable {
   private readonly idleWaiters: Array<() => void> = [];
   private disposed = false;
   private complaint: string | undefined;
+  private hookThisTurn: { hook: HookSettings | undefined } | undefined;
 
   constructor(private readonly options: CompletionHooksOptions) {
     this.owed = new StateMap(options.coordinator, HOOKS_OWED_PREFIX);
@@ -78,7 +79,20 @@ export class CompletionHooks implements Disposable {
     this.catchUp();
   }
 
+  /**
+   * The hook as configured, read once per turn of the event loop: the events of one group commit
+   * (dozens of claims and completions under load) come in one turn, and reading the settings
+   * costs a stat of config.json each time.
+   */
   private hook(): HookSettings | undefined {
+    if (this.hookThisTurn) return this.hookThisTurn.hook;
+    const hook = this.readHook();
+    this.hookThisTurn = { hook };
+    setImmediate(() => (this.hookThisTurn = undefined));
+    return hook;
+  }
+
+  private readHook(): HookSettings | undefined {
     let settings: WebhookSettings | undefined;
     try {
       settings = this.settings();
