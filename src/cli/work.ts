@@ -4,12 +4,28 @@ import { ErrorCode, HarnessError } from '../protocol/errors';
 import { InstanceDeregister, InstanceHeartbeat, InstanceRegister } from '../protocol/instances';
 import type { Task } from '../protocol/model';
 import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease } from '../protocol/tasks';
+import type { UsageInput } from '../protocol/usage';
+import { usageReader, type AgentUsageReader, type UsageFormat } from './agent-usage';
 import { integer, list, seconds, type CliCommand } from './commands';
-import { resolveSocket, resolveWorkerId } from './context';
+import { resolveSocket, resolveWorkerId, UsageError } from './context';
 import { ResilientClient } from './resilient-client';
 
 const USAGE =
-  'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] -- CMD ARGS...';
+  'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] [--usage claude|codex [--usage-model M]] [--exit-on-crash] -- CMD ARGS...';
+
+/** `harness work --exit-on-crash` exits with this when the command crashed: its supervisor restarts it. */
+export const EXIT_CRASHED = 3;
+
+/**
+ * A run that means the worker, not the task, is broken: the command could not be started (not
+ * found, not executable) or died of a signal nobody sent it (a segfault, the OOM killer). A
+ * non-zero exit is the task failing, and the worker goes on.
+ */
+export function crashOf(r: RunResult): string | undefined {
+  if (r.returncode === 127 || r.returncode === 126) return `the command could not be started (exit code ${r.returncode})`;
+  if (r.signal_name && !r.timed_out && !r.cancelled) return `the command was killed by ${r.signal_name}`;
+  return undefined;
+}
 
 /**
  * `{id}` and `{description}` in the command's arguments become the task's, each inside the one
@@ -39,6 +55,11 @@ function failureMessage(r: RunResult, timeoutS: number): string {
   return tail ? `${how}: ${tail}` : how;
 }
 
+function costText(usage: UsageInput | undefined): string {
+  if (!usage) return '';
+  return usage.cost_usd !== undefined ? ` ($${usage.cost_usd.toFixed(4)})` : ' (usage reported)';
+}
+
 export const WORK_COMMAND: CliCommand = {
   name: 'work',
   usage: USAGE,
@@ -51,9 +72,18 @@ export const WORK_COMMAND: CliCommand = {
     'kill-after': { type: 'string' },
     name: { type: 'string' },
     shell: { type: 'boolean' },
+    usage: { type: 'string' },
+    'usage-model': { type: 'string' },
+    'exit-on-crash': { type: 'boolean' },
   },
   positionals: { min: 1, max: Infinity },
   async run(v, command, o, io) {
+    const usageFormat = v.usage as string | undefined;
+    if (usageFormat !== undefined && usageFormat !== 'claude' && usageFormat !== 'codex') {
+      throw new UsageError(`--usage must be claude or codex, got ${JSON.stringify(usageFormat)}`, USAGE);
+    }
+    if (v['usage-model'] !== undefined && usageFormat === undefined) throw new UsageError('--usage-model needs --usage', USAGE);
+    const exitOnCrash = v['exit-on-crash'] === true;
     const timeoutS = seconds(v, 'timeout', USAGE);
     const maxTasks = integer(v, 'max-tasks', USAGE);
     const idleExitS = seconds(v, 'idle-exit', USAGE);
@@ -81,6 +111,7 @@ export const WORK_COMMAND: CliCommand = {
     say(`registered; waiting for tasks${capabilities.length ? ` needing only ${capabilities.join(', ')}` : ''}`);
 
     let stopping = false;
+    let crashed: string | undefined;
     let current: { task: Task; cancel: () => void } | undefined;
     const wake = new Set<() => void>();
     const onSigint = () => {
@@ -90,8 +121,13 @@ export const WORK_COMMAND: CliCommand = {
       current?.cancel();
       for (const w of wake) w();
     };
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigint);
+    // A closed terminal (SIGHUP) is a stop too. Output nobody reads any more (the supervisor
+    // that piped it is gone) must not end the worker: it goes on, its output dropped.
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const signal of signals) process.on(signal, onSigint);
+    const ignoreBrokenPipe = () => {};
+    process.stdout.on('error', ignoreBrokenPipe);
+    process.stderr.on('error', ignoreBrokenPipe);
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
         const done = () => {
@@ -126,12 +162,16 @@ export const WORK_COMMAND: CliCommand = {
         await runTask(task);
         done++;
         idleSince = Date.now();
+        if (crashed) break;
       }
     } finally {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
+      for (const signal of signals) process.off(signal, onSigint);
       await client.call(InstanceDeregister, { worker_id: workerId }).catch(() => {});
       client.close();
+    }
+    if (crashed) {
+      say(`${crashed}: exiting (status ${EXIT_CRASHED}) so that this worker is restarted`);
+      return EXIT_CRASHED;
     }
     say(`done: ${done} task(s)`);
     return 0;
@@ -142,11 +182,13 @@ export const WORK_COMMAND: CliCommand = {
       const lease = { worker_id: workerId, task_id: task.id, fencing_token: task.fencing_token };
       let lost: string | undefined;
       const connection = await client.current().catch(() => undefined);
+      const argv = fillPlaceholders(command, task, v.shell === true);
+      const reader: AgentUsageReader | undefined = usageFormat ? usageReader(usageFormat as UsageFormat, argv, v['usage-model'] as string | undefined) : undefined;
       let run;
       try {
         run = await startStreamedRun(
           {
-            argv: fillPlaceholders(command, task, v.shell === true),
+            argv,
             shell: v.shell === true,
             timeoutMs: runTimeoutS * 1000,
             ...(killAfterS !== undefined ? { killGraceMs: killAfterS * 1000 } : {}),
@@ -160,11 +202,20 @@ export const WORK_COMMAND: CliCommand = {
           },
           connection,
           { worker_id: workerId, task_id: task.id },
-          (chunk) => io.stderr(chunk.data),
+          (chunk) => {
+            if (chunk.stream === 'stdout') reader?.push(chunk.data);
+            io.stderr(chunk.data);
+          },
           (m) => say(m),
         );
       } catch (e) {
-        await client.call(TaskFail, { ...lease, error: (e as Error).message, retry: false }).catch(() => {});
+        if (exitOnCrash) {
+          // The task is not at fault: it goes back to the queue untouched.
+          crashed = `the command could not be started (${(e as Error).message})`;
+          await client.call(TaskRelease, lease).catch(() => {});
+        } else {
+          await client.call(TaskFail, { ...lease, error: (e as Error).message, retry: false }).catch(() => {});
+        }
         say(`✘ ${task.id}: ${(e as Error).message}`);
         return;
       }
@@ -194,22 +245,38 @@ export const WORK_COMMAND: CliCommand = {
       }
       if (lost) return;
       const seconds = (result.duration_ms / 1000).toFixed(1);
+      const usage = readUsage(reader, task.id);
+      const crash = exitOnCrash && !(stopping && result.cancelled) ? crashOf(result) : undefined;
       try {
         if (stopping && result.cancelled) {
           await client.call(TaskRelease, lease);
           say(`↩ ${task.id} released`);
+        } else if (crash && (result.returncode === 127 || result.returncode === 126)) {
+          crashed = crash;
+          await client.call(TaskRelease, lease);
+          say(`↩ ${task.id} released: ${crash}`);
         } else if (result.returncode === 0) {
           const done = { returncode: 0, duration_ms: result.duration_ms, stdout_tail: result.stdout_tail.slice(-4000), run_id: run.runId };
-          await finish(lease, () => client.call(TaskComplete, { ...lease, result: done }));
-          say(`✔ ${task.id} completed in ${seconds} s`);
+          await finish(lease, () => client.call(TaskComplete, { ...lease, result: done, ...usage }));
+          say(`✔ ${task.id} completed in ${seconds} s${costText(usage.usage)}`);
         } else {
+          crashed = crash;
           const error = failureMessage(result, runTimeoutS);
-          const reply = await finish(lease, () => client.call(TaskFail, { ...lease, error }), error);
-          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? ', will be retried' : ', dead-lettered'}`);
+          const reply = await finish(lease, () => client.call(TaskFail, { ...lease, error, ...usage }), error);
+          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? ', will be retried' : ', dead-lettered'}${costText(usage.usage)}`);
         }
       } catch (e) {
         say(`could not report ${task.id}: ${(e as Error).message}`);
       }
+    }
+
+    /** The usage the agent printed, for the completion; a missing one is said, never an error. */
+    function readUsage(r: AgentUsageReader | undefined, taskId: string): { usage?: UsageInput } {
+      if (!r) return {};
+      const found = r.end();
+      if (found.usage) return { usage: found.usage };
+      say(`no usage for ${taskId}: ${found.missing}`);
+      return {};
     }
 
     /**

@@ -99,12 +99,19 @@ export class Budgets {
     return commit<boolean, BudgetEvents>(this.ctx, (tx) => this.drop(tx, scope, name)).done;
   }
 
+  /** Spent budgets that stop every claim by a worker of `target` (or by any worker: the plan's). */
+  closedFor(target: string | null): string[] {
+    return this.store.fleet
+      .budgets()
+      .filter((b) => (b.scope === 'plan' || (b.scope === 'target' && b.name === target)) && this.isSpent(b))
+      .map(budgetLabel);
+  }
+
   /** The budgets a claim by `workerId` is subject to. */
   gate(workerId: string): ClaimGate {
     const budgets = this.store.fleet.budgets();
     if (budgets.length === 0) return { closed: [], allows: () => true, heldBack: () => [] };
-    const target = this.store.fleet.slotOfWorker(workerId)?.target ?? null;
-    const closed = budgets.filter((b) => (b.scope === 'plan' || (b.scope === 'target' && b.name === target)) && this.isSpent(b)).map(budgetLabel);
+    const closed = this.closedFor(this.store.fleet.slotOfWorker(workerId)?.target ?? null);
     const groups = new Map(budgets.filter((b) => b.scope === 'group').map((b) => [b.name!, b]));
     const held = new Set<string>();
     return {

@@ -3,6 +3,7 @@
 // such step goes through here first, so the store always says which worker runs in which slot,
 // and a slot can only be started by one supervisor at a time.
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, type SlotView, type TargetSpec, type TargetView } from '../protocol/targets';
+import { budgetLabel, type BudgetScope } from '../protocol/usage';
 import { Budgets, type BudgetEvents } from './budgets';
 import { iso, type Clock } from './clock';
 import { ErrorCode, HarnessError } from './errors';
@@ -44,6 +45,20 @@ type Tx = EventTx<FleetEvents>;
 
 /** A target as `target_add` or config.json gives it. */
 export type TargetInput = TargetSpec & { name: string };
+
+/** The `targets` and `budgets` sections of config.json. */
+export interface FleetConfig {
+  targets: Record<string, TargetSpec>;
+  budgets: { plan?: number | undefined; groups?: Record<string, number> | undefined };
+}
+
+export interface ConfigOutcome {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  /** Names config.json defines that a command defined first (they keep the command's definition). */
+  skipped: string[];
+}
 
 /** How a worker's process ended, as the supervisor saw it. */
 export interface SlotExit {
@@ -261,6 +276,49 @@ export class Fleet {
       }
       this.changed(tx, next, 'reset');
       return this.view(next);
+    });
+  }
+
+  // ---- config.json ----
+
+  /**
+   * Makes the targets and budgets defined in config.json what the store holds: added, changed
+   * (a target whose entry changed is replaced; one scaled since keeps its scale until then) and
+   * removed. Targets and budgets added with commands are left alone, and a config target of the
+   * same name as one of them is skipped (and reported).
+   */
+  async applyConfig(config: FleetConfig): Promise<ConfigOutcome> {
+    return this.commit((tx) => {
+      const out: ConfigOutcome = { added: [], changed: [], removed: [], skipped: [] };
+      for (const [name, spec] of Object.entries(config.targets)) {
+        const json = JSON.stringify(spec);
+        const row = this.store.fleet.target(name);
+        if (row?.source === 'cli') out.skipped.push(name);
+        else if (!row || row.config !== json) {
+          this.put(tx, { ...spec, name }, { source: 'config', replace: true, config: json });
+          (row ? out.changed : out.added).push(name);
+        }
+      }
+      for (const row of this.store.fleet.targets()) {
+        if (row.source === 'config' && !Object.hasOwn(config.targets, row.name)) {
+          this.drop(tx, row.name, 'config');
+          out.removed.push(row.name);
+        }
+      }
+      const wanted = new Map<string, [BudgetScope, string | null, number]>();
+      if (config.budgets.plan !== undefined) wanted.set('plan', ['plan', null, config.budgets.plan]);
+      for (const [group, usd] of Object.entries(config.budgets.groups ?? {})) wanted.set(`group:${group}`, ['group', group, usd]);
+      for (const [scope, name, usd] of wanted.values()) {
+        const row = this.store.fleet.budget(scope, name);
+        if (row?.source === 'cli') out.skipped.push(budgetLabel({ scope, name }));
+        else if (row?.limit_usd !== usd) this.budgets.put(tx, scope, name, usd, 'config');
+      }
+      for (const row of this.store.fleet.budgets()) {
+        if (row.source === 'config' && row.scope !== 'target' && !wanted.has(row.scope === 'plan' ? 'plan' : `group:${row.name}`)) {
+          this.budgets.drop(tx, row.scope, row.name);
+        }
+      }
+      return out;
     });
   }
 

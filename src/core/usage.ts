@@ -2,7 +2,7 @@
 // totals of several models are added up, and a cost left out is priced from the price table when
 // the model is known (and said to be so).
 import type { AttemptUsage, ModelUsage, UsageInput } from '../protocol/usage';
-import { costAt, priceOf, PRICES_AS_OF, type ModelPrice, type TokenCounts } from './prices';
+import { CODEX_DEFAULT_MODEL, costAt, priceOf, PRICES_AS_OF, type ModelPrice, type TokenCounts } from './prices';
 
 type ModelInput = NonNullable<UsageInput['models']>[string];
 
@@ -58,8 +58,9 @@ export function attemptUsage(input: UsageInput, ctx: AttemptContext): AttemptUsa
   );
   // The attempt's tokens: as reported, else the models' sum.
   const t = anyTokens(input) ? tokens(input) : summed;
-  // The main model: as reported, else the one that wrote the most.
-  const model = input.model ?? modelList.sort(([, a], [, b]) => b.output_tokens - a.output_tokens)[0]?.[0] ?? null;
+  // The main model: as reported, else the one that wrote the most; Codex names none in its output.
+  const model =
+    input.model ?? modelList.sort(([, a], [, b]) => b.output_tokens - a.output_tokens)[0]?.[0] ?? (input.agent === 'codex' ? CODEX_DEFAULT_MODEL : null);
 
   let cost: number | null;
   let source: AttemptUsage['cost_source'];

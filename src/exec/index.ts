@@ -13,3 +13,4 @@ export {
   type RunResult,
 } from './runner';
 export { startStreamedRun, type StreamedRun } from './streamed-run';
+export { processAlive } from './kill';

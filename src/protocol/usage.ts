@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { command } from './command';
 import { Id } from './model';
-import { UsageTotals, Usd } from './usage-record';
+import { ModelName, UsageTotals, Usd } from './usage-record';
 
 export * from './usage-record';
 
@@ -94,5 +94,23 @@ export const BudgetSettings = z.strictObject({
   groups: z.record(Id, Usd).optional().describe('USD per task group'),
 });
 export type BudgetSettings = z.output<typeof BudgetSettings>;
+
+const PerMillion = z.number().min(0).max(100_000);
+
+/** `usage` in `.harness/config.json`: prices (USD per million tokens) over the bundled table, by model. */
+export const UsageSettings = z.strictObject({
+  prices: z
+    .record(
+      ModelName,
+      z.strictObject({
+        input: PerMillion.describe('USD per million input tokens'),
+        output: PerMillion.describe('USD per million output tokens'),
+        cached_input: PerMillion.optional().describe('USD per million input tokens read from a cache (default: input)'),
+        cache_write: PerMillion.optional().describe('USD per million input tokens written to a cache (default: input)'),
+      }),
+    )
+    .optional(),
+});
+export type UsageSettings = z.output<typeof UsageSettings>;
 
 export const USAGE_COMMANDS = [UsageSummary, BudgetSet, BudgetRemove, BudgetList] as const;
