@@ -23,6 +23,7 @@ import {
 } from '../protocol/tasks';
 import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { githubIssuesPlan, readGithubIssues } from './github-issues';
+import type { UsageInput } from '../protocol/usage';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -112,6 +113,12 @@ export function jsonArg(text: string, what: string, usage: string): Json {
   }
 }
 
+/** `--usage JSON`: what the attempt used and cost, checked by the coordinator against the schema. */
+function usageArg(v: Values, usage: string): { usage?: UsageInput } {
+  const text = str(v, 'usage');
+  return text === undefined ? {} : { usage: jsonArg(text, '--usage', usage) as UsageInput };
+}
+
 const capability = { type: 'string', multiple: true, short: 'c' } as const;
 const id = { type: 'string' } as const;
 
@@ -123,8 +130,8 @@ function taskLine(t: Task): string {
 
 const U = {
   claim: 'harness task claim [--capability C]... [--worker ID]',
-  complete: 'harness task complete --id ID [--result JSON] [--token N]',
-  fail: 'harness task fail --id ID --error MSG [--no-retry] [--token N]',
+  complete: 'harness task complete --id ID [--result JSON] [--usage JSON] [--token N]',
+  fail: 'harness task fail --id ID --error MSG [--no-retry] [--usage JSON] [--token N]',
   heartbeat: 'harness task heartbeat --id ID [--token N]',
   release: 'harness task release --id ID [--token N]',
   add: 'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--capability C]... [--payload JSON]',
@@ -157,20 +164,21 @@ export const TASK_COMMANDS: CliCommand[] = [
     name: 'task complete',
     usage: U.complete,
     summary: 'complete a task you hold',
-    options: { id, result: { type: 'string' }, token: { type: 'string' } },
+    options: { id, result: { type: 'string' }, usage: { type: 'string' }, token: { type: 'string' } },
     run: (v, _p, o, io) =>
       call(o, io, TaskComplete, {
         worker_id: resolveWorkerId(o, io),
         task_id: required(v, 'id', U.complete),
         fencing_token: integer(v, 'token', U.complete),
         ...(str(v, 'result') !== undefined ? { result: jsonArg(str(v, 'result')!, '--result', U.complete) } : {}),
+        ...usageArg(v, U.complete),
       }),
   },
   {
     name: 'task fail',
     usage: U.fail,
     summary: 'fail a task you hold (retried while attempts last)',
-    options: { id, error: { type: 'string' }, 'no-retry': { type: 'boolean' }, token: { type: 'string' } },
+    options: { id, error: { type: 'string' }, 'no-retry': { type: 'boolean' }, usage: { type: 'string' }, token: { type: 'string' } },
     run: (v, _p, o, io) =>
       call(o, io, TaskFail, {
         worker_id: resolveWorkerId(o, io),
@@ -178,6 +186,7 @@ export const TASK_COMMANDS: CliCommand[] = [
         error: required(v, 'error', U.fail),
         retry: !v['no-retry'],
         fencing_token: integer(v, 'token', U.fail),
+        ...usageArg(v, U.fail),
       }),
   },
   leaseCommand('heartbeat', TaskHeartbeat, U.heartbeat),

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { TASK_COMMANDS, type CliCommand } from './commands';
 import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { EXEC_COMMAND } from './exec';
+import { FLEET_CLI_COMMANDS } from './fleet';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { RECOVER_COMMAND } from './recover';
 import { ISOLATION_CLI_COMMANDS } from './isolation';
@@ -38,6 +39,7 @@ export const COMMANDS: CliCommand[] = [
   WORKER_ID,
   ...PRIMITIVE_CLI_COMMANDS,
   ...ISOLATION_CLI_COMMANDS,
+  ...FLEET_CLI_COMMANDS,
 ];
 
 function help(): string {

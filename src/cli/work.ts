@@ -13,6 +13,9 @@ import { ResilientClient } from './resilient-client';
 const USAGE =
   'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] [--usage claude|codex [--usage-model M]] [--exit-on-crash] -- CMD ARGS...';
 
+/** How often an idle worker tells the coordinator it is alive (well within the 60 s stale timeout). */
+const IDLE_HEARTBEAT_MS = 10_000;
+
 /** `harness work --exit-on-crash` exits with this when the command crashed: its supervisor restarts it. */
 export const EXIT_CRASHED = 3;
 
@@ -142,6 +145,13 @@ export const WORK_COMMAND: CliCommand = {
     let done = 0;
     let idleSince = Date.now();
     let pollMs = 100;
+    // An idle worker is alive too: it heartbeats while it waits, so it is not marked stale.
+    let lastBeat = Date.now();
+    const beatWhileIdle = () => {
+      if (Date.now() - lastBeat < IDLE_HEARTBEAT_MS) return;
+      lastBeat = Date.now();
+      heartbeatInstance();
+    };
     try {
       while (!stopping && (maxTasks === undefined || done < maxTasks)) {
         const claim = await client.call(TaskClaim, {
@@ -153,6 +163,7 @@ export const WORK_COMMAND: CliCommand = {
             say(`idle for ${idleExitS} s: exiting`);
             break;
           }
+          beatWhileIdle();
           await sleep(pollMs);
           pollMs = Math.min(pollMs * 2, 1000);
           continue;
@@ -175,6 +186,12 @@ export const WORK_COMMAND: CliCommand = {
     }
     say(`done: ${done} task(s)`);
     return 0;
+
+    function heartbeatInstance(): void {
+      client.call(InstanceHeartbeat, { worker_id: workerId }).catch((e: Error) => {
+        if (e instanceof HarnessError && (e.code === ErrorCode.InstanceStale || e.code === ErrorCode.NotFound)) register().catch(() => {});
+      });
+    }
 
     async function runTask(task: Task): Promise<void> {
       const runTimeoutS = Math.min(timeoutS ?? Infinity, task.timeout_seconds);
@@ -230,9 +247,7 @@ export const WORK_COMMAND: CliCommand = {
             run.handle.cancel();
           }
         });
-        client.call(InstanceHeartbeat, { worker_id: workerId }).catch((e: Error) => {
-          if (e instanceof HarnessError && (e.code === ErrorCode.InstanceStale || e.code === ErrorCode.NotFound)) register().catch(() => {});
-        });
+        heartbeatInstance();
       }, every);
       let result: RunResult;
       try {

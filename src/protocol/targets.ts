@@ -108,11 +108,25 @@ export type TargetView = z.output<typeof TargetView>;
 const TargetReply = z.object({ target: TargetView });
 const NameParams = z.strictObject({ name: TargetName });
 
+const { command: agentCommand, ...otherFields } = targetFields;
+
+/**
+ * `target_add` takes the command as `argv`: on the wire `command` names the request. Its
+ * parameters come out as the target's definition, `command` included.
+ */
 export const TargetAdd = command({
   name: 'target_add',
   kind: 'mutation',
   summary: 'Add a worker target (or replace one added before): the host keeps between min and max of its workers running.',
-  params: z.strictObject({ name: TargetName, ...targetFields, replace: z.boolean().optional().describe('Replace a target of this name added with target_add') }).superRefine(checkCounts),
+  params: z
+    .strictObject({
+      name: TargetName,
+      argv: agentCommand,
+      ...otherFields,
+      replace: z.boolean().optional().describe('Replace a target of this name added with target_add'),
+    })
+    .superRefine(checkCounts)
+    .transform(({ argv, ...rest }) => ({ ...rest, command: argv })),
   result: TargetReply,
 });
 
