@@ -38,7 +38,7 @@ export interface SlotRow {
   slot: number;
   worker_id: string;
   state: SlotState;
-  /** Grows by one at every start: a report about an older process is ignored. */
+  /** Grows at every start (one counter for all slots): a report about an older process is ignored. */
   generation: number;
   /** The supervisor (one per coordinator process) that started or adopted its process. */
   host: string | null;

@@ -69,6 +69,8 @@ export interface SlotExit {
   tail: string | null;
 }
 
+const GENERATION_KEY = 'slot_generation';
+
 /** The backoff before restarting a slot after its `crashes`-th crash in a row. */
 export function backoffMs(crashes: number): number {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** Math.max(0, crashes - 1));
@@ -338,12 +340,16 @@ export class Fleet {
       if (before && !(before.state === 'backoff' && before.restart_at !== null && before.restart_at <= now)) {
         throw new HarnessError(ErrorCode.Conflict, `slot ${slot} of target ${target} is ${before.state}`, { target, slot });
       }
+      // One counter for every start of every slot: a number is never used twice, even for a
+      // slot freed and claimed again, so a report about an earlier process never fits a later one.
+      const generation = Number(this.store.getMeta(GENERATION_KEY) ?? 0) + 1;
+      tx.w.apply({ op: 'meta', key: GENERATION_KEY, value: String(generation) });
       const row: SlotRow = {
         target,
         slot,
         worker_id: workerIdOf(target, slot),
         state: 'starting',
-        generation: (before?.generation ?? 0) + 1,
+        generation,
         host,
         pid: null,
         started_at: now,

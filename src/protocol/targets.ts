@@ -69,7 +69,7 @@ export const SlotView = z.object({
   slot: z.number().describe('1, 2, ...: the worker id is <target>-<slot>'),
   worker_id: z.string(),
   state: z.enum(SLOT_STATES).describe('starting, running, backoff (waiting to restart after a crash), stopping'),
-  generation: z.number().describe('How many times this slot was started'),
+  generation: z.number().describe('Grows with every start of a worker (one counter for all slots)'),
   pid: z.number().nullable(),
   started_at: z.string().nullable(),
   restart_at: z.string().nullable().describe('In backoff: when it restarts (null: not while the target is failing)'),

@@ -4,6 +4,8 @@
 /** A worker of the target as the supervisor sees it now. */
 export interface SlotObservation {
   worker_id: string;
+  /** Its slot number: among equals the highest slots stop first, so the lowest stay. */
+  slot: number;
   /** starting: not registered yet (or not yet heard from); backoff: waiting to restart after a crash. */
   state: 'starting' | 'busy' | 'idle' | 'backoff';
   /** For an idle worker: for how long (ms). */
@@ -34,7 +36,7 @@ const SURPLUS_ORDER: Record<SlotObservation['state'], number> = { backoff: 0, id
 export function decideScale(policy: ScalePolicy, slots: readonly SlotObservation[], readyMatching: number): ScaleDecision {
   const n = slots.length;
   if (n > policy.max) {
-    const surplus = [...slots].sort((a, b) => SURPLUS_ORDER[a.state] - SURPLUS_ORDER[b.state] || (b.idleMs ?? 0) - (a.idleMs ?? 0));
+    const surplus = [...slots].sort((a, b) => SURPLUS_ORDER[a.state] - SURPLUS_ORDER[b.state] || (b.idleMs ?? 0) - (a.idleMs ?? 0) || b.slot - a.slot);
     return { add: 0, stop: surplus.slice(0, n - policy.max).map((s) => s.worker_id) };
   }
   const idle = slots.filter((s) => s.state === 'idle');
@@ -43,6 +45,6 @@ export function decideScale(policy: ScalePolicy, slots: readonly SlotObservation
   if (idle.length === 0) add = Math.max(add, Math.min(policy.max - n, readyMatching - starting));
   if (add > 0) return { add, stop: [] };
   const timeoutMs = policy.idle_timeout_seconds * 1000;
-  const expired = idle.filter((s) => (s.idleMs ?? 0) >= timeoutMs).sort((a, b) => (b.idleMs ?? 0) - (a.idleMs ?? 0));
+  const expired = idle.filter((s) => (s.idleMs ?? 0) >= timeoutMs).sort((a, b) => (b.idleMs ?? 0) - (a.idleMs ?? 0) || b.slot - a.slot);
   return { add: 0, stop: expired.slice(0, Math.max(0, n - policy.min)).map((s) => s.worker_id) };
 }

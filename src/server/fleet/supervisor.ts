@@ -54,6 +54,8 @@ interface Watched {
   stopping: boolean;
   /** Start it again as soon as it is gone (Restart Worker). */
   restart: boolean;
+  /** It ended; its exit is being recorded. */
+  gone: boolean;
   /** Settles once its exit was recorded. */
   done: Promise<void>;
 }
@@ -167,7 +169,7 @@ export class Supervisor {
       const target = this.store.fleet.target(slot.target);
       const watched = this.watched.get(slot.worker_id);
       if (watched) {
-        if ((!target || slot.state === 'stopping') && !watched.stopping) await this.stop(watched);
+        if ((!target || slot.state === 'stopping') && !watched.stopping && !watched.gone) await this.stop(watched);
       } else if (slot.state === 'backoff') {
         if (!target) await this.fleet.dropSlot(slot.target, slot.slot, slot.generation);
       } else {
@@ -237,22 +239,22 @@ export class Supervisor {
 
   /** What each worker of `target` is doing now. */
   private observe(slot: SlotRow, now: number): SlotObservation {
-    const worker_id = slot.worker_id;
-    if (slot.state === 'backoff') return { worker_id, state: 'backoff' };
+    const { worker_id, slot: n } = slot;
+    if (slot.state === 'backoff') return { worker_id, slot: n, state: 'backoff' };
     const instance = this.store.getInstance(worker_id);
     // Heard from since this process started: the registration is its own, not its predecessor's.
     const heard = instance?.status === 'live' && slot.started_at !== null && instance.last_seen >= slot.started_at;
     if (!heard || this.launching.has(worker_id)) {
       this.idleSince.delete(worker_id);
-      return { worker_id, state: 'starting' };
+      return { worker_id, slot: n, state: 'starting' };
     }
     if (this.store.heldBy(worker_id).length > 0) {
       this.idleSince.delete(worker_id);
-      return { worker_id, state: 'busy' };
+      return { worker_id, slot: n, state: 'busy' };
     }
     const since = this.idleSince.get(worker_id) ?? now;
     this.idleSince.set(worker_id, since);
-    return { worker_id, state: 'idle', idleMs: now - since };
+    return { worker_id, slot: n, state: 'idle', idleMs: now - since };
   }
 
   /** Ready tasks a worker of `target` could claim now (none while a budget stops its claims). */
@@ -362,18 +364,33 @@ export class Supervisor {
   }
 
   private watch(slot: SlotRow, handle: LaunchedWorker, definition: string | null): Watched {
-    const w: Watched = { target: slot.target, slot: slot.slot, generation: slot.generation, worker_id: slot.worker_id, handle, definition, stopping: false, restart: false, done: Promise.resolve() };
+    const w: Watched = {
+      target: slot.target,
+      slot: slot.slot,
+      generation: slot.generation,
+      worker_id: slot.worker_id,
+      handle,
+      definition,
+      stopping: false,
+      restart: false,
+      gone: false,
+      done: Promise.resolve(),
+    };
     this.watched.set(slot.worker_id, w);
     w.done = handle.exited.then(async (exit) => {
-      if (this.watched.get(w.worker_id) === w) this.watched.delete(w.worker_id);
+      // Still watched (gone) until its exit is recorded: no reconcile takes it for an orphan meanwhile.
+      w.gone = true;
       this.idleSince.delete(w.worker_id);
       const row = this.store.fleet.slots(w.target).find((s) => s.slot === w.slot && s.generation === w.generation);
       try {
         if (row) await this.exited(row, exit, w.stopping);
+        if (this.watched.get(w.worker_id) === w) this.watched.delete(w.worker_id);
         const target = this.store.fleet.target(w.target);
         if (w.restart && target && !this.closed) await this.launch(target, w.slot);
       } catch (e) {
         this.o.log.error(`worker ${w.worker_id}: ${describeError(e)}`);
+      } finally {
+        if (this.watched.get(w.worker_id) === w) this.watched.delete(w.worker_id);
       }
       this.kick();
     });
@@ -399,7 +416,7 @@ export class Supervisor {
   }
 
   private async stop(w: Watched): Promise<void> {
-    if (w.stopping) return;
+    if (w.stopping || w.gone) return;
     w.stopping = true;
     await this.fleet.slotStopping(w.target, w.slot, w.generation);
     this.o.log.info(`stopping worker ${w.worker_id}`);
