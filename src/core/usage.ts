@@ -58,9 +58,9 @@ export function attemptUsage(input: UsageInput, ctx: AttemptContext): AttemptUsa
   );
   // The attempt's tokens: as reported, else the models' sum.
   const t = anyTokens(input) ? tokens(input) : summed;
-  // The main model: as reported, else the one that wrote the most; Codex names none in its output.
-  const model =
-    input.model ?? modelList.sort(([, a], [, b]) => b.output_tokens - a.output_tokens)[0]?.[0] ?? (input.agent === 'codex' ? CODEX_DEFAULT_MODEL : null);
+  // The main model: as reported, else the one that cost (then wrote) the most; Codex names none in its output.
+  const main = [...modelList].sort(([, a], [, b]) => (b.cost_usd ?? 0) - (a.cost_usd ?? 0) || b.output_tokens - a.output_tokens)[0]?.[0];
+  const model = input.model ?? main ?? (input.agent === 'codex' ? CODEX_DEFAULT_MODEL : null);
 
   let cost: number | null;
   let source: AttemptUsage['cost_source'];
