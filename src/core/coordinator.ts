@@ -434,12 +434,12 @@ export class Coordinator {
         result: (p.result ?? null) as Json,
         ...this.withUsage(row, p.worker_id, p.usage),
       });
-      this.noteSpending(tx, row, p.worker_id, p.usage);
       for (const id of this.store.dependents(row.id)) {
         const dependent = this.store.getTask(id)!;
         this.put(tx, { ...dependent, unmet_deps: Math.max(0, dependent.unmet_deps - 1) });
       }
       tx.emit('task:completed', { task });
+      this.noteSpending(tx, row, p.worker_id, p.usage);
       return task;
     });
   }
@@ -450,8 +450,8 @@ export class Coordinator {
       const row = { ...held, ...this.withUsage(held, p.worker_id, p.usage) };
       if (!(p.retry ?? DEFAULT_FAIL_RETRY) || row.attempts >= row.max_attempts) {
         const task = this.deadLetter(tx, row, p.error);
-        this.noteSpending(tx, row, p.worker_id, p.usage);
         tx.emit('task:failed', { task, will_retry: false });
+        this.noteSpending(tx, row, p.worker_id, p.usage);
         return task;
       }
       assertTransition(row.id, row.status, 'pending', 'fail');
@@ -465,8 +465,8 @@ export class Coordinator {
         error: p.error,
         ...(wait > 0 ? { retry_at: iso(this.clock.now() + wait * 1000) } : {}),
       });
-      this.noteSpending(tx, row, p.worker_id, p.usage);
       tx.emit('task:failed', { task, will_retry: true });
+      this.noteSpending(tx, row, p.worker_id, p.usage);
       return task;
     });
   }
