@@ -14,3 +14,4 @@ export {
 } from './runner';
 export { startStreamedRun, type StreamedRun } from './streamed-run';
 export { processAlive } from './kill';
+export { watchProcess, type WatchedProcess } from './watch';

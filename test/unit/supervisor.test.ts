@@ -255,6 +255,7 @@ describe('supervisor of worker targets (injected clock, fake processes)', () => 
 
   it('a burst of triggers at once starts exactly the wanted count', async () => {
     await c.fleet.add({ name: 'b', command: ['x'], min: 3, max: 3 }, { source: 'cli' });
+    sup.start();
     for (let i = 0; i < 50; i++) sup.kick();
     const added = Promise.all(Array.from({ length: 20 }, (_, i) => c.addTasks([{ id: `k${i}` }])));
     for (let i = 0; i < 50; i++) sup.kick();
@@ -284,16 +285,31 @@ describe('supervisor of worker targets (injected clock, fake processes)', () => 
     sup.start();
     await settle();
     assert.deepEqual(next.adopted.map((a) => [a.spec.worker_id, a.pid]), [['ad-1', p1!.pid], ['ad-2', p2!.pid]]);
-    assert.equal(next.started.length, 0, 'nothing started yet: ad-3 waits out its backoff');
+    assert.deepEqual(next.started.map((p) => p.spec.worker_id), ['ad-3'], 'the one that is gone is started again (not seen crashing: no backoff)');
     const slots = store.fleet.slots('ad');
-    assert.deepEqual(slots.map((s) => [s.worker_id, s.state, s.host === firstHost]), [
-      ['ad-1', 'running', false],
-      ['ad-2', 'running', false],
-      ['ad-3', 'backoff', true],
+    assert.deepEqual(slots.map((s) => [s.worker_id, s.state, s.host === firstHost, s.host === sup.host]), [
+      ['ad-1', 'running', false, true],
+      ['ad-2', 'running', false, true],
+      ['ad-3', 'running', false, true],
     ]);
-    await advance(1000);
-    assert.deepEqual(next.started.map((p) => p.spec.worker_id), ['ad-3']);
+    assert.equal(c.fleet.get('ad').crashes, 0);
     assert.equal(store.fleet.slots('ad').length, 3, 'three workers, as before');
+  });
+
+  it('a reload mid-spawn (a slot claimed, its process never started) gives exactly the wanted count', async () => {
+    await c.fleet.add({ name: 'mid', command: ['x'], min: 2, max: 2 }, { source: 'cli' });
+    // What a host that died between claiming two slots and starting their processes leaves.
+    const claimed = [await c.fleet.claimSlot('mid', 1, 'dead-host'), await c.fleet.claimSlot('mid', 2, 'dead-host')];
+    await c.fleet.slotRunning('mid', 2, claimed[1]!.generation, 4242, 'dead-host'); // slot 2 had started, and its process is gone
+    sup.start();
+    await settle();
+    assert.deepEqual(launcher.started.map((p) => p.spec.worker_id).sort(), ['mid-1', 'mid-2']);
+    for (let i = 0; i < 3; i++) {
+      sup.kick();
+      await advance(1000);
+    }
+    assert.equal(launcher.started.length, 2, 'two, and only two');
+    assert.deepEqual(store.fleet.slots('mid').map((s) => [s.state, s.host === sup.host]), [['running', true], ['running', true]]);
   });
 
   it('applies config.json: targets and budgets added, changed and removed; a scale survives until the entry changes', async () => {

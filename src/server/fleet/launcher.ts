@@ -2,7 +2,7 @@
 // processes whose output goes to the run logs (this file). In VS Code: terminals named by target
 // and slot (src/host/fleet-terminals.ts). The supervisor sees both the same way.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { processAlive } from '../../exec';
+import { watchProcess } from '../../exec';
 import type { RunRegistry } from '../runs';
 
 /** Everything needed to start one worker: `harness work` around the target's command. */
@@ -50,39 +50,6 @@ export interface WorkerLauncher {
 const TAIL_CHARS = 4000;
 /** After asking a worker to stop, how long before it is killed. */
 const STOP_GRACE_MS = 15_000;
-/** How often a process not our child is looked for. */
-const ADOPTED_POLL_MS = 1000;
-
-/** Watches a process that is not our child: it is gone once `alive` says so. */
-export function pollProcess(pid: number, alive: (pid: number) => boolean = processAlive, everyMs = ADOPTED_POLL_MS): LaunchedWorker {
-  let stopTimer: NodeJS.Timeout | undefined;
-  const exited = new Promise<WorkerExit>((resolve) => {
-    const timer = setInterval(() => {
-      if (alive(pid)) return;
-      clearInterval(timer);
-      if (stopTimer) clearTimeout(stopTimer);
-      resolve({ code: null, signal: null, lost: true, tail: '' });
-    }, everyMs);
-    timer.unref();
-  });
-  return {
-    pid,
-    exited,
-    stop: () => {
-      signal(pid, 'SIGTERM');
-      stopTimer = setTimeout(() => signal(pid, 'SIGKILL'), STOP_GRACE_MS);
-      stopTimer.unref();
-    },
-  };
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch {
-    // ESRCH: gone already.
-  }
-}
 
 /**
  * Workers as child processes of the coordinator: detached (a Ctrl+C meant for `harness serve`
@@ -142,6 +109,6 @@ export class ProcessLauncher implements WorkerLauncher {
   }
 
   adopt(_spec: LaunchSpec, pid: number): LaunchedWorker {
-    return pollProcess(pid);
+    return watchProcess(pid);
   }
 }

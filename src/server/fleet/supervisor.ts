@@ -88,6 +88,7 @@ export class Supervisor {
   private readonly pidAlive: (pid: number) => boolean;
   private running: Promise<void> | undefined;
   private again = false;
+  private started = false;
   private closed = false;
   private cancelTick: () => void = () => {};
   private readonly subscription: Disposable;
@@ -113,6 +114,7 @@ export class Supervisor {
 
   /** Starts looking: now, then every tick, and whenever something relevant happens. */
   start(): void {
+    this.started = true;
     const tick = () => {
       if (this.closed) return;
       this.kick();
@@ -123,7 +125,7 @@ export class Supervisor {
 
   /** Runs a reconcile soon; triggers during one make exactly one more. */
   kick(): void {
-    if (this.closed) return;
+    if (this.closed || !this.started) return;
     if (this.running) {
       this.again = true;
       return;
@@ -209,8 +211,7 @@ export class Supervisor {
 
   /**
    * A slot with a process no one here watches: an earlier host started it. A worker still
-   * running (its registered pid alive) is adopted; one that is gone is counted as exited, as a
-   * crash unless it deregistered on its way out.
+   * running (its registered pid alive) is adopted; one that is gone frees its slot.
    */
   private async recover(slot: SlotRow, target: TargetRow | undefined): Promise<void> {
     const instance = this.store.getInstance(slot.worker_id);
@@ -399,9 +400,9 @@ export class Supervisor {
 
   /** Records how a slot's process ended: the core frees the slot, or backs it off after a crash. */
   private async exited(slot: SlotRow, exit: WorkerExit, asked: boolean): Promise<void> {
-    const registered = this.store.getInstance(slot.worker_id) !== undefined;
-    // A process found gone crashed unless it deregistered (a clean `harness work` exit does).
-    const abnormal = !asked && (exit.lost ? registered : exit.code !== 0 || exit.signal !== null);
+    // A process found gone was not seen ending: a window closed with its terminals, or it ended
+    // while no host watched. That is not a crash to back off from or count against the breaker.
+    const abnormal = !asked && !exit.lost && (exit.code !== 0 || exit.signal !== null);
     const tail = exit.tail.trim() || this.lastFailure.get(slot.worker_id) || null;
     const event = await this.fleet.slotExited(slot.target, slot.slot, slot.generation, { description: describeExit(exit), abnormal, tail });
     if (!event) return;
