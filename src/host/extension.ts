@@ -174,7 +174,8 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
         if (cache.applyEvent(e) && !quiet) firstEventAt ??= arrived;
         if (budgets.applyEvent(e)) tasksSoon();
         if (e.event === 'target:failing') notifyFailing(e.data as EventData<'target:failing'>);
-        if (!quiet && !/^(task|lease):/.test(e.event)) othersSoon();
+        // Task events redraw the Tasks tree alone; one that reports usage changes the workers' cost too.
+        if (!quiet && (!/^(task|lease):/.test(e.event) || (e.data as { task?: { usage?: unknown } } | null)?.task?.usage)) othersSoon();
         if (e.event === 'instance:stale') notifyStale(e.data as EventData<'instance:stale'>);
       });
       void budgets.reload(api).then(tasksSoon, (err: unknown) => log.warn(`could not list the budgets: ${describeError(err)}`));
