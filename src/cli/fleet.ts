@@ -2,8 +2,11 @@
 // `harness budget ...`.
 import { budgetLabel, BudgetList, BudgetRemove, BudgetSet, UsageGrouping, UsageSummary, type Budget, type BudgetScope, type UsageTotals } from '../protocol/usage';
 import { TargetAdd, TargetList, TargetRemove, TargetReset, TargetScale, WorkerRestart, type TargetView } from '../protocol/targets';
-import { call, integer, list, seconds, type CliCommand, type Values } from './commands';
+import { MAX_DURATION_SECONDS } from '../protocol/durations';
+import { integer, list, secondsOf, type Values } from './args';
+import { call, type CliCommand } from './commands';
 import { UsageError } from './context';
+import { clip, columns, count as counted, relative } from './table';
 
 const U = {
   add: 'harness target add NAME [--min N] [--max N] [--capability C]... [--isolation shared|worktree] [--env NAME=VALUE]... [--idle-timeout S] [--usage claude|codex [--usage-model M]] [--budget USD] [--shell] [--replace] -- CMD ARGS...',
@@ -37,7 +40,7 @@ function env(v: Values, usage: string): Record<string, string> | undefined {
   const pairs = list(v, 'env');
   if (!pairs) return undefined;
   return Object.fromEntries(
-    pairs.map((pair) => {
+    pairs.map((pair: string) => {
       const eq = pair.indexOf('=');
       if (eq <= 0) throw new UsageError(`--env takes NAME=VALUE, got ${JSON.stringify(pair)}`, usage);
       return [pair.slice(0, eq), pair.slice(eq + 1)];
@@ -50,30 +53,39 @@ export function targetText(t: TargetView): string {
   const live = t.workers.filter((w) => w.state === 'running' || w.state === 'starting').length;
   const range = t.min === t.max ? `${t.min}` : `${t.min}–${t.max}`;
   const head = [
-    `${t.name}`,
-    t.state === 'failing' ? `FAILING since ${t.failing_since}` : 'ok',
-    `${live} running (wants ${range})`,
+    t.name,
+    t.state === 'failing' ? `FAILING since ${t.failing_since} (${counted(t.crashes, 'crash', 'crashes')} in 10 minutes; reset it: harness target reset ${t.name})` : 'ok',
+    `${live} running of ${range}`,
     t.capabilities.length ? `needs ${t.capabilities.join(',')}` : '',
     usd(t.cost_usd),
     t.budget ? `budget ${usd(t.budget.spent_usd)} of ${usd(t.budget.limit_usd)}${t.budget.spent ? ' SPENT' : ''}` : '',
     t.source === 'config' ? '(config.json)' : '',
   ].filter(Boolean);
-  const rows = t.workers.map((w) => {
-    const what =
-      w.state === 'backoff' ? (w.restart_at ? `restarts at ${w.restart_at}` : 'waits for a reset') : w.current_task ? `on ${w.current_task}` : w.instance === 'live' ? 'idle' : '';
-    return `  ${w.worker_id.padEnd(20)} ${w.state.padEnd(8)} ${w.pid ? `pid ${w.pid}` : ''} ${what} ${usd(w.cost_usd)}${w.last_exit ? ` (last: ${w.last_exit})` : ''}`.replace(/ +/g, ' ') + '\n';
-  });
-  const failing = t.state === 'failing' && t.last_output ? `  last output:\n${t.last_output.split('\n').slice(-10).map((l) => `    ${l}`).join('\n')}\n` : '';
-  return `${head.join('  ')}\n${rows.join('')}${failing}`;
+  const rows = t.workers.map((w) => [
+    w.worker_id,
+    w.state,
+    w.pid ? `pid ${w.pid}` : '',
+    w.state === 'backoff' ? (w.restart_at ? `restarts ${relative(w.restart_at)}` : 'waits for a reset') : w.current_task ? `on ${w.current_task}` : w.instance === 'live' ? 'idle' : '',
+    usd(w.cost_usd),
+    w.last_exit ? `last: ${w.last_exit}` : '',
+  ]);
+  const failing = t.state === 'failing' && t.last_output ? `  last output:\n${t.last_output.trimEnd().split('\n').slice(-10).map((l) => `    ${clip(l, 200)}\n`).join('')}` : '';
+  return `${head.join('  ')}\n${columns(rows, '  ')}${failing}`;
 }
 
 function budgetText(b: Budget): string {
   return `${budgetLabel(b)}: ${usd(b.spent_usd)} of ${usd(b.limit_usd)}${b.spent ? ' — SPENT, no new claims' : ` (${usd(b.remaining_usd)} left)`}`;
 }
 
-function totalsText(key: string, t: UsageTotals, width: number): string {
-  const tokens = `${t.input_tokens} in, ${t.output_tokens} out, ${t.cache_read_tokens} cache read, ${t.cache_write_tokens} cache write`;
-  return `${key.padEnd(width)}  ${usd(t.cost_usd).padStart(10)}  ${String(t.attempts).padStart(5)} attempt(s)  ${tokens}${t.unpriced ? `  (${t.unpriced} not priced)` : ''}\n`;
+/** A row of `harness usage --format text`: key, cost, attempts, tokens. */
+function totalsRow(key: string, t: UsageTotals): string[] {
+  return [
+    key,
+    usd(t.cost_usd),
+    counted(t.attempts, 'attempt'),
+    `${t.input_tokens} in, ${t.output_tokens} out, ${t.cache_read_tokens} cache read, ${t.cache_write_tokens} cache write`,
+    t.unpriced ? `(${t.unpriced} not priced)` : '',
+  ];
 }
 
 /** `--plan`, `--group G` or `--target T`: exactly one. */
@@ -97,13 +109,13 @@ export const FLEET_CLI_COMMANDS: CliCommand[] = [
       capability: { type: 'string', multiple: true, short: 'c' },
       isolation: { type: 'string' },
       env: { type: 'string', multiple: true },
-      'idle-timeout': { type: 'string' },
       usage: { type: 'string' },
       'usage-model': { type: 'string' },
       budget: { type: 'string' },
       shell: { type: 'boolean' },
       replace: { type: 'boolean' },
     },
+    durations: { 'idle-timeout': { max: MAX_DURATION_SECONDS, means: 'a worker above min idle this long is stopped (default 300)' } },
     positionals: { min: 2, max: Infinity },
     run: (v, [name, ...command], o, io) => {
       const isolation = v.isolation as string | undefined;
@@ -112,7 +124,7 @@ export const FLEET_CLI_COMMANDS: CliCommand[] = [
       }
       const usage = v.usage as string | undefined;
       if (usage !== undefined && usage !== 'claude' && usage !== 'codex') throw new UsageError(`--usage must be claude or codex, got ${JSON.stringify(usage)}`, U.add);
-      const idle = seconds(v, 'idle-timeout', U.add);
+      const idle = secondsOf(v, 'idle-timeout');
       const budget = dollars(v.budget as string | undefined, '--budget', U.add);
       return call(
         o,
@@ -121,8 +133,8 @@ export const FLEET_CLI_COMMANDS: CliCommand[] = [
         {
           name: name!,
           argv: command,
-          ...(count(v, 'min', U.add) !== undefined ? { min: count(v, 'min', U.add) } : {}),
-          ...(count(v, 'max', U.add) !== undefined ? { max: count(v, 'max', U.add) } : {}),
+          ...(count(v, 'min', U.add) !== undefined ? { min: count(v, 'min', U.add)! } : {}),
+          ...(count(v, 'max', U.add) !== undefined ? { max: count(v, 'max', U.add)! } : {}),
           ...(list(v, 'capability') ? { capabilities: list(v, 'capability') } : {}),
           ...(isolation ? { isolation: isolation as 'shared' | 'worktree' } : {}),
           ...(env(v, U.add) ? { env: env(v, U.add) } : {}),
@@ -192,11 +204,10 @@ export const FLEET_CLI_COMMANDS: CliCommand[] = [
       }
       const limit = integer(v, 'limit', U.usage);
       return call(o, io, UsageSummary, { ...(by ? { by: by as UsageGrouping } : {}), ...(limit !== undefined ? { limit } : {}) }, (d) => {
-        const width = Math.max(10, ...d.rows.map((r) => r.key.length));
-        const rows = d.rows.map((r) => totalsText(r.key, r, width)).join('');
+        const table = columns([...(d.by !== 'plan' ? [[d.by, 'cost', 'attempts', 'tokens', '']] : []), ...d.rows.map((r) => totalsRow(r.key, r)), totalsRow('total', d.total)]);
         const more = d.truncated ? `(only the ${d.rows.length} most expensive are listed)\n` : '';
         const budgets = d.budgets.length ? `budgets:\n${d.budgets.map((b) => `  ${budgetText(b)}\n`).join('')}` : '';
-        return `${d.by !== 'plan' ? `by ${d.by}\n` : ''}${rows}${more}${totalsText('total', d.total, width)}${budgets}`;
+        return `${table}${more}${budgets}`;
       });
     },
   },

@@ -6,9 +6,11 @@ import type { Task } from '../protocol/model';
 import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease } from '../protocol/tasks';
 import type { UsageInput } from '../protocol/usage';
 import { usageReader, type AgentUsageReader, type UsageFormat } from './agent-usage';
-import { integer, list, seconds, type CliCommand } from './commands';
+import { DURATIONS, integer, list, secondsOf } from './args';
+import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId, UsageError } from './context';
 import { ResilientClient } from './resilient-client';
+import { relative } from './table';
 
 const USAGE =
   'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] [--usage claude|codex [--usage-model M]] [--exit-on-crash] -- CMD ARGS...';
@@ -69,16 +71,14 @@ export const WORK_COMMAND: CliCommand = {
   summary: 'turn this terminal into a worker: claim tasks and run CMD for each until stopped',
   options: {
     capability: { type: 'string', multiple: true, short: 'c' },
-    timeout: { type: 'string' },
     'max-tasks': { type: 'string' },
-    'idle-exit': { type: 'string' },
-    'kill-after': { type: 'string' },
     name: { type: 'string' },
     shell: { type: 'boolean' },
     usage: { type: 'string' },
     'usage-model': { type: 'string' },
     'exit-on-crash': { type: 'boolean' },
   },
+  durations: { timeout: DURATIONS.workTimeout, 'idle-exit': DURATIONS.idleExit, 'kill-after': DURATIONS.killAfter },
   positionals: { min: 1, max: Infinity },
   async run(v, command, o, io) {
     const usageFormat = v.usage as string | undefined;
@@ -87,10 +87,10 @@ export const WORK_COMMAND: CliCommand = {
     }
     if (v['usage-model'] !== undefined && usageFormat === undefined) throw new UsageError('--usage-model needs --usage', USAGE);
     const exitOnCrash = v['exit-on-crash'] === true;
-    const timeoutS = seconds(v, 'timeout', USAGE);
+    const timeoutS = secondsOf(v, 'timeout');
     const maxTasks = integer(v, 'max-tasks', USAGE);
-    const idleExitS = seconds(v, 'idle-exit', USAGE);
-    const killAfterS = seconds(v, 'kill-after', USAGE);
+    const idleExitS = secondsOf(v, 'idle-exit');
+    const killAfterS = secondsOf(v, 'kill-after');
     const capabilities = list(v, 'capability') ?? [];
     const workerId = resolveWorkerId(o, io);
     const say = (line: string) => io.stderr(`[${workerId}] ${line}\n`);
@@ -111,7 +111,11 @@ export const WORK_COMMAND: CliCommand = {
       client.close(); // an open connection would keep this process from exiting with the error
       throw e;
     }
-    say(`registered; waiting for tasks${capabilities.length ? ` needing only ${capabilities.join(', ')}` : ''}`);
+    say(
+      capabilities.length
+        ? `registered with capabilities ${capabilities.join(', ')}; waiting for tasks that need no capability or only ${capabilities.length === 1 ? 'that one' : 'some of these'}`
+        : 'registered without capabilities; waiting for tasks that need none',
+    );
 
     let stopping = false;
     let crashed: string | undefined;
@@ -278,7 +282,9 @@ export const WORK_COMMAND: CliCommand = {
           crashed = crash;
           const error = failureMessage(result, runTimeoutS);
           const reply = await finish(lease, () => client.call(TaskFail, { ...lease, error, ...usage }), error);
-          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? ', will be retried' : ', dead-lettered'}${costText(usage.usage)}`);
+          say(
+            `✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? `, will be retried${reply.retry_at ? ` ${relative(reply.retry_at)}` : ''}` : ', dead-lettered'}${costText(usage.usage)}`,
+          );
         }
       } catch (e) {
         say(`could not report ${task.id}: ${(e as Error).message}`);

@@ -5,6 +5,7 @@
 // adopts and stops the workers.
 import { z } from 'zod';
 import { command } from './command';
+import { MAX_DURATION_SECONDS, seconds } from './durations';
 import { Capability, WorkerId } from './model';
 import { Budget } from './usage';
 import { ModelName, Usd } from './usage-record';
@@ -19,7 +20,6 @@ export const TargetName = z
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 const MAX_COUNT = 100;
-const WEEK_S = 7 * 24 * 3600;
 
 export const ISOLATIONS = ['shared', 'worktree'] as const;
 export const USAGE_PARSERS = ['claude', 'codex'] as const;
@@ -37,7 +37,7 @@ const targetFields = {
   max: z.number().int().min(0).max(MAX_COUNT).optional().describe('At most this many, while ready tasks wait (default: min)'),
   isolation: z.enum(ISOLATIONS).optional().describe('worktree: each worker its own git worktree (harness isolate); shared: the workspace (default)'),
   env: z.record(EnvName, z.string().max(10_000)).optional().describe('Extra environment of its workers'),
-  idle_timeout_seconds: z.number().positive().max(WEEK_S).optional().describe('A worker above min idle this long is stopped (default 300)'),
+  idle_timeout_seconds: seconds(MAX_DURATION_SECONDS).optional().describe('A worker above min idle this long is stopped (default 300)'),
   usage: z.enum(USAGE_PARSERS).optional().describe("Read the usage and cost of each run from the agent's JSON output (harness work --usage)"),
   usage_model: ModelName.optional().describe('The model to price Codex tokens with (default: the -m/--model in the command)'),
   budget_usd: Usd.optional().describe('A budget for the work of its workers: once spent, they claim nothing more'),
