@@ -117,6 +117,17 @@ describe('--format text (real processes)', function () {
     } finally {
       watch.kill();
     }
+    // Worker targets: a worker started (it runs `true` for the tasks left), restarted, removed.
+    await run('target add', ['fleet', '--min', '1', '--idle-timeout', '60', '--', 'true'], undefined, /^fleet {2}ok {2}\d running of 1 {2}\$0\.00\n/);
+    await run('target list', [], undefined, /^fleet {2}ok/);
+    await run('target scale', ['fleet', '--max', '2'], undefined, /^fleet {2}ok {2}\d running of 1–2 /);
+    await run('target reset', ['fleet'], undefined, /^fleet {2}ok/);
+    await run('worker restart', ['fleet-1'], undefined, /^fleet {2}ok/);
+    await run('target remove', ['fleet'], undefined, /^removed fleet/);
+    await run('budget set', ['--group', 'g', '5'], undefined, /^group g: \$0\.00 of \$5\.00 \(\$5\.00 left\)\n$/);
+    await run('budget list', [], undefined, /^group g: \$0\.00 of \$5\.00/);
+    await run('usage', ['--by', 'group'], undefined, /^group +cost +attempts +tokens\ntotal +\$0\.00 +0 attempts +0 in, 0 out/);
+    await run('budget remove', ['--group', 'g'], undefined, /^removed\n$/);
     // `harness mcp` speaks the MCP protocol on stdio: it has no output for people.
     const notText = new Set(['mcp']);
     assert.deepEqual(
