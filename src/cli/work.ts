@@ -105,18 +105,6 @@ export const WORK_COMMAND: CliCommand = {
         capabilities,
         pid: process.pid,
       });
-    try {
-      await register();
-    } catch (e) {
-      client.close(); // an open connection would keep this process from exiting with the error
-      throw e;
-    }
-    say(
-      capabilities.length
-        ? `registered with capabilities ${capabilities.join(', ')}; waiting for tasks that need no capability or only ${capabilities.length === 1 ? 'that one' : 'some of these'}`
-        : 'registered without capabilities; waiting for tasks that need none',
-    );
-
     let stopping = false;
     let crashed: string | undefined;
     let current: { task: Task; cancel: () => void } | undefined;
@@ -130,8 +118,22 @@ export const WORK_COMMAND: CliCommand = {
     };
     // A closed terminal (SIGHUP) is a stop too. Output nobody reads any more (the supervisor
     // that piped it is gone) must not end the worker: it goes on, its output dropped.
+    // Caught before registering: a stop that lands while the registration is under way still
+    // deregisters (the supervisor stops a worker whose target was removed as it started).
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     for (const signal of signals) process.on(signal, onSigint);
+    try {
+      await register();
+    } catch (e) {
+      for (const signal of signals) process.off(signal, onSigint);
+      client.close(); // an open connection would keep this process from exiting with the error
+      throw e;
+    }
+    say(
+      capabilities.length
+        ? `registered with capabilities ${capabilities.join(', ')}; waiting for tasks that need no capability or only ${capabilities.length === 1 ? 'that one' : 'some of these'}`
+        : 'registered without capabilities; waiting for tasks that need none',
+    );
     const ignoreBrokenPipe = () => {};
     process.stdout.on('error', ignoreBrokenPipe);
     process.stderr.on('error', ignoreBrokenPipe);

@@ -240,7 +240,8 @@ export class Fleet {
     this.budgets.drop(tx, 'target', name);
     const stopping: string[] = [];
     for (const s of this.store.fleet.slots(name)) {
-      if (s.state === 'backoff' || (s.state === 'starting' && s.pid === null)) {
+      // A starting slot may have a process on its way: it is stopped once it runs, not forgotten.
+      if (s.state === 'backoff') {
         tx.w.apply({ op: 'slot_delete', target: name, slot: s.slot });
       } else {
         tx.w.apply({ op: 'slot', row: { ...s, state: 'stopping' } });

@@ -69,6 +69,8 @@ interface Host {
 
 /** Pids of every worker process the tests' coordinators started: killed after each test. */
 const workerPids = new Set<number>();
+/** Coordinators of the current test: stopped cleanly after it (which stops their workers). */
+const serves = new Set<ServeProcess>();
 
 async function connect(socket: string): Promise<{ client: HarnessClient; events: Events }> {
   const client = await HarnessClient.connect(socket, { retryForMs: 5000 });
@@ -87,6 +89,7 @@ function workspace(config: object): { dir: string; socket: string } {
 
 async function host(dir: string, socket: string): Promise<Host> {
   const serve = await ServeProcess.start(dir, socket);
+  serves.add(serve);
   const { client, events } = await connect(socket);
   return { dir, socket, serve, client, events, env: childEnv({ HARNESS_SOCKET: socket, HARNESS_WORKER_ID: 'test-person' }) };
 }
@@ -103,6 +106,8 @@ describe('worker targets with real processes', function () {
   this.timeout(120_000);
   before(() => ensureCliBuilt());
   afterEach(async () => {
+    await Promise.all([...serves].map((s) => s.stop('SIGTERM').catch(() => {})));
+    serves.clear();
     await cleanupAll();
     for (const pid of workerPids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     workerPids.clear();
@@ -216,7 +221,11 @@ describe('worker targets with real processes', function () {
 
   it('two coordinators racing for one folder (two windows) do not double a target, then or after a restart', async () => {
     const { dir, socket } = workspace({ targets: { pair: { command: ['true'], min: 2, max: 2 } } });
-    const race = () => [ServeProcess.spawn(['--worktree', dir, '--socket', socket], childEnv()), ServeProcess.spawn(['--worktree', dir, '--socket', socket], childEnv())];
+    const race = () => {
+      const pair = [ServeProcess.spawn(['--worktree', dir, '--socket', socket], childEnv()), ServeProcess.spawn(['--worktree', dir, '--socket', socket], childEnv())];
+      for (const s of pair) serves.add(s);
+      return pair;
+    };
     const [a, b] = race();
     const winner = await Promise.any([a!.ready.then(() => a!), b!.ready.then(() => b!)]);
     const loser = winner === a ? b! : a!;

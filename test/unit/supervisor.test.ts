@@ -27,6 +27,8 @@ class FakeLauncher implements WorkerLauncher {
   readonly adopted: Array<{ spec: LaunchSpec; pid: number }> = [];
   private nextPid = 1000;
   failNext: string | undefined;
+  /** A stopped process takes its time to end: it ends when the test says (`exit`). */
+  lingerOnStop = false;
 
   async launch(spec: LaunchSpec): Promise<LaunchedWorker> {
     if (this.failNext) {
@@ -43,7 +45,14 @@ class FakeLauncher implements WorkerLauncher {
       exit: (e) => resolve({ code: 0, signal: null, tail: '', ...e }),
     };
     this.started.push(p);
-    return { pid: p.pid, exited, stop: () => ((p.stopped = true), p.exit({ code: 0 })) };
+    return {
+      pid: p.pid,
+      exited,
+      stop: () => {
+        p.stopped = true;
+        if (!this.lingerOnStop) p.exit({ code: 0 });
+      },
+    };
   }
 
   adopt(spec: LaunchSpec, pid: number): LaunchedWorker {
@@ -340,17 +349,67 @@ describe('supervisor of worker targets (injected clock, fake processes)', () => 
   });
 
   it('Restart Worker stops the process and starts the slot again at once, without counting a crash', async () => {
-    await c.fleet.add({ name: 'r', command: ['x'], min: 1, max: 1 }, { source: 'cli' });
+    // Room for two, and a ready task: the restart must not look like one worker fewer.
+    await c.fleet.add({ name: 'r', command: ['x'], min: 1, max: 2 }, { source: 'cli' });
+    await c.addTasks([{ id: 'waiting' }]);
     sup.start();
     await settle();
     const first = launcher.live()[0]!;
+    launcher.lingerOnStop = true;
     await sup.restart('r-1');
+    // A reconcile while the old process is still ending.
+    await advance(1000);
+    assert.equal(launcher.started.length, 1, 'nothing started while the old process ends');
+    first.exit({ code: 0 });
     await settle();
     assert.ok(first.stopped);
     assert.equal(launcher.live().length, 1);
     assert.notEqual(launcher.live()[0], first);
     assert.ok(store.fleet.slots('r')[0]!.generation > 1);
+    assert.equal(launcher.started.length, 2, 'the old process and its replacement; no second slot');
+    assert.deepEqual(store.fleet.slots('r').map((x) => x.slot), [1]);
     assert.equal(c.fleet.get('r').crashes, 0);
+  });
+
+  it('a worker being restarted when its target is scaled below it is not started again', async () => {
+    await c.fleet.add({ name: 'r', command: ['x'], min: 2, max: 2 }, { source: 'cli' });
+    sup.start();
+    await settle();
+    assert.equal(launcher.live().length, 2);
+    launcher.lingerOnStop = true;
+    const second = launcher.live().find((p) => p.spec.worker_id === 'r-2')!;
+    await sup.restart('r-2');
+    await c.fleet.scale('r', { min: 1, max: 1 });
+    await settle();
+    second.exit({ code: 0 });
+    await advance(1000);
+    assert.equal(launcher.started.length, 2, 'no new process for slot 2');
+    assert.deepEqual(store.fleet.slots('r').map((x) => x.slot), [1]);
+  });
+
+  it('a target removed while its worker is starting: the process is stopped once it runs, never left behind', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: WorkerLauncher = {
+      stopOnClose: true,
+      launch: async (spec) => {
+        await gate;
+        return launcher.launch(spec);
+      },
+      adopt: (spec, pid) => launcher.adopt(spec, pid),
+    };
+    await sup.close(0);
+    sup = newSupervisor(slow);
+    await c.fleet.add({ name: 'gone', command: ['x'], min: 1 }, { source: 'cli' });
+    sup.start();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(store.fleet.slots('gone')[0]?.state, 'starting');
+    await c.fleet.remove('gone');
+    release();
+    await settle();
+    assert.equal(launcher.started.length, 1);
+    assert.ok(launcher.started[0]!.stopped, 'stopped as soon as it ran');
+    assert.deepEqual(store.fleet.slots(), [], 'and its slot freed');
   });
 
   it('a worker that cannot be started counts as a crash', async () => {

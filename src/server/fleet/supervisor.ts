@@ -178,6 +178,11 @@ export class Supervisor {
         await this.recover(slot, target);
       }
     }
+    // A process whose slot is gone (or started again since) belongs to no one: it stops.
+    for (const w of [...this.watched.values()]) {
+      const current = this.store.fleet.slots(w.target).find((s) => s.slot === w.slot);
+      if (current?.generation !== w.generation && !this.launching.has(w.worker_id)) await this.stop(w);
+    }
     for (const target of this.store.fleet.targets()) {
       if (this.closed) return;
       await this.scale(target);
@@ -242,6 +247,7 @@ export class Supervisor {
   private observe(slot: SlotRow, now: number): SlotObservation {
     const { worker_id, slot: n } = slot;
     if (slot.state === 'backoff') return { worker_id, slot: n, state: 'backoff' };
+    if (slot.state === 'stopping') return { worker_id, slot: n, state: 'starting' }; // restarting
     const instance = this.store.getInstance(worker_id);
     // Heard from since this process started: the registration is its own, not its predecessor's.
     const heard = instance?.status === 'live' && slot.started_at !== null && instance.last_seen >= slot.started_at;
@@ -266,14 +272,20 @@ export class Supervisor {
 
   private async scale(target: TargetRow): Promise<void> {
     const now = this.clock.now();
-    const slots = this.store.fleet.slots(target.name).filter((s) => s.state !== 'stopping');
+    // A worker being restarted keeps its place: it is not one fewer.
+    const slots = this.store.fleet.slots(target.name).filter((s) => s.state !== 'stopping' || this.watched.get(s.worker_id)?.restart);
     const decision = decideScale(target, slots.map((s) => this.observe(s, now)), this.readyFor(target));
     const stopping = new Set(decision.stop);
+    // A surplus worker being restarted is not started again.
+    for (const id of stopping) {
+      const w = this.watched.get(id);
+      if (w) w.restart = false;
+    }
     // Idle workers started under an older definition of the target make way for new ones.
     const definition = definitionOf(target);
     for (const s of slots) {
       const w = this.watched.get(s.worker_id);
-      if (w && w.definition !== null && w.definition !== definition && this.idleSince.has(s.worker_id)) {
+      if (w && !stopping.has(s.worker_id) && w.definition !== null && w.definition !== definition && this.idleSince.has(s.worker_id)) {
         w.restart = true;
         stopping.add(s.worker_id);
       }
@@ -359,9 +371,11 @@ export class Supervisor {
       this.kick();
       return;
     }
-    this.watch(slot, handle, definitionOf(target));
-    await this.fleet.slotRunning(target.name, slot.slot, slot.generation, handle.pid, this.host);
+    const w = this.watch(slot, handle, definitionOf(target));
+    const running = await this.fleet.slotRunning(target.name, slot.slot, slot.generation, handle.pid, this.host);
     this.o.log.info(`started worker ${slot.worker_id}${handle.pid ? ` (pid ${handle.pid})` : ''}`);
+    // Its target removed (or the slot freed) while it started: stopped now, not at the next tick.
+    if (!running || running.state === 'stopping') await this.stop(w);
   }
 
   private watch(slot: SlotRow, handle: LaunchedWorker, definition: string | null): Watched {
