@@ -42,7 +42,7 @@ const workerCounts = (s: PeerSystem) => s.workers ?? WORKERS;
 const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
 
 async function measure(options: BenchOptions, entry: SystemResults, dir: string, workers: number, tasks: number): Promise<PeerLoadResult | undefined> {
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); // owner-only: the coordinator's socket goes in it
   try {
     let started;
     try {

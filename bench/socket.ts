@@ -274,7 +274,7 @@ async function withCoordinator<T>(
   fn: (pid: number, importMs: number) => Promise<T>,
 ): Promise<T> {
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); // owner-only: the socket goes in it
   const serve = await startServe(options.root, dir, path.join(dir, 's.sock'), nodeFlags);
   try {
     const client = await HarnessClient.connect(serve.socket);

@@ -4,6 +4,7 @@ import { TASK_COMMANDS, type CliCommand } from './commands';
 import { processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { EXEC_COMMAND } from './exec';
 import { FLEET_CLI_COMMANDS } from './fleet';
+import { MCP_COMMAND, MCP_CONFIG_COMMAND } from './mcp';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { RECOVER_COMMAND } from './recover';
 import { ISOLATION_CLI_COMMANDS } from './isolation';
@@ -39,6 +40,8 @@ export const COMMANDS: CliCommand[] = [
   WATCH_COMMAND,
   RECOVER_COMMAND,
   WORKER_ID,
+  MCP_COMMAND,
+  MCP_CONFIG_COMMAND,
   ...PRIMITIVE_CLI_COMMANDS,
   ...ISOLATION_CLI_COMMANDS,
   ...FLEET_CLI_COMMANDS,

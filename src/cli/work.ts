@@ -9,7 +9,7 @@ import { usageReader, type AgentUsageReader, type UsageFormat } from './agent-us
 import { DURATIONS, integer, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId, UsageError } from './context';
-import { ResilientClient } from './resilient-client';
+import { ResilientClient } from '../client/resilient-client';
 import { relative } from './table';
 
 const USAGE =

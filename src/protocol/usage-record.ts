@@ -20,20 +20,20 @@ export const ModelUsageInput = z.strictObject({
 export const UsageInput = z
   .strictObject({
     agent: z.string().min(1).max(100).optional().describe('The agent that did the work, e.g. claude-code, codex'),
-    model: ModelName.optional().describe('The model (the main one, when models lists several)'),
-    input_tokens: Tokens.optional().describe('Input tokens not read from a cache (all models)'),
+    model: ModelName.optional().describe('The (main) model'),
+    input_tokens: Tokens.optional().describe('Input tokens not read from a cache'),
     output_tokens: Tokens.optional(),
     cache_read_tokens: Tokens.optional().describe('Input tokens read from the prompt cache'),
     cache_write_tokens: Tokens.optional().describe('Input tokens written to the prompt cache'),
-    cost_usd: Usd.optional().describe('What the attempt cost in USD; left out, it is priced from the bundled price table by model and tokens'),
-    session_id: z.string().min(1).max(200).optional().describe("The agent's own session id (to find its transcript)"),
+    cost_usd: Usd.optional().describe('What it cost in USD; left out, priced by model and tokens from the bundled table'),
+    session_id: z.string().min(1).max(200).optional().describe("The agent's session id"),
     source: z.string().min(1).max(100).optional().describe('Where the figures came from, e.g. claude-result, codex-turns (default: reported)'),
     models: z.record(ModelName, ModelUsageInput).optional().describe('Per model, when the attempt used several (subagents)'),
   })
   .superRefine((u, ctx) => {
     if (u.models && Object.keys(u.models).length > 50) ctx.addIssue({ code: 'custom', path: ['models'], message: 'at most 50 models' });
   })
-  .describe("What this attempt used and cost: tokens, USD, the agent's session");
+  .describe('What this attempt used and cost');
 export type UsageInput = z.output<typeof UsageInput>;
 
 export const ModelUsage = z.object({
