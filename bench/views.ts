@@ -24,6 +24,7 @@ function views(plan: readonly PlanTask[], done: number, running: number): TaskVi
     id: t.id, description: t.description, dependencies: t.dependencies, status: statuses.get(t.id)!, claimed_by: null,
     attempts: 0, max_attempts: 3, priority: t.priority, error: null, group: t.group ?? null, capabilities: [],
     started_at: null, lease_expires_at: null, completed_at: null, progress: null, result_preview: null, display_status: null,
+    cost_usd: null, usage: [],
   }));
 }
 

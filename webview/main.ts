@@ -24,6 +24,7 @@ import { type DisplayStatus, countByStatus, displayStatuses, newestRun, runLabel
 import { OutputView } from './output-view';
 import { SummaryView } from './summary-view';
 import { TaskDetail } from './task-detail';
+import { UsageView } from './usage-view';
 import { Toolbar, type ToolbarState } from './toolbar';
 
 interface VsCodeApi {
@@ -74,6 +75,7 @@ const followButton = $('follow');
 const outputNote = $('output-note');
 const output = new OutputView($('output'));
 const instances = new InstancesView($('instances'));
+const usageView = new UsageView($('usage'), $('usage-total'));
 const detail = new TaskDetail($('task-detail'), {
   taskAction: (action, task_id) => post({ type: 'taskAction', action, task_id }),
   selectRun: (runId) => selectRun(runId, { follow: false, tellHost: true }),
@@ -242,6 +244,7 @@ function showState(message: Extract<HostMessage, { type: 'state' }>, arrived: nu
   }
   if (summaryPick) summaryPick = tasksById.get(summaryPick.id) ?? summary?.running.find((t) => t.id === summaryPick!.id) ?? summary?.frontier.find((t) => t.id === summaryPick!.id) ?? summaryPick;
   instances.update(message.instances, Date.now());
+  usageView.update(message.usage);
   runList.update(runs);
   runList.setSelected(ui.selectedRunId);
   showRunHeader();

@@ -7,6 +7,7 @@ import { formatAgo, formatDuration, formatExact } from '../src/protocol/human-ti
 import type { RunView, TaskAction, TaskView } from '../src/protocol/webview';
 import type { GraphNode } from './graph-model';
 import { type DisplayStatus, STATUS_LABELS, runOutcome, truncate } from './model';
+import { formatUsd } from './usage-view';
 
 export interface TaskDetailActions {
   taskAction(action: TaskAction, taskId: string): void;
@@ -109,6 +110,13 @@ export class TaskDetail {
     fact('depends on', this.links(task.dependencies, context.statuses));
     fact('needed by', this.links(dependents, context.statuses));
     if (task.capabilities.length) fact('needs', task.capabilities.join(', '));
+    if (task.cost_usd !== null) {
+      const lines = task.usage.map(
+        (u) =>
+          `attempt ${u.attempt} by ${u.worker_id}${u.target ? ` (${u.target})` : ''}: ${u.cost_usd === null ? 'cost unknown' : formatUsd(u.cost_usd)}${u.cost_source === 'price_table' ? ' (priced)' : ''}, ${u.input_tokens} in, ${u.output_tokens} out${u.model ? `, ${u.model}` : ''}`,
+      );
+      fact('cost', formatUsd(task.cost_usd), lines.join('\n'));
+    }
     if (task.source) {
       // A link to where the task came from (an issue); VS Code opens http(s) links outside.
       const label = truncate(task.source.title ?? task.source.kind, 200);

@@ -22,6 +22,7 @@ import {
 import { DURATIONS, integer, jsonArg, list, required, secondsOf, str, type CommandLineSpec, type Values } from './args';
 import { connect, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { githubIssuesPlan, readGithubIssues } from './github-issues';
+import type { UsageInput } from '../protocol/usage';
 import { printReply } from './output';
 import { taskListText, taskText } from './task-text';
 import { claimText, instancesText, pingText, planText, statusText, taskChanged } from './text';
@@ -53,13 +54,19 @@ export async function call<D extends AnyCommand>(opts: GlobalOptions, io: Io, co
   return printReply(await withClient(opts, io, send), io, opts, text);
 }
 
+/** `--usage JSON`: what the attempt used and cost, checked by the coordinator against the schema. */
+function usageArg(v: Values, usage: string): { usage?: UsageInput } {
+  const text = str(v, 'usage');
+  return text === undefined ? {} : { usage: jsonArg(text, '--usage', usage) as UsageInput };
+}
+
 const capability = { type: 'string', multiple: true, short: 'c' } as const;
 const id = { type: 'string' } as const;
 
 const U = {
   claim: 'harness task claim [--capability C]... [--worker ID]',
-  complete: 'harness task complete --id ID [--result JSON] [--token N]',
-  fail: 'harness task fail --id ID --error MSG [--no-retry] [--token N]',
+  complete: 'harness task complete --id ID [--result JSON] [--usage JSON] [--token N]',
+  fail: 'harness task fail --id ID --error MSG [--no-retry] [--usage JSON] [--token N]',
   heartbeat: 'harness task heartbeat --id ID [--token N]',
   release: 'harness task release --id ID [--token N]',
   add:
@@ -120,7 +127,7 @@ export const TASK_COMMANDS: CliCommand[] = [
     name: 'task complete',
     usage: U.complete,
     summary: 'complete a task you hold',
-    options: { id, result: { type: 'string' }, token: { type: 'string' } },
+    options: { id, result: { type: 'string' }, usage: { type: 'string' }, token: { type: 'string' } },
     run: (v, _p, o, io) =>
       call(
         o,
@@ -131,6 +138,7 @@ export const TASK_COMMANDS: CliCommand[] = [
           task_id: required(v, 'id', U.complete),
           fencing_token: integer(v, 'token', U.complete),
           ...(str(v, 'result') !== undefined ? { result: jsonArg(str(v, 'result')!, '--result', U.complete) } : {}),
+          ...usageArg(v, U.complete),
         },
         (d) => taskChanged(d.task),
       ),
@@ -139,7 +147,7 @@ export const TASK_COMMANDS: CliCommand[] = [
     name: 'task fail',
     usage: U.fail,
     summary: 'fail a task you hold (retried while attempts last)',
-    options: { id, error: { type: 'string' }, 'no-retry': { type: 'boolean' }, token: { type: 'string' } },
+    options: { id, error: { type: 'string' }, 'no-retry': { type: 'boolean' }, usage: { type: 'string' }, token: { type: 'string' } },
     run: (v, _p, o, io) =>
       call(
         o,
@@ -151,6 +159,7 @@ export const TASK_COMMANDS: CliCommand[] = [
           error: required(v, 'error', U.fail),
           retry: !v['no-retry'],
           fencing_token: integer(v, 'token', U.fail),
+          ...usageArg(v, U.fail),
         },
         (d) => taskChanged(d.task),
       ),

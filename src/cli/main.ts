@@ -3,6 +3,7 @@ import { asksForText, durationHelp, readCommandLine } from './args';
 import { TASK_COMMANDS, type CliCommand } from './commands';
 import { processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { EXEC_COMMAND } from './exec';
+import { FLEET_CLI_COMMANDS } from './fleet';
 import { MCP_COMMAND, MCP_CONFIG_COMMAND } from './mcp';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { RECOVER_COMMAND } from './recover';
@@ -43,6 +44,7 @@ export const COMMANDS: CliCommand[] = [
   MCP_CONFIG_COMMAND,
   ...PRIMITIVE_CLI_COMMANDS,
   ...ISOLATION_CLI_COMMANDS,
+  ...FLEET_CLI_COMMANDS,
 ];
 
 function help(): string {

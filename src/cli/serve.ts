@@ -73,6 +73,8 @@ export const SERVE_COMMAND: CliCommand = {
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
         // This process serves nothing else: flushing on the event loop blocks no one (files.ts).
         blockingFlush: true,
+        // Worker targets: each worker is this same CLI's `harness work`.
+        fleet: { harness: { argv: [process.execPath, require.main?.filename ?? process.argv[1]!] } },
         config,
         log,
         ...(webhooks ? { webhooks } : {}),

@@ -29,7 +29,7 @@ export function taskChanged(t: Task): string {
 }
 
 export function claimText(d: ClaimResult): string {
-  if (!d.task) return 'no task is ready for this worker\n';
+  if (!d.task) return `no task is ready for this worker${d.held_back?.length ? ` (held back: the budget of ${d.held_back.join(', ')} is spent)` : ''}\n`;
   const why = d.is_retry ? ' (you already held it: lease renewed)' : d.is_reclaim ? ' (taken over from a worker whose lease ran out)' : '';
   return `claimed ${d.task.id}${why}: ${clip(d.task.description, 200) || '(no description)'}\n` + taskChanged(d.task);
 }

@@ -4,14 +4,33 @@ import { ErrorCode, HarnessError } from '../protocol/errors';
 import { InstanceDeregister, InstanceHeartbeat, InstanceRegister } from '../protocol/instances';
 import type { Task } from '../protocol/model';
 import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease, type ClaimResult } from '../protocol/tasks';
+import type { UsageInput } from '../protocol/usage';
+import { usageReader, type AgentUsageReader, type UsageFormat } from './agent-usage';
 import { DURATIONS, integer, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
-import { resolveSocket, resolveWorkerId } from './context';
+import { resolveSocket, resolveWorkerId, UsageError } from './context';
 import { ResilientClient } from '../client/resilient-client';
 import { relative } from './table';
 
 const USAGE =
-  'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] -- CMD ARGS...';
+  'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] [--usage claude|codex [--usage-model M]] [--exit-on-crash] -- CMD ARGS...';
+
+/** How often an idle worker tells the coordinator it is alive (well within the 60 s stale timeout). */
+const IDLE_HEARTBEAT_MS = 10_000;
+
+/** `harness work --exit-on-crash` exits with this when the command crashed: its supervisor restarts it. */
+export const EXIT_CRASHED = 3;
+
+/**
+ * A run that means the worker, not the task, is broken: the command could not be started (not
+ * found, not executable) or died of a signal nobody sent it (a segfault, the OOM killer). A
+ * non-zero exit is the task failing, and the worker goes on.
+ */
+export function crashOf(r: RunResult): string | undefined {
+  if (r.returncode === 127 || r.returncode === 126) return `the command could not be started (exit code ${r.returncode})`;
+  if (r.signal_name && !r.timed_out && !r.cancelled) return `the command was killed by ${r.signal_name}`;
+  return undefined;
+}
 
 /**
  * `{id}` and `{description}` in the command's arguments become the task's, each inside the one
@@ -44,6 +63,11 @@ function failureMessage(r: RunResult, timeoutS: number): string {
 /** A completion's or failure's reply: the task, and the next claim when one was asked for. */
 type Finished = { task: Task; next?: ClaimResult };
 
+function costText(usage: UsageInput | undefined): string {
+  if (!usage) return '';
+  return usage.cost_usd !== undefined ? ` ($${usage.cost_usd.toFixed(4)})` : ' (usage reported)';
+}
+
 export const WORK_COMMAND: CliCommand = {
   name: 'work',
   usage: USAGE,
@@ -53,10 +77,19 @@ export const WORK_COMMAND: CliCommand = {
     'max-tasks': { type: 'string' },
     name: { type: 'string' },
     shell: { type: 'boolean' },
+    usage: { type: 'string' },
+    'usage-model': { type: 'string' },
+    'exit-on-crash': { type: 'boolean' },
   },
   durations: { timeout: DURATIONS.workTimeout, 'idle-exit': DURATIONS.idleExit, 'kill-after': DURATIONS.killAfter },
   positionals: { min: 1, max: Infinity },
   async run(v, command, o, io) {
+    const usageFormat = v.usage as string | undefined;
+    if (usageFormat !== undefined && usageFormat !== 'claude' && usageFormat !== 'codex') {
+      throw new UsageError(`--usage must be claude or codex, got ${JSON.stringify(usageFormat)}`, USAGE);
+    }
+    if (v['usage-model'] !== undefined && usageFormat === undefined) throw new UsageError('--usage-model needs --usage', USAGE);
+    const exitOnCrash = v['exit-on-crash'] === true;
     const timeoutS = secondsOf(v, 'timeout');
     const maxTasks = integer(v, 'max-tasks', USAGE);
     const idleExitS = secondsOf(v, 'idle-exit');
@@ -75,19 +108,8 @@ export const WORK_COMMAND: CliCommand = {
         capabilities,
         pid: process.pid,
       });
-    try {
-      await register();
-    } catch (e) {
-      client.close(); // an open connection would keep this process from exiting with the error
-      throw e;
-    }
-    say(
-      capabilities.length
-        ? `registered with capabilities ${capabilities.join(', ')}; waiting for tasks that need no capability or only ${capabilities.length === 1 ? 'that one' : 'some of these'}`
-        : 'registered without capabilities; waiting for tasks that need none',
-    );
-
     let stopping = false;
+    let crashed: string | undefined;
     let current: { task: Task; cancel: () => void } | undefined;
     const wake = new Set<() => void>();
     const onSigint = () => {
@@ -97,8 +119,27 @@ export const WORK_COMMAND: CliCommand = {
       current?.cancel();
       for (const w of wake) w();
     };
-    process.on('SIGINT', onSigint);
-    process.on('SIGTERM', onSigint);
+    // A closed terminal (SIGHUP) is a stop too. Output nobody reads any more (the supervisor
+    // that piped it is gone) must not end the worker: it goes on, its output dropped.
+    // Caught before registering: a stop that lands while the registration is under way still
+    // deregisters (the supervisor stops a worker whose target was removed as it started).
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const signal of signals) process.on(signal, onSigint);
+    try {
+      await register();
+    } catch (e) {
+      for (const signal of signals) process.off(signal, onSigint);
+      client.close(); // an open connection would keep this process from exiting with the error
+      throw e;
+    }
+    say(
+      capabilities.length
+        ? `registered with capabilities ${capabilities.join(', ')}; waiting for tasks that need no capability or only ${capabilities.length === 1 ? 'that one' : 'some of these'}`
+        : 'registered without capabilities; waiting for tasks that need none',
+    );
+    const ignoreBrokenPipe = () => {};
+    process.stdout.on('error', ignoreBrokenPipe);
+    process.stderr.on('error', ignoreBrokenPipe);
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
         const done = () => {
@@ -116,6 +157,13 @@ export const WORK_COMMAND: CliCommand = {
     // A worker that goes on after a task claims its next one with the completion (one request).
     const goesOn = () => !stopping && (maxTasks === undefined || done + 1 < maxTasks);
     let claimed: ClaimResult | undefined;
+    // An idle worker is alive too: it heartbeats while it waits, so it is not marked stale.
+    let lastBeat = Date.now();
+    const beatWhileIdle = () => {
+      if (Date.now() - lastBeat < IDLE_HEARTBEAT_MS) return;
+      lastBeat = Date.now();
+      heartbeatInstance();
+    };
     try {
       while (!stopping && (maxTasks === undefined || done < maxTasks)) {
         const claim = claimed ?? (await client.call(TaskClaim, { worker_id: workerId, capabilities }));
@@ -125,6 +173,7 @@ export const WORK_COMMAND: CliCommand = {
             say(`idle for ${idleExitS} s: exiting`);
             break;
           }
+          beatWhileIdle();
           await sleep(pollMs);
           pollMs = Math.min(pollMs * 2, 1000);
           continue;
@@ -133,15 +182,25 @@ export const WORK_COMMAND: CliCommand = {
         claimed = await runTask(claim.task);
         done++;
         idleSince = Date.now();
+        if (crashed) break;
       }
     } finally {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
+      for (const signal of signals) process.off(signal, onSigint);
       await client.call(InstanceDeregister, { worker_id: workerId }).catch(() => {});
       client.close();
     }
+    if (crashed) {
+      say(`${crashed}: exiting (status ${EXIT_CRASHED}) so that this worker is restarted`);
+      return EXIT_CRASHED;
+    }
     say(`done: ${done} task(s)`);
     return 0;
+
+    function heartbeatInstance(): void {
+      client.call(InstanceHeartbeat, { worker_id: workerId }).catch((e: Error) => {
+        if (e instanceof HarnessError && (e.code === ErrorCode.InstanceStale || e.code === ErrorCode.NotFound)) register().catch(() => {});
+      });
+    }
 
     /** Runs a claimed task and reports how it went; the next claim when the completion made one. */
     async function runTask(task: Task): Promise<ClaimResult | undefined> {
@@ -150,11 +209,13 @@ export const WORK_COMMAND: CliCommand = {
       const lease = { worker_id: workerId, task_id: task.id, fencing_token: task.fencing_token };
       let lost: string | undefined;
       const connection = await client.current().catch(() => undefined);
+      const argv = fillPlaceholders(command, task, v.shell === true);
+      const reader: AgentUsageReader | undefined = usageFormat ? usageReader(usageFormat as UsageFormat, argv, v['usage-model'] as string | undefined) : undefined;
       let run;
       try {
         run = await startStreamedRun(
           {
-            argv: fillPlaceholders(command, task, v.shell === true),
+            argv,
             shell: v.shell === true,
             timeoutMs: runTimeoutS * 1000,
             ...(killAfterS !== undefined ? { killGraceMs: killAfterS * 1000 } : {}),
@@ -168,11 +229,20 @@ export const WORK_COMMAND: CliCommand = {
           },
           connection,
           { worker_id: workerId, task_id: task.id },
-          (chunk) => io.stderr(chunk.data),
+          (chunk) => {
+            if (chunk.stream === 'stdout') reader?.push(chunk.data);
+            io.stderr(chunk.data);
+          },
           (m) => say(m),
         );
       } catch (e) {
-        await client.call(TaskFail, { ...lease, error: (e as Error).message, retry: false }).catch(() => {});
+        if (exitOnCrash) {
+          // The task is not at fault: it goes back to the queue untouched.
+          crashed = `the command could not be started (${(e as Error).message})`;
+          await client.call(TaskRelease, lease).catch(() => {});
+        } else {
+          await client.call(TaskFail, { ...lease, error: (e as Error).message, retry: false }).catch(() => {});
+        }
         say(`✘ ${task.id}: ${(e as Error).message}`);
         return;
       }
@@ -187,9 +257,7 @@ export const WORK_COMMAND: CliCommand = {
             run.handle.cancel();
           }
         });
-        client.call(InstanceHeartbeat, { worker_id: workerId }).catch((e: Error) => {
-          if (e instanceof HarnessError && (e.code === ErrorCode.InstanceStale || e.code === ErrorCode.NotFound)) register().catch(() => {});
-        });
+        heartbeatInstance();
       }, every);
       let result: RunResult;
       try {
@@ -202,24 +270,42 @@ export const WORK_COMMAND: CliCommand = {
       }
       if (lost) return;
       const seconds = (result.duration_ms / 1000).toFixed(1);
+      const usage = readUsage(reader, task.id);
+      const crash = exitOnCrash && !(stopping && result.cancelled) ? crashOf(result) : undefined;
       try {
         if (stopping && result.cancelled) {
           await client.call(TaskRelease, lease);
           say(`↩ ${task.id} released`);
+        } else if (crash && (result.returncode === 127 || result.returncode === 126)) {
+          crashed = crash;
+          await client.call(TaskRelease, lease);
+          say(`↩ ${task.id} released: ${crash}`);
         } else if (result.returncode === 0) {
           const done = { returncode: 0, duration_ms: result.duration_ms, stdout_tail: result.stdout_tail.slice(-4000), run_id: run.runId };
-          const reply = await finish(lease, () => client.call(TaskComplete, { ...lease, result: done, ...(goesOn() ? { next: { capabilities } } : {}) }));
-          say(`✔ ${task.id} completed in ${seconds} s`);
+          const reply = await finish(lease, () => client.call(TaskComplete, { ...lease, result: done, ...usage, ...(goesOn() ? { next: { capabilities } } : {}) }));
+          say(`✔ ${task.id} completed in ${seconds} s${costText(usage.usage)}`);
           return reply?.next;
         } else {
+          crashed = crash;
           const error = failureMessage(result, runTimeoutS);
-          const failed = (await finish(lease, () => client.call(TaskFail, { ...lease, error }), error))?.task;
-          say(`✘ ${task.id} failed (${error.split(':')[0]})${failed?.status === 'pending' ? `, will be retried${failed.retry_at ? ` ${relative(failed.retry_at)}` : ''}` : ', dead-lettered'}`);
+          const failed = (await finish(lease, () => client.call(TaskFail, { ...lease, error, ...usage }), error))?.task;
+          say(
+            `✘ ${task.id} failed (${error.split(':')[0]})${failed?.status === 'pending' ? `, will be retried${failed.retry_at ? ` ${relative(failed.retry_at)}` : ''}` : ', dead-lettered'}${costText(usage.usage)}`,
+          );
         }
       } catch (e) {
         say(`could not report ${task.id}: ${(e as Error).message}`);
       }
       return undefined;
+    }
+
+    /** The usage the agent printed, for the completion; a missing one is said, never an error. */
+    function readUsage(r: AgentUsageReader | undefined, taskId: string): { usage?: UsageInput } {
+      if (!r) return {};
+      const found = r.end();
+      if (found.usage) return { usage: found.usage };
+      say(`no usage for ${taskId}: ${found.missing}`);
+      return {};
     }
 
     /**

@@ -2,6 +2,8 @@
 // one schema. A feature adds its section here, with the schema it exports (a schema only: the
 // feature gets its parsed section from whoever runs it, and never reads the file itself).
 import { IsolationSettings } from '../isolation/config';
+import { TargetSettings } from '../protocol/targets';
+import { BudgetSettings, UsageSettings } from '../protocol/usage';
 import { WebhookSettings } from '../webhooks/config';
 import { readConfigFile, type ConfigOf } from './file';
 import { RecoverySettings } from './recovery';
@@ -10,6 +12,9 @@ export const CONFIG_SECTIONS = {
   recovery: RecoverySettings,
   isolation: IsolationSettings,
   webhooks: WebhookSettings,
+  targets: TargetSettings,
+  budgets: BudgetSettings,
+  usage: UsageSettings,
 };
 
 export type HarnessConfig = ConfigOf<typeof CONFIG_SECTIONS>;

@@ -25,6 +25,12 @@ import type { Store, StoreWriter, TaskRow } from './store';
 import { assertTransition } from './transitions';
 import { checkpointOf, GROUP_DEPENDENCY, groupStatus, type Checkpoint, type GroupStatus } from './convergence';
 import { DEFAULT_PRIMITIVE_SETTINGS, Primitives, type PrimitiveEvents } from './primitives';
+import { Budgets } from './budgets';
+import { Fleet, type FleetEvents } from './fleet';
+import type { ModelPrice } from './prices';
+import { attemptUsage } from './usage';
+import type { UsageGrouping, UsageInput, UsageRow, UsageSummary } from '../protocol/usage';
+import { sumOf, usageTotals, type UsageSum } from './usage-index';
 
 export interface CoordinatorConfig {
   /** Lease length for tasks that do not set `timeout_seconds`. */
@@ -38,6 +44,8 @@ export interface CoordinatorConfig {
   stateHistoryLimit: number;
   /** Wait between a failure and the next attempt, for tasks that do not set `retry_backoff`; null: none. */
   retryBackoff: RetryBackoff | null;
+  /** Model prices (USD per million tokens) over the bundled table: `usage.prices` in config.json. */
+  prices: Readonly<Record<string, ModelPrice>>;
 }
 
 export const DEFAULT_CONFIG: CoordinatorConfig = {
@@ -46,10 +54,11 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   staleInstanceMs: 60_000,
   instanceLimit: 0,
   retryBackoff: { strategy: 'exponential', delay_seconds: 5, max_delay_seconds: 300 },
+  prices: {},
   ...DEFAULT_PRIMITIVE_SETTINGS,
 };
 
-export interface CoordinatorEvents extends PrimitiveEvents {
+export interface CoordinatorEvents extends PrimitiveEvents, FleetEvents {
   'task:added': { tasks: Task[] };
   'task:claimed': { task: Task; worker_id: string; is_retry: boolean; is_reclaim: boolean };
   'task:heartbeat': { task: Task };
@@ -115,6 +124,10 @@ export class Coordinator {
   readonly events: TypedEmitter<CoordinatorEvents>;
   /** Locks, resource pools, shared state, mailboxes (src/core/primitives.ts). */
   readonly primitives: Primitives;
+  /** Budgets in USD on the plan, groups and targets (src/core/budgets.ts). */
+  readonly budgets: Budgets;
+  /** Worker targets and their slots (src/core/fleet.ts). */
+  readonly fleet: Fleet;
   private readonly startedAt: number;
   /** Leases we already announced as expired (task id and fencing token), to announce each once. */
   private announcedExpiries = new Set<string>();
@@ -134,6 +147,9 @@ export class Coordinator {
       onAny: (listener) => this.events.onAny(listener),
       settings: () => this.config,
     });
+    const emitting = { store, clock, emit: (name: keyof CoordinatorEvents, event: unknown) => this.events.emit(name, event as never) };
+    this.budgets = new Budgets(emitting);
+    this.fleet = new Fleet(emitting, this.budgets);
   }
 
   get settings(): Readonly<CoordinatorConfig> {
@@ -258,19 +274,24 @@ export class Coordinator {
     const have = new Set(capabilities ?? this.store.getInstance(worker_id)?.capabilities ?? []);
     const capable = (t: TaskRow) => t.capabilities.every((c) => have.has(c));
     const now = this.nowIso();
-    const fits = this.primitives.pools.claimFilter();
-    const accept = (t: TaskRow) => capable(t) && fits(t);
     const held = this.store.heldBy(worker_id).find((t) => t.lease_expires_at! > now);
     if (held) {
       const task = this.put(tx, { ...held, started_at: now, lease_expires_at: this.leaseEnd(held) });
       tx.emit('task:claimed', { task, worker_id, is_retry: true, is_reclaim: false });
       return { task, is_retry: true, is_reclaim: false };
     }
+    const budgets = this.budgets.gate(worker_id);
+    if (budgets.closed.length > 0) return { task: null, is_retry: false, is_reclaim: false, held_back: budgets.closed };
+    const fits = this.primitives.pools.claimFilter();
+    const accept = (t: TaskRow) => capable(t) && fits(t) && budgets.allows(t);
     for (;;) {
       const expired = this.store.firstExpired(now, accept);
       const ready = this.store.firstReady(now, accept, have);
       const pick = expired && (!ready || expired.priority >= ready.priority) ? expired : ready;
-      if (!pick) return { task: null, is_retry: false, is_reclaim: false };
+      if (!pick) {
+        const heldBack = budgets.heldBack();
+        return { task: null, is_retry: false, is_reclaim: false, ...(heldBack.length > 0 ? { held_back: heldBack } : {}) };
+      }
       const isReclaim = pick === expired;
       if (isReclaim && pick.attempts >= pick.max_attempts) {
         this.deadLetter(tx, pick, `lease expired on attempt ${pick.attempts} of ${pick.max_attempts} (held by ${pick.claimed_by})`);
@@ -453,21 +474,25 @@ export class Coordinator {
       duration_ms: row.started_at ? now - Date.parse(row.started_at) : null,
       lease_expires_at: null,
       result: (p.result ?? null) as Json,
+      ...this.withUsage(row, p.worker_id, p.usage),
     });
     for (const id of this.store.dependents(row.id)) {
       const dependent = this.store.getTask(id)!;
       this.put(tx, { ...dependent, unmet_deps: Math.max(0, dependent.unmet_deps - 1) });
     }
     tx.emit('task:completed', { task });
+    this.noteSpending(tx, row, p.worker_id, p.usage);
     return task;
   }
 
   async fail(p: Params<typeof TaskFail>): Promise<Task> {
     return this.mutate((tx) => {
-      const row = this.held(p);
+      const held = this.held(p);
+      const row = { ...held, ...this.withUsage(held, p.worker_id, p.usage) };
       if (!(p.retry ?? DEFAULT_FAIL_RETRY) || row.attempts >= row.max_attempts) {
         const task = this.deadLetter(tx, row, p.error);
         tx.emit('task:failed', { task, will_retry: false });
+        this.noteSpending(tx, row, p.worker_id, p.usage);
         return task;
       }
       assertTransition(row.id, row.status, 'pending', 'fail');
@@ -482,8 +507,27 @@ export class Coordinator {
         ...(wait > 0 ? { retry_at: iso(this.clock.now() + wait * 1000) } : {}),
       });
       tx.emit('task:failed', { task, will_retry: true });
+      this.noteSpending(tx, row, p.worker_id, p.usage);
       return task;
     });
+  }
+
+  /** The task's usage with this attempt's added (nothing when none was reported). */
+  private withUsage(row: TaskRow, workerId: string, usage: UsageInput | undefined): Pick<TaskRow, 'usage'> | {} {
+    if (!usage) return {};
+    const entry = attemptUsage(usage, {
+      attempt: row.attempts,
+      worker_id: workerId,
+      target: this.store.fleet.slotOfWorker(workerId)?.target ?? null,
+      now: this.nowIso(),
+      prices: this.config.prices,
+    });
+    return { usage: [...(row.usage ?? []).filter((u) => u.attempt !== row.attempts), entry] };
+  }
+
+  /** After usage was added: budgets it spent are marked and announced. */
+  private noteSpending(tx: Tx, row: TaskRow, workerId: string, usage: UsageInput | undefined): void {
+    if (usage) this.budgets.noteSpending(tx, row.group, this.store.fleet.slotOfWorker(workerId)?.target ?? null);
   }
 
   /** Gives a claimed task back without using up an attempt. */
@@ -572,6 +616,19 @@ export class Coordinator {
       groups: Object.fromEntries(names.slice(0, STATUS_MAX_GROUPS).map((name) => [name, groups.get(name)!])),
       groups_truncated: names.length > STATUS_MAX_GROUPS,
     };
+  }
+
+  // ---- usage ----
+
+  /** The total, and rows per task, worker, target or group, most expensive first (at most `limit`). */
+  usageSummary({ by = 'plan', limit = 1000 }: Params<typeof UsageSummary>): ResultOf<typeof UsageSummary> {
+    let sums: Array<[string, UsageSum]>;
+    if (by === 'plan') sums = [];
+    else if (by === 'task') sums = this.store.tasksWithUsage().map((id) => [id, sumOf(this.store.getTask(id)?.usage)]);
+    else sums = [...this.store.usageBy(by)];
+    sums.sort(([ka, a], [kb, b]) => b.cost_nano - a.cost_nano || b.attempts - a.attempts || (ka < kb ? -1 : 1));
+    const rows: UsageRow[] = sums.slice(0, limit).map(([key, sum]) => ({ key, ...usageTotals(sum) }));
+    return { by: by as UsageGrouping, total: usageTotals(this.store.usageTotal()), rows, truncated: sums.length > limit, budgets: this.budgets.list() };
   }
 
   // ---- instances ----

@@ -5,9 +5,10 @@ import type { Change } from './store';
 /**
  * The record format this program writes. Version 0 (no `v` field) is what the first releases
  * wrote: the same changes, read the same way. A record of a newer version is refused, never
- * guessed at: a newer program may have changed what a change means.
+ * guessed at: a newer program may have changed what a change means. 2: records may hold
+ * targets, slots and budgets (a program of format 1 would drop them unnoticed).
  */
-export const JOURNAL_FORMAT = 1;
+export const JOURNAL_FORMAT = 2;
 
 /**
  * One committed transaction: the format, its sequence number and its changes. The same record is

@@ -1,8 +1,10 @@
+import { isFleetChange, MemoryFleet } from './fleet-rows';
 import { deepFreeze } from './freeze';
 import type { Instance, TaskStatus } from './model';
 import { MemoryPrimitives, type Undo } from './primitive-store';
 import type { Change, StoreReader, TaskPageQuery, TaskRow, TaskSummary } from './store';
 import { TaskIndex } from './task-index';
+import { UsageIndex, type UsageKey, type UsageSum } from './usage-index';
 
 const ms = (iso: string) => Date.parse(iso);
 
@@ -26,11 +28,21 @@ export class MemoryState implements StoreReader {
   private readonly instances = new Map<string, Instance>();
   private readonly meta = new Map<string, string>();
   readonly primitives = new MemoryPrimitives();
+  readonly fleet = new MemoryFleet();
+  private readonly usage = new UsageIndex();
 
   protected applyChange(c: Change): Undo {
+    if (isFleetChange(c)) return this.fleet.apply(c);
     switch (c.op) {
-      case 'task':
-        return this.tasks.put(freezeRow(c.row));
+      case 'task': {
+        const before = this.tasks.get(c.row.id);
+        const undoRow = this.tasks.put(freezeRow(c.row));
+        const undoUsage = this.usage.replace(c.row.id, before, c.row);
+        return () => {
+          undoUsage();
+          undoRow();
+        };
+      }
       case 'instance': {
         const before = this.instances.get(c.row.worker_id);
         this.instances.set(c.row.worker_id, deepFreeze(c.row));
@@ -63,8 +75,8 @@ export class MemoryState implements StoreReader {
   countTasks(): Record<TaskStatus, number> {
     return this.tasks.counts();
   }
-  countReady(nowIso: string): number {
-    return this.tasks.countReady(ms(nowIso));
+  countReady(nowIso: string, capabilities?: ReadonlySet<string>): number {
+    return this.tasks.countReady(ms(nowIso), capabilities);
   }
   taskSummary(): TaskSummary {
     return this.tasks.summary();
@@ -96,8 +108,20 @@ export class MemoryState implements StoreReader {
   getMeta(key: string): string | undefined {
     return this.meta.get(key);
   }
-  /** Rows of every kind held now (tasks and instances; the primitives' few rows aside). */
+  usageTotal(): UsageSum {
+    return this.usage.total();
+  }
+  usageBy(by: UsageKey): Map<string, UsageSum> {
+    return this.usage.by(by);
+  }
+  usageOf(by: UsageKey, key: string): UsageSum {
+    return this.usage.of(by, key);
+  }
+  tasksWithUsage(): string[] {
+    return [...this.usage.taskIds()];
+  }
+  /** Rows of every kind held now (tasks, instances, targets; the primitives' few rows aside). */
   get rowCount(): number {
-    return this.tasks.size + this.instances.size + this.meta.size;
+    return this.tasks.size + this.instances.size + this.meta.size + this.fleet.size;
   }
 }

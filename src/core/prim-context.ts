@@ -25,9 +25,17 @@ export interface PrimitiveEvents {
 /** Every event the coordinator emits, as far as the primitives need to hear them. */
 export type AnyEventListener = (name: string, event: unknown) => void;
 
-export interface PrimitiveTx {
+/** A transaction's writer, and the events it announces once durable. */
+export interface EventTx<E> {
   w: StoreWriter;
-  emit<K extends keyof PrimitiveEvents>(name: K, event: PrimitiveEvents[K]): void;
+  emit<K extends keyof E>(name: K, event: E[K]): void;
+}
+export type PrimitiveTx = EventTx<PrimitiveEvents>;
+
+/** What `commit` needs: the store to write, and where events go once durable. */
+export interface Emitting<E> {
+  store: Store;
+  emit<K extends keyof E>(name: K, event: E[K]): void;
 }
 
 export interface PrimitiveSettings {
@@ -55,8 +63,8 @@ export interface Commit<T> {
  * Runs `fn` as one store transaction, at once; its events are emitted once it is durable. The
  * synchronous part is what lets a waiter queue decide a grant and move on without a race.
  */
-export function commit<T>(ctx: PrimitiveContext, fn: (tx: PrimitiveTx) => T): Commit<T> {
-  const events: Array<[keyof PrimitiveEvents, unknown]> = [];
+export function commit<T, E = PrimitiveEvents>(ctx: Emitting<E>, fn: (tx: EventTx<E>) => T): Commit<T> {
+  const events: Array<[keyof E, unknown]> = [];
   const { value, durable } = ctx.store.transact((w) => fn({ w, emit: (name, event) => events.push([name, event]) }));
   const done = durable.then(() => {
     for (const [name, event] of events) ctx.emit(name, event as never);

@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 import { describeError, ErrorCode, HarnessError } from './errors';
+import { isFleetChange } from './fleet-rows';
+import { applyFleetSql, FLEET_MIGRATION, FLEET_TABLES } from './snapshot-fleet';
 import { PRIMITIVES_MIGRATION, PRIMITIVE_TABLES, SqlPrimitives } from './snapshot-primitives';
 import type { Change } from './store';
 
@@ -39,6 +41,8 @@ const MIGRATIONS: readonly string[] = [
   `DROP INDEX tasks_ready;
    DROP INDEX tasks_lease;
    DROP INDEX tasks_holder;`,
+  // Worker targets, their slots, budgets (issue 15).
+  FLEET_MIGRATION,
 ];
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
@@ -132,7 +136,7 @@ export interface SnapshotContents {
 }
 
 /** The change that puts a row of each table back. */
-export type RowOp = 'task' | 'instance' | (typeof PRIMITIVE_TABLES)[number][1];
+export type RowOp = 'task' | 'instance' | (typeof PRIMITIVE_TABLES)[number][1] | (typeof FLEET_TABLES)[number][1];
 
 /**
  * Where a snapshot's rows go: meta entries one by one, table rows in chunks, each a JSON array of
@@ -168,7 +172,7 @@ export async function scanSnapshot(
     });
     // Written by this program, yet without its checksum: the header was damaged.
     if (!checked && format !== undefined && !options.ignoreChecksum) throw new Error('its checksum is missing from the header');
-    const tables: Array<readonly [string, RowOp]> = [['tasks', 'task'], ['instances', 'instance'], ...PRIMITIVE_TABLES];
+    const tables: Array<readonly [string, RowOp]> = [['tasks', 'task'], ['instances', 'instance'], ...PRIMITIVE_TABLES, ...FLEET_TABLES];
     for (const [table, op] of tables) {
       // SQLite joins a chunk of rows into one string: one crossing out of WebAssembly per chunk.
       const stmt = db.prepare(
@@ -280,7 +284,8 @@ export class SnapshotWriter {
         this.setMeta(change.key, change.value);
         return;
       default:
-        this.primitives.apply(change);
+        if (isFleetChange(change)) applyFleetSql(change, (sql, params) => this.run(sql, params));
+        else this.primitives.apply(change);
     }
   }
 

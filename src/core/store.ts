@@ -1,5 +1,7 @@
 import type { Instance, Task, TaskStatus } from './model';
+import type { FleetChange, FleetReader } from './fleet-rows';
 import type { PrimitiveChange, PrimitiveReader } from './primitive-store';
+import type { UsageKey, UsageSum } from './usage-index';
 
 /**
  * A task as the store keeps it: the public fields plus two it needs to answer "what is ready"
@@ -21,7 +23,8 @@ export type Change =
   | { op: 'instance'; row: Instance }
   | { op: 'instance_delete'; worker_id: string }
   | { op: 'meta'; key: string; value: string }
-  | PrimitiveChange;
+  | PrimitiveChange
+  | FleetChange;
 
 /** One page of tasks in `seq` order (oldest first): the ones after `afterSeq` matching the filters. */
 export interface TaskPageQuery {
@@ -53,8 +56,11 @@ export interface StoreReader {
   countTasks(): Record<TaskStatus, number>;
   /** Counts kept as tasks change: no pass over the tasks. */
   taskSummary(): TaskSummary;
-  /** Tasks a worker could claim at `nowIso`: pending, dependencies met, no retry backoff left. */
-  countReady(nowIso: string): number;
+  /**
+   * Tasks a worker could claim at `nowIso`: pending, dependencies met, no retry backoff left;
+   * with `capabilities`, only those needing no more than these.
+   */
+  countReady(nowIso: string, capabilities?: ReadonlySet<string>): number;
   /** The tasks of a group, in sequence order. */
   groupTasks(group: string): TaskRow[];
   /** Running tasks whose holder is `workerId`. */
@@ -76,6 +82,16 @@ export interface StoreReader {
   getMeta(key: string): string | undefined;
   /** Locks, pools and holds, shared state, mailboxes. */
   readonly primitives: PrimitiveReader;
+  /** Worker targets, their slots, budgets. */
+  readonly fleet: FleetReader;
+  /** The usage of every attempt reported, summed (kept as tasks change: no pass over them). */
+  usageTotal(): UsageSum;
+  /** The same per worker, target or group; only keys with usage. */
+  usageBy(by: UsageKey): Map<string, UsageSum>;
+  /** One worker's, target's or group's totals. */
+  usageOf(by: UsageKey, key: string): UsageSum;
+  /** Ids of the tasks that carry usage. */
+  tasksWithUsage(): string[];
 }
 
 export interface StoreWriter {

@@ -267,11 +267,11 @@ export class TaskIndex {
     return { counts: this.counts(), ready: this.depReady, groups };
   }
 
-  /** Tasks that could be claimed at `nowMs`: pending, dependencies met, no backoff left. */
-  countReady(nowMs: number): number {
+  /** Tasks that could be claimed at `nowMs`: pending, dependencies met, no backoff left (needing no more than `capabilities`). */
+  countReady(nowMs: number, capabilities?: ReadonlySet<string>): number {
     this.backoff.advance(nowMs);
     let n = 0;
-    for (const b of this.buckets.values()) n += b.ready.size;
+    for (const b of this.buckets.values()) if (!capabilities || b.capabilities.every((c) => capabilities.has(c))) n += b.ready.size;
     return n;
   }
 

@@ -13,3 +13,5 @@ export {
   type RunResult,
 } from './runner';
 export { startStreamedRun, type StreamedRun } from './streamed-run';
+export { processAlive } from './kill';
+export { watchProcess, type WatchedProcess } from './watch';

@@ -28,6 +28,19 @@ export function treeAlive(pid: number): boolean {
   return process.platform === 'linux' ? linuxGroupHasLiveMember(pid) : true;
 }
 
+/** Whether the process `pid` is still running (a zombie is not: it can no longer run). */
+export function processAlive(pid: number): boolean {
+  if (!exists(pid)) return false;
+  if (process.platform !== 'linux') return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 function exists(pidOrGroup: number): boolean {
   try {
     process.kill(pidOrGroup, 0);

@@ -4,7 +4,7 @@ import { defaultSocketPath } from '../protocol/address';
 import type { HarnessApi } from '../protocol/api';
 import { describeError, ErrorCode, HarnessError } from '../protocol/errors';
 import { InProcessApi } from '../server/in-process-api';
-import { startService, type CoordinatorService } from '../server/service';
+import { startService, type CoordinatorService, type ServiceOptions } from '../server/service';
 import type { Settings } from '../ui/settings';
 
 /**
@@ -24,6 +24,8 @@ export class Connection implements vscode.Disposable {
     readonly folder: string,
     private readonly settings: () => Settings,
     private readonly log: vscode.LogOutputChannel,
+    /** Worker targets: the coordinator this window runs supervises them, as terminals. */
+    private readonly fleet?: ServiceOptions['fleet'],
   ) {}
 
   get socketPath(): string {
@@ -85,6 +87,7 @@ export class Connection implements vscode.Disposable {
           instanceLimit: s.instanceLimit,
         },
         log: this.log,
+        ...(this.fleet ? { fleet: this.fleet } : {}),
       });
       // A webhook problem (port taken, rules invalid) is reported, but costs the window nothing else.
       if (s.webhookPort > 0) await this.listenForWebhooks(service.webhooks, s.webhookPort);

@@ -11,13 +11,16 @@ import { CommandId, CONFIG_SECTION, ContextKey, ViewId } from '../ui/ids';
 import { readSettings, type Settings } from '../ui/settings';
 import { MAX_GROUPS } from '../ui/coordination-view-models';
 import type { StateTimings } from '../ui/outbox';
+import { BudgetCache } from '../ui/fleet-view-models';
 import { TaskCache } from '../ui/task-cache';
 import { statusBarText } from '../ui/view-models';
 import { registerCommands } from './commands';
 import { registerCoordinationCommands } from './coordination-commands';
+import { registerFleetCommands } from './fleet-commands';
 import { CoordinationTree } from './coordination-tree';
 import { Connection } from './connection';
 import { CoordinationPanel } from './panel';
+import { terminalLauncher } from './fleet-terminals';
 import { registerMcpProvider, type McpServerOffer } from './mcp-provider';
 import { installCliEnvironment } from './terminals';
 import { InstancesTree, TasksTree } from './trees';
@@ -58,7 +61,8 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
 
   let settings = loadSettings(log);
   const cache = new TaskCache();
-  const tasks = new TasksTree(cache);
+  const budgets = new BudgetCache();
+  const tasks = new TasksTree(cache, budgets);
   const instances = new InstancesTree();
   const coordination = new CoordinationTree();
   const exported: HarnessExtensionApi = {
@@ -90,7 +94,12 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
     return exported;
   }
   // One coordinator per window, for its first folder (see the README on multi-root workspaces).
-  const connection = new Connection(folder, () => settings, log);
+  // Each worker of a target is `harness work` in a terminal: this extension's own CLI, run by the
+  // extension host's Node (Electron's, as Node).
+  const connection = new Connection(folder, () => settings, log, {
+    harness: { argv: [process.execPath, path.join(context.extensionPath, 'dist', 'cli.js')], env: { ELECTRON_RUN_AS_NODE: '1' } },
+    launcher: terminalLauncher(),
+  });
   exported.connection = connection;
   activeConnection = connection;
   context.subscriptions.push(connection);
@@ -178,9 +187,13 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
         const arrived = performance.now();
         const quiet = QUIET_EVENTS.has(e.event);
         if (cache.applyEvent(e) && !quiet) firstEventAt ??= arrived;
-        if (!quiet && !/^(task|lease):/.test(e.event)) othersSoon();
+        if (budgets.applyEvent(e)) tasksSoon();
+        if (e.event === 'target:failing') notifyFailing(e.data as EventData<'target:failing'>);
+        // Task events redraw the Tasks tree alone; one that reports usage changes the workers' cost too.
+        if (!quiet && (!/^(task|lease):/.test(e.event) || (e.data as { task?: { usage?: unknown } } | null)?.task?.usage)) othersSoon();
         if (e.event === 'instance:stale') notifyStale(e.data as EventData<'instance:stale'>);
       });
+      void budgets.reload(api).then(tasksSoon, (err: unknown) => log.warn(`could not list the budgets: ${describeError(err)}`));
       void cache.reload(api).catch((err: unknown) => {
         log.error(`could not list the tasks: ${describeError(err)}`);
         tasksSoon();
@@ -218,6 +231,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       },
     }),
     ...registerCoordinationCommands(log, () => connection.ensure()),
+    ...registerFleetCommands(log, () => connection.ensure()),
     vscode.commands.registerCommand(CommandId.refresh, async () => {
       await cache.reload(connection.current);
       await refreshAll();
@@ -251,6 +265,14 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   exported.activationMs = performance.now() - started;
   log.info(`activated in ${exported.activationMs.toFixed(1)} ms (workspace ${folder}${vscode.workspace.isTrusted ? '' : ', Restricted Mode'})`);
   return exported;
+}
+
+/** A target that keeps crashing needs a person: it starts no worker until reset. */
+function notifyFailing({ target }: EventData<'target:failing'>): void {
+  const last = target.last_output?.trim().split('\n').at(-1);
+  void vscode.window
+    .showErrorMessage(`Agent Harness: target ${target.name} is failing (${target.crashes} crashes in 10 minutes)${last ? `: ${last}` : ''}. Its workers stay stopped until you reset it.`, 'Reset Target')
+    .then((pick) => pick && vscode.commands.executeCommand(CommandId.resetTarget, target.name));
 }
 
 /** A worker that stopped heartbeating is worth a person's attention: its work moved on. */

@@ -4,11 +4,13 @@ import { describeError } from '../protocol/errors';
 import { InstanceList } from '../protocol/instances';
 import type { Logger } from '../protocol/log';
 import { RunList, RunLog } from '../protocol/runs';
+import { TargetList } from '../protocol/targets';
+import { UsageSummary } from '../protocol/usage';
 import { type RunLogMessage, type Scope, type StateMessage, type TaskAction, type TaskActionMessage, parseWebviewMessage } from '../protocol/webview';
 import { CommandId } from '../ui/ids';
 import { PanelOutbox, type StateTimings } from '../ui/outbox';
 import { makeNonce, renderPanelHtml } from '../ui/panel-html';
-import { taskState, toRunLogMessage, toStateMessage } from '../ui/panel-state';
+import { taskState, toRunLogMessage, toStateMessage, toUsagePanel } from '../ui/panel-state';
 import type { TaskCache } from '../ui/task-cache';
 
 /** Webview log lines taken from one panel; a webview failing in a loop must not flood the log. */
@@ -183,8 +185,15 @@ export class CoordinationPanel implements vscode.Disposable {
   /** Tasks from the cache (no request, whatever their number); workers and runs from the coordinator. */
   private async fetchState(): Promise<StateMessage> {
     const api = this.requireApi();
-    const [i, r] = await Promise.all([api.call(InstanceList), api.call(RunList)]);
-    return toStateMessage(taskState(this.cache, this.scope), i.instances, r.runs);
+    // Targets and usage are newer than the rest: a coordinator without them still gets a panel.
+    const [i, r, t, u] = await Promise.all([
+      api.call(InstanceList),
+      api.call(RunList),
+      api.call(TargetList).catch(() => undefined),
+      api.call(UsageSummary, { by: 'group', limit: 50 }).catch(() => undefined),
+    ]);
+    const usage = t && u ? toUsagePanel(t.targets, u) : null;
+    return toStateMessage(taskState(this.cache, this.scope), i.instances, r.runs, Date.now(), usage);
   }
 
   private async fetchLog(runId: string): Promise<RunLogMessage> {

@@ -1,6 +1,9 @@
 import * as vscode from 'vscode';
 import type { HarnessApi } from '../protocol/api';
 import { InstanceList } from '../protocol/instances';
+import { TargetList, type SlotView, type TargetView } from '../protocol/targets';
+import { UsageSummary } from '../protocol/usage';
+import { BudgetCache, heldBackText, slotItem, targetItem } from '../ui/fleet-view-models';
 import type { InstanceView, Task } from '../protocol/model';
 import { CommandId } from '../ui/ids';
 import type { TaskCache } from '../ui/task-cache';
@@ -55,7 +58,11 @@ export class TasksTree implements vscode.TreeDataProvider<TaskNode> {
   readonly onDidRefresh = this.refreshed.event;
   private hadTasks: boolean | undefined;
 
-  constructor(readonly cache: TaskCache) {}
+  constructor(
+    readonly cache: TaskCache,
+    /** Which spent budget holds a ready task back, shown on its row. */
+    readonly budgets: BudgetCache = new BudgetCache(),
+  ) {}
 
   /** The tasks as the tree has them (all of them: for tests). */
   get snapshot(): readonly Task[] {
@@ -90,7 +97,8 @@ export class TasksTree implements vscode.TreeDataProvider<TaskNode> {
       const limit = this.limits.get(node.group) ?? GROUP_PAGE;
       return toTreeItem(moreItem(node.group, limit, this.cache.count(node.group), GROUP_PAGE, CommandId.showMore));
     }
-    return toTreeItem(taskItem(node.task, node.group, Date.now(), node.parent, node.group === 'blocked' ? this.waitingFor(node.task) : []));
+    const held = this.budgets.heldBack(node.task);
+    return toTreeItem(taskItem(node.task, node.group, Date.now(), node.parent, node.group === 'blocked' ? this.waitingFor(node.task) : [], held && heldBackText(held)));
   }
 
   getChildren(node?: TaskNode): TaskNode[] {
@@ -118,26 +126,69 @@ export class TasksTree implements vscode.TreeDataProvider<TaskNode> {
   }
 }
 
-export class InstancesTree implements vscode.TreeDataProvider<InstanceView> {
+/** A row of the Workers tree: a target (its workers under it), one of its workers, or a worker of no target. */
+export type WorkerNode =
+  | { kind: 'target'; target: TargetView }
+  | { kind: 'slot'; target: string; slot: SlotView }
+  | { kind: 'instance'; instance: InstanceView };
+
+/**
+ * The workers, grouped by target: each target with its count, min/max, state and cost, its
+ * workers (slots) under it; then the workers that belong to no target. Reads the coordinator.
+ */
+export class InstancesTree implements vscode.TreeDataProvider<WorkerNode> {
   private instances: InstanceView[] = [];
-  private readonly changed = new vscode.EventEmitter<InstanceView | undefined>();
+  private targets: TargetView[] = [];
+  private costs = new Map<string, number>();
+  private readonly changed = new vscode.EventEmitter<WorkerNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
 
   get snapshot(): readonly InstanceView[] {
     return this.instances;
   }
 
+  get targetSnapshot(): readonly TargetView[] {
+    return this.targets;
+  }
+
   async refresh(api: HarnessApi | undefined): Promise<void> {
-    this.instances = api ? (await api.call(InstanceList)).instances : [];
+    if (!api) {
+      this.instances = [];
+      this.targets = [];
+      this.costs.clear();
+    } else {
+      // Targets and costs are newer than the rest: a coordinator without them still lists its workers.
+      const [instances, targets, usage] = await Promise.all([
+        api.call(InstanceList),
+        api.call(TargetList).catch(() => ({ targets: [] })),
+        api.call(UsageSummary, { by: 'worker' }).catch(() => ({ rows: [] })),
+      ]);
+      this.instances = instances.instances;
+      this.targets = targets.targets;
+      this.costs = new Map(usage.rows.map((r) => [r.key, r.cost_usd]));
+    }
     this.changed.fire(undefined);
   }
 
-  getTreeItem(i: InstanceView): vscode.TreeItem {
-    return toTreeItem(instanceItem(i));
+  getTreeItem(node: WorkerNode): vscode.TreeItem {
+    switch (node.kind) {
+      case 'target':
+        return toTreeItem(targetItem(node.target));
+      case 'slot':
+        return toTreeItem(slotItem(node.target, node.slot, this.instances.find((i) => i.worker_id === node.slot.worker_id), Date.now()));
+      case 'instance':
+        return toTreeItem(instanceItem(node.instance, this.costs.get(node.instance.worker_id)));
+    }
   }
 
-  getChildren(i?: InstanceView): InstanceView[] {
+  getChildren(node?: WorkerNode): WorkerNode[] {
+    if (node?.kind === 'target') return node.target.workers.map((slot) => ({ kind: 'slot', target: node.target.name, slot }));
+    if (node) return [];
+    const inTargets = new Set(this.targets.flatMap((t) => t.workers.map((w) => w.worker_id)));
     // Live workers first, then by name: the stale ones are history.
-    return i ? [] : [...this.instances].sort((a, b) => (a.status === b.status ? 0 : a.status === 'live' ? -1 : 1) || a.worker_id.localeCompare(b.worker_id));
+    const others = this.instances
+      .filter((i) => !inTargets.has(i.worker_id))
+      .sort((a, b) => (a.status === b.status ? 0 : a.status === 'live' ? -1 : 1) || a.worker_id.localeCompare(b.worker_id));
+    return [...this.targets.map((target): WorkerNode => ({ kind: 'target', target })), ...others.map((instance): WorkerNode => ({ kind: 'instance', instance }))];
   }
 }

@@ -57,6 +57,7 @@ export async function serveMcp(options: McpServerOptions): Promise<void> {
     { name: 'agent-harness', title: 'Agent Harness', version: options.version },
     { capabilities: { tools: {} }, instructions: instructions(options.workerId) },
   );
+  server.oninitialized = () => (session.clientName = server.getClientVersion()?.name.slice(0, 100) || undefined);
   const tools = listed(options.tools);
   server.setRequestHandler('tools/list', () => ({ tools }));
   server.setRequestHandler('tools/call', async (request, ctx) => {

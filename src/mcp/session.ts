@@ -34,11 +34,24 @@ interface HeldLease {
 }
 
 /**
- * What the MCP process adds to a command's parameters beyond the worker's own fields, by command
- * name: what it knows and the agent does not. Empty for now; usage reporting on `task_complete`
- * (the session's token use, once the catalog has a field for it) goes here.
+ * Usage an agent reports with `task_complete` / `task_fail` says where it came from (`mcp`) and
+ * which agent it was: the MCP client's own name (clientInfo), unless the agent named one.
  */
-export const ENRICH: Partial<Record<string, (params: Record<string, unknown>, session: WorkerSession) => Record<string, unknown>>> = {};
+function usageOrigin(params: Record<string, unknown>, session: WorkerSession): Record<string, unknown> {
+  const usage = params.usage;
+  if (!usage || typeof usage !== 'object' || Array.isArray(usage)) return params; // the coordinator names what is wrong
+  const agent = session.clientName !== undefined ? { agent: session.clientName } : {};
+  return { ...params, usage: { source: 'mcp', ...agent, ...usage } };
+}
+
+/**
+ * What the MCP process adds to a command's parameters beyond the worker's own fields, by command
+ * name: what it knows and the agent does not.
+ */
+export const ENRICH: Partial<Record<string, (params: Record<string, unknown>, session: WorkerSession) => Record<string, unknown>>> = {
+  task_complete: usageOrigin,
+  task_fail: usageOrigin,
+};
 
 /** Shortest gap between two rounds of renewals, whatever the leases say. */
 const MIN_RENEW_MS = 100;
@@ -67,6 +80,9 @@ export class WorkerSession {
   get workerId(): string {
     return this.options.workerId;
   }
+
+  /** The MCP client's name (e.g. claude-code), once it introduced itself. */
+  clientName: string | undefined;
 
   /** The coordinator connection, when there is one now (exec streams its output there). */
   get coordinator(): Notifier | undefined {

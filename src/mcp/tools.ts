@@ -39,14 +39,18 @@ const NOT_TOOLS: ReadonlySet<string> = new Set([
 const NOT_TOOL_KINDS: ReadonlySet<CommandKind> = new Set(['stream', 'notification']);
 
 /**
- * Parameters a tool leaves out although the command takes them. `task_add` takes a task either
- * flat or as `{"task": {...}}`; the tool offers the flat form only (half the schema), and neither
- * `source` (the link to an issue or webhook that made the task: for importers) nor
- * `retry_backoff` (a queue's policy, for whoever runs it: the coordinator's default applies).
- * `task_complete` leaves out `next`: an agent claims its next task when it is ready for one, and
- * the MCP server keeps alive only the leases it saw claimed.
+ * Parameters a tool leaves out although the command takes them (`a.b`: field b of object a).
+ * `task_add` takes a task either flat or as `{"task": {...}}`; the tool offers the flat form only
+ * (half the schema), and neither `source` (the link to an issue or webhook that made the task: for
+ * importers) nor `retry_backoff` (a queue's policy, for whoever runs it: the coordinator's default
+ * applies). The usage of `task_complete` / `task_fail` leaves out the per-model breakdown (what a
+ * parser of an agent's JSON fills, not an agent), the cache token counts and the session id
+ * (what `harness work --usage` reads from an agent's output; an agent seldom knows them), `agent`
+ * and `source` (the MCP process fills them: session.ts). `task_complete` leaves out `next` too: an agent claims its next task when it
+ * is ready for one, and the MCP server keeps alive only the leases it saw claimed.
  */
-const HIDDEN: Readonly<Record<string, readonly string[]>> = { task_add: ['task', 'source', 'retry_backoff'], task_complete: ['next'] };
+const USAGE_HIDDEN = ['usage.models', 'usage.cache_read_tokens', 'usage.cache_write_tokens', 'usage.session_id', 'usage.agent', 'usage.source'];
+const HIDDEN: Readonly<Record<string, readonly string[]>> = { task_add: ['task', 'source', 'retry_backoff'], task_complete: [...USAGE_HIDDEN, 'next'], task_fail: USAGE_HIDDEN };
 
 /**
  * The default tools: what an agent working through a task queue needs, and no more, since every
@@ -69,6 +73,7 @@ export const DEFAULT_TOOLS = [
 ] as const;
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const HUGE = 1e13;
 
 /**
  * The JSON Schema of a zod schema, without what costs an agent context on every turn and tells it
@@ -85,12 +90,20 @@ export function toolSchema(schema: z.ZodType, hidden: readonly string[] = []): J
   for (const ref of anyJson) delete defs[ref.slice('#/$defs/'.length)];
   if (Object.keys(defs).length === 0) delete json.$defs;
   strip(json, anyJson);
-  for (const name of hidden) {
-    if (json.properties) delete json.properties[name];
-    if (json.required) json.required = json.required.filter((r) => r !== name);
-  }
+  for (const path of hidden) hide(json, path.split('.'));
   if (json.required?.length === 0) delete json.required;
   return json;
+}
+
+/** Removes the property at `path` (and its place in `required`) from an object schema. */
+function hide(schema: JsonSchemaObject, [name, ...rest]: string[]): void {
+  const property = schema.properties?.[name!] as JsonSchemaObject | undefined;
+  if (rest.length > 0) {
+    if (property && typeof property === 'object') hide(property, rest);
+    return;
+  }
+  if (schema.properties) delete schema.properties[name!];
+  if (schema.required) schema.required = schema.required.filter((r) => r !== name);
 }
 
 /** zod's schema of z.json(): any of the six JSON types, arrays and objects of itself. */
@@ -104,7 +117,8 @@ function strip(node: unknown, anyJson: ReadonlySet<string>): void {
   if (Array.isArray(node)) return node.forEach((n) => strip(n, anyJson));
   if (!node || typeof node !== 'object') return;
   const o = node as Record<string, unknown>;
-  if (o.maximum === MAX_SAFE) delete o.maximum;
+  // Bounds no real value comes near (safe integers, 10^13 tokens): the coordinator keeps them.
+  if (typeof o.maximum === 'number' && o.maximum >= HUGE) delete o.maximum;
   if (o.minimum === -MAX_SAFE) delete o.minimum;
   if (typeof o.pattern === 'string') delete o.pattern;
   if (typeof o.$ref === 'string' && anyJson.has(o.$ref)) delete o.$ref;

@@ -9,7 +9,9 @@ import { META_COMMANDS } from './meta';
 import { POOL_COMMANDS } from './pools';
 import { RUN_COMMANDS } from './runs';
 import { STATE_COMMANDS } from './shared-state';
+import { TARGET_COMMANDS } from './targets';
 import { TASK_COMMANDS } from './tasks';
+import { USAGE_COMMANDS } from './usage';
 
 export const CATALOG = [
   ...META_COMMANDS,
@@ -21,6 +23,8 @@ export const CATALOG = [
   ...POOL_COMMANDS,
   ...MESSAGE_COMMANDS,
   ...ISOLATION_COMMANDS,
+  ...TARGET_COMMANDS,
+  ...USAGE_COMMANDS,
 ] as const;
 
 export type CatalogCommand = (typeof CATALOG)[number];

@@ -7,6 +7,8 @@ import { Instance, Task } from './model';
 import { RunChunk } from './output';
 import { Hold } from './pools';
 import { RunInfo } from './runs';
+import { TargetView } from './targets';
+import { Budget, BudgetScope } from './usage';
 
 /** What a person sees that an event may change: the task list, the workers, the coordination primitives, the runs. */
 export type View = 'tasks' | 'instances' | 'coordination' | 'runs';
@@ -41,6 +43,24 @@ export const EVENTS = {
   'instance:registered': event(z.object({ instance: Instance }), ['instances', 'coordination'], 'a worker registered'),
   'instance:stale': event(z.object({ instance: Instance, freed_tasks: z.array(z.string()) }), ['instances', 'coordination'], 'a worker stopped heartbeating'),
   'instance:deregistered': event(z.object({ worker_id: z.string(), freed_tasks: z.array(z.string()) }), ['instances', 'coordination'], 'a worker left'),
+  'target:changed': event(z.object({ target: TargetView, reason: z.string() }), ['instances'], 'a worker target or one of its workers changed'),
+  'target:removed': event(z.object({ name: z.string(), stopping: z.array(z.string()) }), ['instances'], 'a worker target was removed'),
+  'target:failing': event(z.object({ target: TargetView }), ['instances'], "a target's workers crashed too often: it starts none until reset"),
+  'worker:exited': event(
+    z.object({
+      target: z.string(),
+      slot: z.number(),
+      worker_id: z.string(),
+      exit: z.string().describe('How the process ended, e.g. exit code 3, killed by SIGSEGV'),
+      abnormal: z.boolean(),
+      restart_at: z.string().nullable().describe('When it is started again after a crash (null: not, or not until reset)'),
+    }),
+    ['instances'],
+    "a target's worker process ended",
+  ),
+  'budget:changed': event(z.object({ budget: Budget }), ['tasks', 'instances'], 'a budget was set or changed'),
+  'budget:removed': event(z.object({ scope: BudgetScope, name: z.string().nullable() }), ['tasks', 'instances'], 'a budget was removed'),
+  'budget:spent': event(z.object({ budget: Budget }), ['tasks', 'instances'], 'a budget is spent: its tasks (or workers) get no new claims'),
   'coordinator:error': event(z.object({ message: z.string() }), [], 'the coordinator hit an error worth showing'),
   'lock:acquired': event(z.object({ lock: Lock }), ['coordination'], 'a lock was granted'),
   'lock:renewed': event(z.object({ lock: Lock }), [], 'a holder renewed a lock'),

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { atMostSeconds, LeaseSeconds, MAX_DURATION_SECONDS } from './durations';
 import { JsonValue } from './json-value';
+import { AttemptUsage } from './usage-record';
 
 export const TASK_STATUSES = ['pending', 'running', 'completed', 'dead_letter', 'cancelled'] as const;
 export const TaskStatus = z.enum(TASK_STATUSES).describe('pending (ready or blocked), running, completed, dead_letter, cancelled');
@@ -127,6 +128,7 @@ export const Task = z.object({
   source: TaskSource.optional().describe('Where it came from (an issue, a webhook); absent for tasks added by hand'),
   retry_backoff: RetryBackoff.optional().describe('Its own retry backoff; absent when it uses the coordinator default'),
   retry_at: Timestamp.optional().describe('After a failure with a backoff: the earliest time of the next attempt (not claimable before)'),
+  usage: z.array(AttemptUsage).optional().describe('What each attempt used and cost, as its worker reported it; absent when none did'),
 });
 export type Task = z.output<typeof Task>;
 

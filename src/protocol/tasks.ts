@@ -17,6 +17,7 @@ import {
   TaskStatus,
   WorkerId,
 } from './model';
+import { UsageInput } from './usage-record';
 
 const TaskReply = z.object({ task: Task });
 
@@ -101,6 +102,7 @@ export const ClaimResult = z.object({
   task: Task.nullable().describe('The task to work on, or null when none is ready for this worker'),
   is_retry: z.boolean().describe('The worker already held it (its lease was renewed)'),
   is_reclaim: z.boolean().describe("It was taken over from a worker whose lease ran out"),
+  held_back: z.array(z.string()).optional().describe('With no task: spent budgets that kept ready tasks from this worker ("group docs", "target claude", "the plan")'),
 });
 export type ClaimResult = z.output<typeof ClaimResult>;
 
@@ -144,6 +146,7 @@ export const TaskComplete = command({
   params: z.strictObject({
     ...Lease,
     result: JsonValue.optional().describe('Any JSON result, kept with the task'),
+    usage: UsageInput.optional(),
     next: z
       .strictObject({ capabilities: claimCapabilities })
       .optional()
@@ -163,6 +166,7 @@ export const TaskFail = command({
     ...Lease,
     error: z.string().max(100_000).describe('What went wrong'),
     retry: z.boolean().optional().describe('false: dead-letter it now instead of retrying (default true)'),
+    usage: UsageInput.optional(),
   }),
   result: TaskReply,
   fills: leaseFills,

@@ -56,6 +56,25 @@ export const TaskView = z.object({
   result_preview: z._default(z.nullable(Text(MAX_RESULT_PREVIEW + 1)), null),
   /** Ready or blocked, as the host knows it (a scoped part of a big plan lacks the dependencies). */
   display_status: z._default(z.nullable(z.enum(DISPLAY_STATUSES)), null),
+  /** What its attempts cost (null: none reported), and each attempt's usage for the details. */
+  cost_usd: z._default(z.nullable(z.number()), null),
+  usage: z._default(
+    z
+      .array(
+        z.object({
+          attempt: Count,
+          worker_id: Name,
+          target: z.nullable(Name),
+          model: z.nullable(Name),
+          input_tokens: Bytes,
+          output_tokens: Bytes,
+          cost_usd: z.nullable(z.number()),
+          cost_source: Text(20),
+        }),
+      )
+      .check(z.maxLength(100)),
+    [],
+  ),
   /** Where the task came from; the URL only http(s), as the core accepts it. */
   source: z.optional(
     z.object({
@@ -138,6 +157,30 @@ export const Summary = z.object({
 });
 export type Summary = z.infer<typeof Summary>;
 
+const Money = z.object({ limit_usd: z.number(), spent_usd: z.number(), spent: z.boolean() });
+
+/** The panel's usage view: what the work cost, per target and per group, and the budgets. */
+export const UsagePanel = z.object({
+  total: z.object({ cost_usd: z.number(), attempts: Count, input_tokens: Bytes, output_tokens: Bytes, unpriced: Count }),
+  targets: z
+    .array(
+      z.object({
+        name: Name,
+        state: z.enum(['ok', 'failing']),
+        running: Count,
+        min: Count,
+        max: Count,
+        cost_usd: z.number(),
+        budget: z.nullable(Money),
+      }),
+    )
+    .check(z.maxLength(100)),
+  /** The most expensive groups. */
+  groups: z.array(z.object({ name: Name, cost_usd: z.number(), attempts: Count })).check(z.maxLength(50)),
+  budgets: z.array(z.extend(Money, { label: Text(300) })).check(z.maxLength(1000)),
+});
+export type UsagePanel = z.infer<typeof UsagePanel>;
+
 export const StateMessage = z.object({
   type: z.literal('state'),
   /** Numbers the states; the webview says `rendered` with it, and the host sends the next after. */
@@ -149,6 +192,7 @@ export const StateMessage = z.object({
   host_now: z._default(z.number(), 0),
   instances: z.array(InstanceView).check(z.maxLength(10_000)),
   runs: z.array(RunView).check(z.maxLength(10_000)),
+  usage: z._default(z.nullable(UsagePanel), null),
 });
 export type StateMessage = z.infer<typeof StateMessage>;
 

@@ -2,7 +2,14 @@ import type { Coordinator } from '../core/coordinator';
 import type { Logger } from '../core/log';
 import type { EventName } from '../protocol/events';
 import type { PlanStaging } from './plan-staging';
+import type { TargetView } from '../protocol/targets';
 import type { RunRegistry } from './runs';
+
+/** What the handlers ask of the host's supervisor of worker targets. */
+export interface SupervisorControl {
+  /** Stops a target worker's process and starts it again at once. */
+  restart(workerId: string): Promise<TargetView>;
+}
 
 /** What a command handler may use besides its parameters. */
 export interface ServerContext {
@@ -15,6 +22,8 @@ export interface ServerContext {
   /** Plans arriving in pieces, per coordinator. */
   staging: PlanStaging;
   log: Logger;
+  /** The host's supervisor of worker targets, when this coordinator runs one. */
+  supervisor?: SupervisorControl | undefined;
   /** Aborted when the requester went away (its connection closed): waits end early. */
   signal?: AbortSignal;
   /** Turns this connection into an event stream (only a socket connection can). */

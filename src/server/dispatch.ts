@@ -7,6 +7,7 @@ import { ErrorCode, HarnessError } from '../protocol/errors';
 import { toErrorReply, type EventLine, type ErrorReply, type Reply } from '../protocol/messages';
 import { parse } from '../protocol/validate';
 import type { Logger } from '../core/log';
+import { TARGET_HANDLERS, USAGE_HANDLERS } from './handlers/fleet';
 import { ISOLATION_HANDLERS } from './handlers/isolation';
 import type { ServerContext } from './context';
 import { PRIMITIVE_HANDLERS } from './handlers/primitives';
@@ -20,6 +21,8 @@ const HANDLERS: HandlersOf<typeof CATALOG, ServerContext> = {
   ...RUN_HANDLERS,
   ...PRIMITIVE_HANDLERS,
   ...ISOLATION_HANDLERS,
+  ...TARGET_HANDLERS,
+  ...USAGE_HANDLERS,
 };
 
 /** An error as a reply (one mapping, `toErrorReply`); a bug's stack goes to the coordinator's log. */

@@ -7,7 +7,10 @@ import type { Logger } from '../core/log';
 import { FileStore } from '../core/file-store';
 import { readHarnessConfig } from '../config/harness';
 import { defaultSocketPath } from '../protocol/address';
+import { isolate } from '../isolation';
 import { Webhooks, type ListenOptions } from '../webhooks';
+import { ProcessLauncher, type WorkerLauncher } from './fleet/launcher';
+import { Supervisor } from './fleet/supervisor';
 import type { ServerContext } from './context';
 import { PlanStaging } from './plan-staging';
 import { watchForRecovery } from './recovery';
@@ -37,6 +40,11 @@ export interface ServiceOptions {
   blockingFlush?: boolean;
   /** Listen for webhooks (off when absent); the rules are in `.harness/config.json`. */
   webhooks?: ListenOptions;
+  /**
+   * Supervise worker targets (off when absent): how to run the harness CLI for a worker, and how
+   * to start one (default: child processes, their output in the run logs).
+   */
+  fleet?: { harness: { argv: string[]; env?: Record<string, string> }; launcher?: WorkerLauncher; tickMs?: number };
 }
 
 export interface CoordinatorService {
@@ -50,6 +58,8 @@ export interface CoordinatorService {
   stateDir: string;
   /** The webhook listener (when asked for) and the completion hook. */
   webhooks: Webhooks;
+  /** The supervisor of worker targets, when asked for. */
+  supervisor: Supervisor | undefined;
   close(): Promise<void>;
 }
 
@@ -83,7 +93,28 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     log.error(`event listener failed: ${describeError(e)}`),
   );
   const runs = new RunRegistry(path.join(stateDir, 'runs'), log);
-  const context = { coordinator, runs, workspace, stateDir, staging: new PlanStaging(), log };
+  const supervisor = options.fleet
+    ? new Supervisor({
+        coordinator,
+        launcher: options.fleet.launcher ?? new ProcessLauncher(runs),
+        harness: options.fleet.harness,
+        socketPath,
+        workspace,
+        log,
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...(options.fleet.tickMs ? { tickMs: options.fleet.tickMs } : {}),
+        isolate: async (workerId) => {
+          const config = readHarnessConfig(stateDir).isolation;
+          const { cwd, env } = await isolate(workspace, workerId, { stateDir, ...(config ? { config } : {}) });
+          return { cwd, env };
+        },
+        readConfig: () => {
+          const c = readHarnessConfig(stateDir);
+          return { targets: c.targets ?? {}, budgets: c.budgets ?? {}, prices: c.usage?.prices ?? {} };
+        },
+      })
+    : undefined;
+  const context = { coordinator, runs, workspace, stateDir, staging: new PlanStaging(), log, supervisor };
   const server = new HarnessServer({ socketPath, context });
   try {
     await server.listen();
@@ -107,6 +138,8 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     throw e;
   }
   const recovery = watchForRecovery(coordinator, { workspace, stateDir }, log);
+  // After the socket listens: workers it starts (or adopts) connect at once.
+  supervisor?.start();
   const interval = options.sweepIntervalMs ?? Math.min(5000, coordinator.settings.staleInstanceMs / 4);
   let sweeping = false;
   const timer = setInterval(() => {
@@ -129,10 +162,13 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     socketPath,
     stateDir,
     webhooks,
+    supervisor,
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);
         recovery.dispose();
+        // While the socket still listens: stopped workers release their tasks and deregister.
+        await supervisor?.close().catch((e) => log.error(`stopping the workers: ${describeError(e)}`));
         await webhooks.close();
         await server.close();
         await coordinator.close();

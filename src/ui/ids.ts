@@ -17,6 +17,9 @@ export const CommandId = {
   recordCheckpoint: 'agentHarness.recordCheckpoint',
   waitForGroup: 'agentHarness.waitForGroup',
   showMore: 'agentHarness.showMoreTasks',
+  scaleTarget: 'agentHarness.scaleTarget',
+  restartWorker: 'agentHarness.restartWorker',
+  resetTarget: 'agentHarness.resetTarget',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

@@ -94,6 +94,10 @@ export function renderPanelHtml(options: PanelHtmlOptions): string {
       <header class="pane-header"><h2 id="instances-title">Workers</h2></header>
       <ul id="instances" class="list instances" aria-label="Workers"></ul>
     </section>
+    <section class="side-section" aria-labelledby="usage-title">
+      <header class="pane-header"><h2 id="usage-title">Usage</h2><span id="usage-total" class="summary"></span></header>
+      <div id="usage" class="usage" aria-live="polite"></div>
+    </section>
     <section class="side-section" aria-labelledby="runs-title">
       <header class="pane-header"><h2 id="runs-title">Runs</h2></header>
       <ul id="runs" class="list runs" role="listbox" aria-label="Runs"></ul>

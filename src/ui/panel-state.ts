@@ -13,7 +13,12 @@ import {
   type StatusCounts,
   type Summary,
   type TaskView,
+  type UsagePanel,
 } from '../protocol/webview';
+import type { ResultOf } from '../protocol/command';
+import type { TargetView } from '../protocol/targets';
+import { budgetLabel, type Budget, type UsageSummary } from '../protocol/usage';
+import { taskCost } from './fleet-view-models';
 import type { TaskCache } from './task-cache';
 
 /** Of a run's command line the panel shows a short label; this much is plenty and stays bounded. */
@@ -45,8 +50,39 @@ export function toTaskView(task: Task, display: DisplayStatus): TaskView {
     progress: task.progress ? { percent: task.progress.percent, message: task.progress.message, at: task.progress.at } : null,
     result_preview,
     display_status: display,
+    cost_usd: taskCost(task)?.total ?? null,
+    usage: (task.usage ?? []).slice(-100).map((u) => ({
+      attempt: u.attempt,
+      worker_id: u.worker_id,
+      target: u.target,
+      model: u.model,
+      input_tokens: u.input_tokens + u.cache_read_tokens + u.cache_write_tokens,
+      output_tokens: u.output_tokens,
+      cost_usd: u.cost_usd,
+      cost_source: u.cost_source,
+    })),
     // The core bounds it as the protocol does (kind 50, url 2000 and http(s), title 500).
     ...(task.source ? { source: task.source } : {}),
+  };
+}
+
+/** The usage view from the coordinator's target_list and usage_summary (by group) replies. */
+export function toUsagePanel(targets: readonly TargetView[], byGroup: ResultOf<typeof UsageSummary>): UsagePanel {
+  const money = (b: Budget | null) => (b ? { limit_usd: b.limit_usd, spent_usd: b.spent_usd, spent: b.spent } : null);
+  const { total } = byGroup;
+  return {
+    total: { cost_usd: total.cost_usd, attempts: total.attempts, input_tokens: total.input_tokens + total.cache_read_tokens + total.cache_write_tokens, output_tokens: total.output_tokens, unpriced: total.unpriced },
+    targets: targets.slice(0, 100).map((t) => ({
+      name: t.name,
+      state: t.state,
+      running: t.workers.filter((w) => w.state === 'running' || w.state === 'starting').length,
+      min: t.min,
+      max: t.max,
+      cost_usd: t.cost_usd,
+      budget: money(t.budget),
+    })),
+    groups: byGroup.rows.slice(0, 50).map((r) => ({ name: r.key, cost_usd: r.cost_usd, attempts: r.attempts })),
+    budgets: byGroup.budgets.slice(0, 1000).map((b) => ({ label: budgetLabel(b), ...money(b)! })),
   };
 }
 
@@ -106,6 +142,7 @@ export function toStateMessage(
   instances: unknown[],
   runs: unknown[],
   hostNow = Date.now(),
+  usage: UsagePanel | null = null,
 ): StateMessage {
   const clipped = runs.map((run) => {
     const r = run as { argv?: unknown };
@@ -116,7 +153,7 @@ export function toStateMessage(
   // built here field by field (toTaskView), typed and bounded, and not parsed again: at 100,000
   // tasks that would cost more than the rest of a state. The webview parses all of it on arrival.
   const { instances: checkedInstances, runs: checkedRuns } = z.pick(StateMessage, { instances: true, runs: true }).parse({ instances, runs: clipped });
-  return { type: 'state', seq: 0, tasks: tasks.tasks, summary: tasks.summary, host_now: hostNow, instances: checkedInstances, runs: checkedRuns };
+  return { type: 'state', seq: 0, tasks: tasks.tasks, summary: tasks.summary, host_now: hostNow, instances: checkedInstances, runs: checkedRuns, usage };
 }
 
 /** A `run_log` reply as the panel's `runLog`. */

@@ -1,5 +1,6 @@
 import type { InstanceView, Task, TaskProgress, TaskStatus } from '../protocol/model';
 import { formatAgo, formatDuration, formatExact } from '../protocol/human-time';
+import { taskCost, usd } from './fleet-view-models';
 import { ATTENTION_ORDER, type AttentionGroup } from './task-cache';
 
 export { formatDuration };
@@ -97,8 +98,9 @@ const firstLine = (text: string, max = 80) => {
  * change (the description, dependencies, exact times) is in the tooltip. `waitingFor`: the
  * dependencies not completed yet, for a blocked task.
  */
-export function taskItem(task: Task, group: TaskGroup, now: number, parent = '', waitingFor: readonly string[] = []): ItemModel {
+export function taskItem(task: Task, group: TaskGroup, now: number, parent = '', waitingFor: readonly string[] = [], heldBack?: string): ItemModel {
   const parts: string[] = [];
+  if (heldBack && (group === 'ready' || group === 'failed')) parts.push(heldBack);
   const ago = (iso: string | null) => (iso ? formatAgo(now - Date.parse(iso)) : '');
   switch (group) {
     case 'running':
@@ -130,6 +132,8 @@ export function taskItem(task: Task, group: TaskGroup, now: number, parent = '',
   }
   if (task.priority !== 0 && (group === 'ready' || group === 'blocked' || group === 'failed')) parts.push(`p${task.priority}`);
   if (task.group) parts.push(task.group);
+  const cost = taskCost(task);
+  if (cost) parts.push(usd(cost.total));
   const [icon, iconColor] = STATUS_ICON[group];
   const exact = (label: string, iso: string | null) => (iso ? `${label}: ${ago(iso)} (${formatExact(iso)})` : '');
   const running = group === 'running';
@@ -150,6 +154,8 @@ export function taskItem(task: Task, group: TaskGroup, now: number, parent = '',
     exact(running ? 'Started' : 'Last started', task.started_at),
     exact('Finished', task.completed_at),
     task.error ? `Last error: ${task.error}` : '',
+    heldBack ? `Not claimed now: ${heldBack}` : '',
+    ...(cost ? [`Cost: ${usd(cost.total)}`, ...cost.lines] : []),
     task.source ? `From: ${task.source.title ?? task.source.kind}${task.source.url ? ` (${task.source.url})` : ''}` : '',
   ]
     .filter(Boolean)
@@ -178,14 +184,20 @@ export function markdownLink(label: string, url: string): string {
 }
 
 /** A worker's label: its name, or its id when it has none; the id again only if the name lacks it. */
-export function instanceItem(i: InstanceView): ItemModel {
+export function instanceItem(i: InstanceView, costUsd?: number): ItemModel {
   const seen = formatAgo(i.last_seen_age_ms);
   const stale = i.status === 'stale';
   const named = i.name && i.name !== i.worker_id;
   return {
     id: `instance:${i.worker_id}`,
     label: named ? i.name : i.worker_id,
-    description: [stale ? 'stale' : null, i.current_task ? `on ${i.current_task}` : 'idle', `seen ${seen}`, named && !i.name.includes(i.worker_id) ? i.worker_id : null]
+    description: [
+      stale ? 'stale' : null,
+      i.current_task ? `on ${i.current_task}` : 'idle',
+      `seen ${seen}`,
+      named && !i.name.includes(i.worker_id) ? i.worker_id : null,
+      costUsd ? usd(costUsd) : null,
+    ]
       .filter(Boolean)
       .join(' · '),
     tooltip: [

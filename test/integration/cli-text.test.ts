@@ -117,6 +117,19 @@ describe('--format text (real processes)', function () {
     } finally {
       watch.kill();
     }
+    // Worker targets: a worker started (it runs `true` for the tasks left), restarted, removed.
+    await run('target add', ['fleet', '--min', '1', '--idle-timeout', '60', '--', 'true'], undefined, /^fleet {2}ok {2}\d running of 1 {2}\$0\.00\n/);
+    await run('target list', [], undefined, /^fleet {2}ok/);
+    await run('target scale', ['fleet', '--max', '2'], undefined, /^fleet {2}ok {2}\d running of 1–2 /);
+    await run('target reset', ['fleet'], undefined, /^fleet {2}ok/);
+    await run('worker restart', ['fleet-1'], undefined, /^fleet {2}ok/);
+    await run('target remove', ['fleet'], undefined, /^removed fleet/);
+    // Its worker was stopped: it deregistered (a detached worker would outlive this test's coordinator).
+    await pollUntil(async () => ((await c.ok({ command: 'instance_list' })).instances.some((i: { worker_id: string }) => i.worker_id === 'fleet-1') ? undefined : true), 20_000, 'the worker to leave');
+    await run('budget set', ['--group', 'g', '5'], undefined, /^group g: \$0\.00 of \$5\.00 \(\$5\.00 left\)\n$/);
+    await run('budget list', [], undefined, /^group g: \$0\.00 of \$5\.00/);
+    await run('usage', ['--by', 'group'], undefined, /^group +cost +attempts +tokens\ntotal +\$0\.00 +0 attempts +0 in, 0 out/);
+    await run('budget remove', ['--group', 'g'], undefined, /^removed\n$/);
     // The file as it would be written (TOML here: it starts with "[", which is not JSON).
     covered.add('mcp config');
     const mcpConfig = await cli(['mcp', 'config', 'codex', '--workspace', d.dir]);

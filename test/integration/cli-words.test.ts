@@ -16,6 +16,7 @@ const REST: Record<string, string[]> = {
   'lock renew': ['--token', '1'],
   'with-lock': ['some-file', '--', 'true'],
   'with-resources': ['slots=1', '--', 'true'],
+  'target add': ['t', '--', 'true'],
 };
 
 describe('the CLI names what is wrong with an argument (real processes)', function () {

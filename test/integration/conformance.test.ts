@@ -20,6 +20,8 @@ import { Ping, Subscribe } from '../../src/protocol/meta';
 import { PoolList, PoolSet, ResourceAcquire, ResourceRelease, ResourceRenew } from '../../src/protocol/pools';
 import { RunFinish, RunList, RunLog, RunOutput, RunStart } from '../../src/protocol/runs';
 import { StateDelete, StateGet, StateHistory, StateList, StatePut } from '../../src/protocol/shared-state';
+import { TargetAdd, TargetList, TargetRemove, TargetReset, TargetScale, WorkerRestart } from '../../src/protocol/targets';
+import { BudgetList, BudgetRemove, BudgetSet, UsageSummary } from '../../src/protocol/usage';
 import {
   CheckpointList,
   CheckpointRecord,
@@ -202,6 +204,34 @@ describe('wire conformance: every reply and event parses against the catalog (re
     assert.equal((await ok(IsolateCleanup, { worker_ids: ['iso1'] })).removed.length, 1);
   });
 
+  it('targets, usage and budgets', async () => {
+    // max 0: the target is held and listed, no worker starts (it would take the other tests' tasks).
+    const { target } = await ok(TargetAdd, { name: 'conf', argv: ['agent', '{id}'], capabilities: ['x'], min: 0, max: 0, env: { TOKEN: 'secret' }, budget_usd: 3 });
+    assert.deepEqual(target.env_keys, ['TOKEN'], 'values are not shown');
+    assert.equal(target.budget?.limit_usd, 3);
+    await ok(TargetScale, { name: 'conf', min: 0, max: 0 });
+    await ok(TargetReset, { name: 'conf' });
+    assert.ok((await ok(TargetList, {})).targets.some((t) => t.name === 'conf'));
+    const restart = await send(WorkerRestart, { worker_id: 'conf-1' });
+    assert.equal(restart.status === 'error' && restart.code, 'NOT_FOUND');
+    const bad = await send(TargetAdd, { name: 'two words', argv: ['x'] });
+    assert.equal(bad.status === 'error' && bad.details?.field, 'name');
+    await ok(TargetRemove, { name: 'conf' });
+
+    await ok(TaskAdd, { task_id: 'costly', group: 'money', priority: 1_000_000 });
+    const { task } = await ok(TaskClaim, { worker_id: 'w5', capabilities: ['costly-only'] });
+    assert.equal(task?.id, 'costly');
+    const done = await ok(TaskComplete, { worker_id: 'w5', task_id: 'costly', usage: { agent: 'codex', model: 'gpt-5', input_tokens: 1000, output_tokens: 100 } });
+    assert.equal(done.task.usage?.[0]?.cost_usd, 0.00225);
+    await ok(BudgetSet, { scope: 'group', name: 'money', limit_usd: 0.001 });
+    assert.equal((await ok(BudgetList, {})).budgets[0]?.spent, true);
+    const summary = await ok(UsageSummary, { by: 'group' });
+    assert.deepEqual(summary.rows.map((r) => r.key), ['money']);
+    assert.equal((await ok(BudgetRemove, { scope: 'group', name: 'money' })).removed, true);
+    const noName = await send(BudgetSet, { scope: 'group', limit_usd: 1 });
+    assert.equal(noName.status === 'error' && noName.details?.field, 'name');
+  });
+
   it('covered every command of the catalog, and every event line parsed against its schema', async () => {
     assert.deepEqual(CATALOG.map((c) => c.name).filter((n) => !covered.has(n)), [], 'commands not covered');
     const refused = await pollUntil(async () => own.find((e) => e.event === 'notification:failed'), 5000, 'the refused notification');
@@ -218,7 +248,7 @@ describe('wire conformance: every reply and event parses against the catalog (re
       assert.match(e.ts, /^\d{4}-\d\d-\d\dT/);
       seen.add(e.event);
     }
-    for (const expected of ['task:added', 'task:claimed', 'task:completed', 'task:failed', 'task:dead_letter', 'run:output', 'lock:acquired', 'pool:changed', 'message:sent', 'state:changed']) {
+    for (const expected of ['task:added', 'task:claimed', 'task:completed', 'task:failed', 'task:dead_letter', 'run:output', 'lock:acquired', 'pool:changed', 'message:sent', 'state:changed', 'target:changed', 'target:removed', 'budget:changed', 'budget:spent', 'budget:removed']) {
       assert.ok(seen.has(expected), `no ${expected} event was seen`);
     }
   });

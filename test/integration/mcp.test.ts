@@ -98,6 +98,32 @@ describe('harness mcp (an SDK client over stdio against harness serve)', functio
     assert.deepEqual(await w.ok('task_claim'), { task: null, is_retry: false, is_reclaim: false });
   });
 
+  it('task_complete and task_fail carry usage: kept on the attempt, with the MCP client as the agent, priced when no cost is given', async () => {
+    const w = await worker('w1');
+    await raw.ok({ command: 'task_add', task: { id: 'a', max_attempts: 2, retry_backoff: { strategy: 'fixed', delay_seconds: 0 } } });
+    await w.ok('task_claim');
+    // A failed attempt costs too; the agent gave the cost itself.
+    await w.ok('task_fail', { task_id: 'a', error: 'tests failed', usage: { model: 'claude-sonnet-4-5', input_tokens: 1000, output_tokens: 200, cost_usd: 0.05 } });
+    await w.ok('task_claim');
+    // Tokens alone: priced from the bundled table (claude-sonnet-4-5: $3 in, $15 out per million).
+    await w.ok('task_complete', { task_id: 'a', usage: { model: 'claude-sonnet-4-5', input_tokens: 1_000_000, output_tokens: 100_000 } });
+    const usage = (await task('a')).usage;
+    assert.deepEqual(
+      usage.map((u: any) => [u.attempt, u.worker_id, u.agent, u.source, u.model, u.cost_usd, u.cost_source]),
+      [
+        [1, 'w1', 'harness-test', 'mcp', 'claude-sonnet-4-5', 0.05, 'reported'],
+        [2, 'w1', 'harness-test', 'mcp', 'claude-sonnet-4-5', 4.5, 'price_table'],
+      ],
+    );
+    const summary = await raw.ok({ command: 'usage_summary', by: 'worker' });
+    assert.deepEqual(summary.rows.map((r: any) => [r.key, r.attempts, r.cost_usd]), [['w1', 2, 4.55]]);
+    // A bad figure is refused naming the field, and the attempt stays as it was.
+    await raw.ok({ command: 'task_add', task: { id: 'b' } });
+    await w.ok('task_claim');
+    assert.match(await w.error('task_complete', { task_id: 'b', usage: { input_tokens: -1 } }), /^INVALID_ARGUMENT: .*usage\.input_tokens/);
+    assert.equal((await task('b')).status, 'running');
+  });
+
   it('a second MCP worker cannot complete the first one\'s task; the error says who holds it', async () => {
     const [w1, w2] = await Promise.all([worker('w1'), worker('w2')]);
     await raw.ok({ command: 'task_add', task: { id: 'a' } });

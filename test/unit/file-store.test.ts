@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/core/clock';
 import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { HarnessError } from '../../src/core/errors';
 import { nodeFileOps, type FileOps } from '../../src/core/files';
-import { encodeRecord } from '../../src/core/journal';
+import { encodeRecord, JOURNAL_FORMAT } from '../../src/core/journal';
 import { FileStore, JOURNAL_FILE, SNAPSHOT_FILE } from '../../src/core/file-store';
 import { tempDir } from '../support/stores';
 
@@ -289,9 +289,13 @@ describe('FileStore durability', () => {
     const w = await open({ files: disk.ops });
     await coordinator(w).addTasks([{ id: 'a' }]);
     await crash(w, disk);
-    const json = JSON.stringify({ v: 2, s: 2, c: [] });
-    fs.appendFileSync(path.join(dir, JOURNAL_FILE), encodeRecord(JSON.parse(json)));
-    await rejects(open(), 'STATE_CORRUPT', /record 2 has format 2, newer than this program reads \(1\): it was written by a newer Agent Harness/);
+    const newer = JOURNAL_FORMAT + 1;
+    fs.appendFileSync(path.join(dir, JOURNAL_FILE), encodeRecord({ v: newer, s: 2, c: [] }));
+    await rejects(
+      open(),
+      'STATE_CORRUPT',
+      new RegExp(`record 2 has format ${newer}, newer than this program reads \\(${JOURNAL_FORMAT}\\): it was written by a newer Agent Harness`),
+    );
   });
 
   it('a snapshot interrupted by a crash (a sealed journal left behind) is replayed at open and finished in the background', async () => {

@@ -21,19 +21,25 @@ describe('MCP tools from the catalog', () => {
 
   it('leaves out what the MCP process fills (worker id, fencing token), and task_add\'s nested form', () => {
     const complete = toolSchema(TaskComplete.params, ['worker_id', 'fencing_token']);
-    assert.deepEqual(Object.keys(complete.properties!).sort(), ['next', 'result', 'task_id']);
+    assert.deepEqual(Object.keys(complete.properties!).sort(), ['next', 'result', 'task_id', 'usage']);
     const completeTool = allTools().find((t) => t.name === 'task_complete')!;
-    assert.deepEqual(Object.keys(completeTool.inputSchema.properties!).sort(), ['result', 'task_id'], 'the tool leaves out next: the agent claims when it is ready');
+    assert.deepEqual(Object.keys(completeTool.inputSchema.properties!).sort(), ['result', 'task_id', 'usage'], 'the tool leaves out next: the agent claims when it is ready');
     assert.deepEqual(complete.required, ['task_id']);
     assert.deepEqual(complete.properties!.result, { description: 'Any JSON result, kept with the task' }, 'any JSON: an empty schema, no $defs');
     assert.equal(complete.$defs, undefined);
     const add = allTools().find((t) => t.name === 'task_add')!;
     for (const hidden of ['task', 'source', 'retry_backoff']) assert.ok(!(hidden in add.inputSchema.properties!), `task_add hides ${hidden}`);
     assert.ok('task_id' in add.inputSchema.properties! && 'dependencies' in add.inputSchema.properties!);
+    // Usage without what the MCP process fills (agent, source) or a parser of an agent's output would (models, cache tokens, session).
+    for (const name of ['task_complete', 'task_fail']) {
+      const usage = allTools().find((t) => t.name === name)!.inputSchema.properties!.usage as { properties: Record<string, unknown> };
+      assert.deepEqual(Object.keys(usage.properties).sort(), ['cost_usd', 'input_tokens', 'model', 'output_tokens'], name);
+    }
     const send = allTools().find((t) => t.name === 'message_send')!;
     assert.deepEqual(send.filled, ['from'], 'message_send: the sender is this worker');
     assert.equal(MessageSend.fills?.worker, 'from');
     assert.ok(!JSON.stringify(allTools().map((t) => t.inputSchema)).includes('9007199254740991'));
+    assert.ok(!JSON.stringify(allTools().map((t) => t.inputSchema)).includes('10000000000000'));
   });
 
   it('--tools: default, all, a list (with default in it); an unknown name lists the names there are', () => {

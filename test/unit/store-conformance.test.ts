@@ -8,8 +8,12 @@ import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DurableStore } from '../../src/core/durable-store';
 import { VolatileLog, type DurabilityLog, type LogEntry } from '../../src/core/durability';
+import { JOURNAL_FORMAT } from '../../src/core/journal';
 import { TASK_STATUSES, type TaskStatus } from '../../src/core/model';
 import { ZERO_COUNTS, type Store, type TaskRow, type TaskSummary } from '../../src/core/store';
+import { addUsage, ZERO_SUM, type UsageKey, type UsageSum } from '../../src/core/usage-index';
+import type { AttemptUsage } from '../../src/protocol/usage';
+import type { BudgetRow, SlotRow, TargetRow } from '../../src/core/fleet-rows';
 import { taskRow } from '../support/rows';
 import { storeFactories, workerFileStore, type StoreFactory } from '../support/stores';
 
@@ -33,6 +37,8 @@ interface Put {
   leaseOffset: number;
   retryOffset: number | null;
   group: string | null;
+  /** Attempts' usage: [worker index, target index or -1, nano-dollars or -1 for unpriced]. */
+  usage: Array<[number, number, number]> | null;
 }
 
 const putArb: fc.Arbitrary<Put> = fc.record({
@@ -45,7 +51,31 @@ const putArb: fc.Arbitrary<Put> = fc.record({
   leaseOffset: fc.integer({ min: -3000, max: 3000 }),
   retryOffset: fc.option(fc.integer({ min: -3000, max: 3000 })),
   group: fc.option(fc.constantFrom('g1', 'g2')),
+  usage: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 1 }), fc.integer({ min: -1, max: 1 }), fc.integer({ min: -1, max: 3_000_000_000 })), { maxLength: 3 })),
 });
+
+const TARGETS = ['t1', 't2'];
+
+function usageOf(entries: Array<[number, number, number]>): AttemptUsage[] {
+  return entries.map(([w, t, nano], i) => ({
+    attempt: i + 1,
+    worker_id: WORKERS[w]!,
+    target: t < 0 ? null : TARGETS[t]!,
+    agent: null,
+    model: null,
+    input_tokens: 10 * (i + 1),
+    output_tokens: i,
+    cache_read_tokens: 3,
+    cache_write_tokens: 0,
+    // Odd fractions of a dollar: floating-point sums of these would drift.
+    cost_usd: nano < 0 ? null : nano / 1e9 + 0.1,
+    cost_source: nano < 0 ? 'unknown' : 'reported',
+    prices_as_of: null,
+    session_id: null,
+    source: 'reported',
+    reported_at: iso(T0),
+  }));
+}
 
 type Step = { kind: 'tx'; puts: Put[]; fail: boolean } | { kind: 'time'; ms: number };
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -78,6 +108,8 @@ class Model {
     }
     delete row.retry_at;
     if (p.status === 'pending' && p.retryOffset !== null) row.retry_at = iso(this.now + p.retryOffset);
+    delete row.usage;
+    if (p.usage !== null && p.usage.length > 0) row.usage = usageOf(p.usage);
     return row;
   }
 
@@ -116,6 +148,27 @@ class Model {
     }
     return { counts: this.counts(), ready: this.all().reduce((n, t) => n + depReady(t), 0), groups };
   }
+  /** Usage totals by scanning every attempt of every task. */
+  usage(): { plan: UsageSum; by: Record<UsageKey, Map<string, UsageSum>>; tasks: string[] } {
+    const plan = ZERO_SUM();
+    const by: Record<UsageKey, Map<string, UsageSum>> = { worker: new Map(), target: new Map(), group: new Map() };
+    const add = (k: UsageKey, key: string, u: AttemptUsage) => {
+      if (!by[k].has(key)) by[k].set(key, ZERO_SUM());
+      addUsage(by[k].get(key)!, u);
+    };
+    const tasks: string[] = [];
+    for (const t of this.all()) {
+      if (!t.usage?.length) continue;
+      tasks.push(t.id);
+      for (const u of t.usage) {
+        addUsage(plan, u);
+        add('worker', u.worker_id, u);
+        if (u.target !== null) add('target', u.target, u);
+        if (t.group !== undefined) add('group', t.group, u);
+      }
+    }
+    return { plan, by, tasks };
+  }
 }
 
 const ids = (rows: readonly TaskRow[]) => rows.map((r) => r.id);
@@ -142,6 +195,8 @@ function checkReads(store: Store, m: Model, where: string): void {
   }
   assert.deepEqual(store.countTasks(), m.counts(), `${where}: countTasks`);
   assert.equal(store.countReady(now), m.ready().length, `${where}: countReady`);
+  assert.equal(store.countReady(now, new Set(['x'])), m.ready().filter((t) => t.capabilities.every((c) => c === 'x')).length, `${where}: countReady for {x}`);
+  assert.equal(store.countReady(now, new Set()), m.ready().filter((t) => t.capabilities.length === 0).length, `${where}: countReady for {}`);
   assert.deepEqual(store.taskSummary(), m.summary(), `${where}: taskSummary`);
   for (const g of ['g1', 'g2']) assert.deepEqual(ids(store.groupTasks(g)), ids(m.list().filter((t) => t.group === g)), `${where}: groupTasks(${g})`);
   for (const w of WORKERS) {
@@ -162,6 +217,13 @@ function checkReads(store: Store, m: Model, where: string): void {
     const dependents = m.list().filter((t) => t.dependencies.includes(id));
     assert.deepEqual(store.dependents(id).sort(), ids(dependents).sort(), `${where}: dependents(${id})`);
   }
+  const usage = m.usage();
+  assert.deepEqual(store.usageTotal(), usage.plan, `${where}: usageTotal`);
+  for (const k of ['worker', 'target', 'group'] as const) {
+    assert.deepEqual(new Map([...store.usageBy(k)].sort(([a], [b]) => (a < b ? -1 : 1))), new Map([...usage.by[k]].sort(([a], [b]) => (a < b ? -1 : 1))), `${where}: usageBy(${k})`);
+    for (const key of [...WORKERS, ...TARGETS, 'g1', 'g2']) assert.deepEqual(store.usageOf(k, key), usage.by[k].get(key) ?? ZERO_SUM(), `${where}: usageOf(${k}, ${key})`);
+  }
+  assert.deepEqual(store.tasksWithUsage().sort(), usage.tasks.sort(), `${where}: tasksWithUsage`);
 }
 
 /** Replays a random history into `store` and the model, checking every read after each step. */
@@ -269,6 +331,51 @@ function conformance(factory: StoreFactory, runs: number): void {
       assert.deepEqual(order, [0, 1, 2]);
     });
 
+    it('targets, slots and budgets: atomic with everything else, frozen, kept across a reopen', async () => {
+      const { store, dir } = await fresh();
+      const target: TargetRow = {
+        name: 't1', command: ['agent', '{id}'], shell: false, capabilities: ['ts'], min: 1, max: 3, isolation: 'shared', env: { K: 'v' },
+        idle_timeout_seconds: 60, usage: 'claude', usage_model: null, source: 'cli', config: null, state: 'ok', crashes: [],
+        failing_since: null, last_exit: null, last_output: null, created_at: iso(T0), updated_at: iso(T0),
+      };
+      const slot = (n: number): SlotRow => ({
+        target: 't1', slot: n, worker_id: `t1-${n}`, state: 'running', generation: n, host: 'h', pid: 100 + n, started_at: iso(T0), restart_at: null, crashes: 0, last_exit: null,
+      });
+      const budget: BudgetRow = { scope: 'group', name: 'docs', limit_usd: 5, source: 'cli', set_at: iso(T0), spent_at: null };
+      await store.transact((tx) => {
+        tx.apply({ op: 'target', row: target });
+        tx.apply({ op: 'slot', row: slot(1) });
+        tx.apply({ op: 'slot', row: slot(2) });
+        tx.apply({ op: 'budget', row: budget });
+        tx.apply({ op: 'budget', row: { ...budget, scope: 'plan', name: null, limit_usd: 50 } });
+      }).durable;
+      const before = { targets: store.fleet.targets(), slots: store.fleet.slots(), budgets: store.fleet.budgets() };
+      assert.throws(
+        () =>
+          store.transact((tx) => {
+            tx.apply({ op: 'target', row: { ...target, state: 'failing' } });
+            tx.apply({ op: 'slot_delete', target: 't1', slot: 1 });
+            tx.apply({ op: 'slot', row: slot(3) });
+            tx.apply({ op: 'budget_delete', scope: 'group', name: 'docs' });
+            tx.apply({ op: 'target_delete', name: 't1' });
+            throw new Error('no');
+          }),
+        /no/,
+      );
+      assert.deepEqual({ targets: store.fleet.targets(), slots: store.fleet.slots(), budgets: store.fleet.budgets() }, before);
+      assert.equal(store.fleet.slotOfWorker('t1-2')?.pid, 102);
+      assert.throws(() => ((store.fleet.target('t1')!.command as string[]).push('x')), TypeError);
+      await store.transact((tx) => tx.apply({ op: 'slot_delete', target: 't1', slot: 1 })).durable;
+      const kept = { targets: store.fleet.targets(), slots: store.fleet.slots(), budgets: store.fleet.budgets() };
+      assert.deepEqual(kept.slots.map((s) => s.worker_id), ['t1-2']);
+      assert.deepEqual(kept.budgets.map((b) => [b.scope, b.name]), [['plan', null], ['group', 'docs']]);
+      if (factory.persistent) {
+        await store.close();
+        const again = (await fresh(dir)).store;
+        assert.deepEqual({ targets: again.fleet.targets(), slots: again.fleet.slots(), budgets: again.fleet.budgets() }, kept);
+      }
+    });
+
     it('rows come back frozen: a reader cannot change what the store holds', async () => {
       const { store } = await fresh();
       await store.transact((tx) => tx.apply({ op: 'task', row: baseRow('a', 1, []) })).durable;
@@ -319,7 +426,7 @@ describe('Store contract: a failed append', () => {
     log.failing = false;
     await store.transact((tx) => tx.apply({ op: 'task', row: baseRow('c', 3, []) })).durable;
     assert.deepEqual(log.appended.map((e) => e.seq), [1, 2]);
-    assert.match(log.appended[1]!.json, /^\{"v":1,"s":2,"c":\[/);
+    assert.match(log.appended[1]!.json, new RegExp(`^\\{"v":${JOURNAL_FORMAT},"s":2,"c":\\[`));
     await store.close();
   });
 });

@@ -41,6 +41,8 @@ export function task(id: string, dependencies: string[], status: TaskView['statu
     progress: null,
     result_preview: status === 'completed' ? '{"ok":true}' : null,
     display_status: null,
+    cost_usd: null,
+    usage: [],
   };
 }
 
@@ -70,6 +72,7 @@ export const state = (overrides: Partial<StateMessage> = {}): StateMessage => ({
   tasks: tasks(),
   instances: instances(),
   runs: runs(),
+  usage: null,
   ...overrides,
 });
 

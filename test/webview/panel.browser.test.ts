@@ -180,6 +180,52 @@ describe('task graph panel webview (Chromium)', function () {
     await p.post(state());
   });
 
+  it('shows what the work cost: totals, budgets as meters (a spent one in red), targets and groups; a task its attempts', async () => {
+    const usage = {
+      total: { cost_usd: 4.2075, attempts: 17, input_tokens: 2_400_000, output_tokens: 180_000, unpriced: 1 },
+      targets: [
+        { name: 'claude', state: 'ok' as const, running: 3, min: 1, max: 6, cost_usd: 3.9, budget: { limit_usd: 20, spent_usd: 3.9, spent: false } },
+        { name: 'codex', state: 'failing' as const, running: 0, min: 1, max: 2, cost_usd: 0.3075, budget: null },
+      ],
+      groups: [{ name: 'docs', cost_usd: 5.02, attempts: 9 }],
+      budgets: [
+        { label: 'the plan', limit_usd: 50, spent_usd: 4.2075, spent: false },
+        { label: 'group docs', limit_usd: 5, spent_usd: 5.02, spent: true },
+      ],
+    };
+    const costly = tasks().map((t) =>
+      t.id === 'bench'
+        ? { ...t, cost_usd: 0.42, usage: [{ attempt: 1, worker_id: 'claude-1', target: 'claude', model: 'claude-sonnet-4-5', input_tokens: 12_000, output_tokens: 900, cost_usd: 0.42, cost_source: 'reported' }] }
+        : t,
+    );
+    await p.post(state({ usage, tasks: costly }));
+    await waitFor(p, () => document.querySelector('#usage .budget.is-spent') !== null);
+    assert.equal(await text(p, '#usage-total'), '$4.21 · 17 attempts');
+    assert.match(await text(p, '#usage .usage-tokens'), /2\.4M tokens in, 180\.0k out · 1 attempt without a price/);
+    const budgets = await p.page.evaluate(() => [...document.querySelectorAll<HTMLElement>('#usage .budget')].map((b) => [b.getAttribute('aria-label'), b.classList.contains('is-spent'), b.querySelector<HTMLElement>('.budget-fill')!.style.width]));
+    assert.deepEqual(budgets, [
+      ['Budget of the plan: $4.21 of $50.00', false, '8.415%'],
+      ['Budget of group docs: $5.02 of $5.00 · spent: no new claims', true, '100%'],
+    ]);
+    assert.deepEqual(await p.page.evaluate(() => [...document.querySelectorAll('#usage .usage-targets li')].map((li) => li.getAttribute('aria-label'))), [
+      'Target claude: ok, 3 of 1–6 running, $3.90',
+      'Target codex: failing, 0 of 1–2 running, $0.31',
+    ]);
+    assert.match(await text(p, '#usage .usage-groups'), /docs9 attempts\$5\.02/);
+    await p.page.evaluate(() => document.querySelector<SVGGElement>('g.node[data-task-id="bench"]')?.dispatchEvent(new MouseEvent('click', { bubbles: true })));
+    await waitFor(p, () => [...document.querySelectorAll('#task-detail dt')].some((dt) => dt.textContent === 'cost'));
+    const cost = await p.page.evaluate(() => {
+      const dt = [...document.querySelectorAll('#task-detail dt')].find((d) => d.textContent === 'cost')!;
+      const dd = dt.nextElementSibling as HTMLElement;
+      return [dd.textContent, dd.title];
+    });
+    assert.deepEqual(cost, ['$0.42', 'attempt 1 by claude-1 (claude): $0.42, 12000 in, 900 out, claude-sonnet-4-5']);
+    mkdirSync(join(repoRoot, '.run'), { recursive: true });
+    await p.page.screenshot({ path: join(repoRoot, '.run', 'webview-usage.png') });
+    await p.post(state());
+    await waitFor(p, () => document.querySelector('#usage .empty') !== null);
+  });
+
   it('looks right (screenshot in .run/webview-test.png) and broke no CSP rule', async () => {
     await p.post({ type: 'select', run_id: 'run-3' });
     await p.post({

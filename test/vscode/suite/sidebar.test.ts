@@ -98,7 +98,7 @@ describe('the sidebar', function () {
     const h = await harness();
     // The Instances tree reads the coordinator on a coalescing timer after the event.
     const item = await eventually('the worker row', () => {
-      const i = h.instances.getChildren().find((x) => x.worker_id === 'side-agent-1');
+      const i = h.instances.getChildren().find((x) => x.kind === 'instance' && x.instance.worker_id === 'side-agent-1');
       return i && h.instances.getTreeItem(i);
     });
     assert.equal(item.label, 'side-agent-1 (claude)');
