@@ -31,6 +31,8 @@ const entries = [
     outfile: join(dist, 'cli.js'),
     banner: { js: '#!/usr/bin/env node' },
   },
+  // The NATS client, loaded only in cluster mode (src/cluster/nats-loader.ts).
+  { ...node, entryPoints: [join(root, 'src/cluster/nats.ts')], outfile: join(dist, 'nats.js') },
   // Snapshots are read and written by sql.js in a worker thread (src/core/snapshot-jobs.ts).
   { ...node, entryPoints: [join(root, 'src/core/snapshot-worker.ts')], outfile: join(dist, 'snapshot-worker.js') },
   {

@@ -3,11 +3,13 @@ import { describeError } from '../core/errors';
 import { blockingFileOps } from '../core/files';
 import { stderrLogger } from '../core/log';
 import type { EventLine } from '../protocol/messages';
+import { clusterSettings } from '../cluster/settings';
 import { startService } from '../server/service';
 import type { CliCommand } from './commands';
 import { connect, errorReply, printReply, UsageError } from './context';
 
-const SERVE = 'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--verbose]';
+const SERVE =
+  'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--nats URL --cluster NAME] [--verbose]';
 
 export const SERVE_COMMAND: CliCommand = {
   name: 'serve',
@@ -18,6 +20,8 @@ export const SERVE_COMMAND: CliCommand = {
     'state-dir': { type: 'string' },
     'instance-limit': { type: 'string' },
     'stale-timeout': { type: 'string' },
+    nats: { type: 'string' },
+    cluster: { type: 'string' },
     verbose: { type: 'boolean' },
   },
   async run(v, _p, o, io) {
@@ -39,7 +43,10 @@ export const SERVE_COMMAND: CliCommand = {
     }
     let service;
     try {
+      // --nats/--cluster (or HARNESS_NATS_URL/HARNESS_CLUSTER, or .harness/config.json): one coordinator of a cluster.
+      const cluster = clusterSettings({ nats: v.nats as string | undefined, cluster: v.cluster as string | undefined }, io.env, worktree);
       service = await startService({
+        ...(cluster ? { cluster } : {}),
         worktree,
         ...(o.socket || io.env.HARNESS_SOCKET ? { socketPath: o.socket || io.env.HARNESS_SOCKET } : {}),
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),

@@ -8,14 +8,17 @@ import { Worker } from 'node:worker_threads';
 import { compact, type CompactionResult } from './compaction';
 import { ErrorCode, HarnessError } from './errors';
 import type { FileOps } from './files';
-import { applyRows, scanSnapshot, type RowOp, type SnapshotContents } from './snapshot';
+import { applyRows, scanSnapshot, snapshotFromRows, type RowOp, type SnapshotContents } from './snapshot';
 import type { Change } from './store';
 
-export type SnapshotJob = { job: 'compact'; dir: string } | { job: 'read'; file: string; bytes: Uint8Array };
+export type SnapshotJob =
+  | { job: 'compact'; dir: string }
+  | { job: 'read'; file: string; bytes: Uint8Array }
+  | { job: 'build'; seq: number; chunks: string[] };
 export type WorkerMessage =
   | { meta: [string, string] }
   | { rows: RowOp; chunk: string }
-  | { done: CompactionResult | SnapshotContents }
+  | { done: CompactionResult | SnapshotContents | Uint8Array }
   | { error: string; code?: string; details?: Record<string, unknown> };
 
 /**
@@ -91,4 +94,13 @@ export async function compactSealed(dir: string, files: FileOps, inWorker: boole
     return compact(dir, files, { includeActive: false });
   }
   return (await runJob({ job: 'compact', dir }, () => {})) as CompactionResult;
+}
+
+/**
+ * A snapshot image of the state at record `seq` from its rows (chunks of JSON arrays of changes,
+ * snapshot.ts snapshotFromRows), built in a worker when `inWorker`: a replicated log's snapshot.
+ */
+export async function buildSnapshot(chunks: string[], seq: number, inWorker: boolean): Promise<Uint8Array> {
+  if (!inWorker) return snapshotFromRows(chunks, seq);
+  return (await runJob({ job: 'build', seq, chunks }, () => {})) as Uint8Array;
 }

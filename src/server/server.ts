@@ -20,6 +20,10 @@ export interface ServerOptions {
   maxLineBytes?: number;
   /** A connection whose unsent output grows past this is a slow consumer and is dropped. */
   maxBufferedBytes?: number;
+  /** Answers a request line (default: `handleLine` here); a cluster node forwards what it does not lead. */
+  dispatch?(line: string, ctx: CommandContext): Promise<Reply>;
+  /** Where subscribers' events come from (default: this coordinator's and its runs'); a cluster node's come over NATS. */
+  events?(forward: (name: string, data: unknown) => void): Disposable;
 }
 
 /** How long a connection may sit on a backlog without draining before it counts as not reading. */
@@ -173,7 +177,7 @@ export class HarnessServer {
           continue;
         }
         if (line.trim() === '') continue;
-        respond(handleLine(line, ctx, this.options.log));
+        respond(this.options.dispatch ? this.options.dispatch(line, ctx) : handleLine(line, ctx, this.options.log));
       }
       if (start < data.length && !discarding) {
         chunks.push(data.subarray(start));
@@ -246,6 +250,7 @@ export class HarnessServer {
       const line: EventLine = { event: name, data, ts: new Date().toISOString() };
       this.write(socket, JSON.stringify(line), name === 'run:output');
     };
+    if (this.options.events) return this.options.events(forward);
     const subscriptions = [this.options.coordinator.events.onAny(forward), this.options.runs.events.onAny(forward)];
     return { dispose: () => subscriptions.forEach((s) => s.dispose()) };
   }

@@ -5,6 +5,8 @@ import { describeError } from '../core/errors';
 import type { FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { FileStore } from '../core/file-store';
+import type { ClusterSettings } from '../cluster/settings';
+import { startClusterService } from './cluster-service';
 import { watchForRecovery } from './recovery';
 import { RunRegistry } from './runs';
 import { HarnessServer } from './server';
@@ -22,6 +24,8 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The store's file layer; tests inject faults (disk full, write errors) through it. */
   files?: FileOps;
+  /** Run as one coordinator of a cluster on NATS JetStream (cluster-service.ts) instead of on the state directory. */
+  cluster?: ClusterSettings;
 }
 
 export interface CoordinatorService {
@@ -40,6 +44,7 @@ export interface CoordinatorService {
  * service on the same workspace fails with a clear error instead of corrupting it.
  */
 export async function startService(options: ServiceOptions): Promise<CoordinatorService> {
+  if (options.cluster) return startClusterService(options, options.cluster);
   const worktree = path.resolve(options.worktree);
   const stateDir = path.resolve(worktree, options.stateDir ?? '.harness');
   const socketPath = options.socketPath ?? defaultSocketPath(worktree);
