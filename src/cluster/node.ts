@@ -324,7 +324,8 @@ export class ClusterNode {
   }
 
   private startLeaderTimers(): void {
-    const { config, sweepIntervalMs, snapshotAfterBytes = 16 * 1024 * 1024 } = this.options;
+    const { config, sweepIntervalMs } = this.options;
+    const snapshotAfterBytes = this.options.snapshotAfterBytes ?? this.options.settings.snapshotAfterBytes ?? 16 * 1024 * 1024;
     let sweeping = false;
     const staleMs = config?.staleInstanceMs ?? DEFAULT_CONFIG.staleInstanceMs;
     this.timers.push(

@@ -25,6 +25,8 @@ export interface ClusterSettings {
   replicas?: number;
   /** How long the leader key lives unrenewed: a dead leader is replaced after about this long. */
   leaderTtlMs: number;
+  /** The leader writes a snapshot (and trims the log) once this many bytes were appended since the last. */
+  snapshotAfterBytes?: number;
 }
 
 /** The `cluster` section of `.harness/config.json`. */
@@ -41,6 +43,7 @@ const ConfigSection = z.strictObject({
   tls_key_file: z.string().min(1).optional(),
   replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).optional(),
   leader_ttl_seconds: z.number().min(1).max(600).optional(),
+  snapshot_after_bytes: z.number().int().min(4096).optional(),
 });
 type ConfigSection = z.output<typeof ConfigSection>;
 
@@ -144,6 +147,7 @@ export function clusterSettings(flags: ClusterFlags, env: NodeJS.ProcessEnv, wor
     if (settings.tls.keyFile) checkPrivateFile(settings.tls.keyFile, 'the TLS key file');
   }
   if (c.replicas !== undefined) settings.replicas = c.replicas;
+  if (c.snapshot_after_bytes !== undefined) settings.snapshotAfterBytes = c.snapshot_after_bytes;
   return settings;
 }
 

@@ -1,0 +1,199 @@
+// Coordinators of one cluster as real `harness serve --nats` processes over a real nats-server:
+// forwarding, hot standbys, take-over after a SIGKILL, snapshots and the trimmed log, a deposed
+// leader that was paused past its lease, credentials. The long form with a 3-node JetStream
+// cluster under load is test/reliability/cluster-load.test.ts.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import { clusterNames } from '../../src/cluster/names';
+import { CoordinatorCluster } from '../support/coordinator-cluster';
+import { childEnv, cleanupAll, ensureCliBuilt, pollUntil, RawConnection, ServeProcess, tempDir, within } from '../support/harness-process';
+import { NatsCluster, stopAllNats } from '../support/nats-cluster';
+
+/** Every message of a cluster's log stream: which node wrote it and the records it holds. */
+async function logMessages(nats: NatsCluster, cluster: string): Promise<Array<{ seq: number; node: string; text: string }>> {
+  const nc = await connect({ servers: nats.url.split(',') });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const names = clusterNames(cluster);
+    const info = await jsm.streams.info(names.stream);
+    const out: Array<{ seq: number; node: string; text: string }> = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(names.stream, { seq });
+      if (m) out.push({ seq, node: m.header.get('Harness-Node'), text: m.string() });
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+describe('cluster: coordinators on NATS JetStream (real nats-server, real processes)', function () {
+  this.timeout(120_000);
+  let nats: NatsCluster;
+
+  before(async function () {
+    this.timeout(300_000);
+    ensureCliBuilt();
+    nats = await NatsCluster.start(1);
+  });
+  after(stopAllNats);
+  afterEach(async () => {
+    // Coordinators and temp dirs of the test; the NATS server stays for the next (each test has a cluster name of its own).
+    await cleanupAll();
+  });
+
+  it('a standby forwards to the leader, and every coordinator holds the same state', async () => {
+    const cluster = await CoordinatorCluster.start(nats, 2);
+    const leader = await cluster.leader();
+    const standby = 1 - leader;
+    const c = await RawConnection.connect(cluster.members[standby]!.socket);
+    await c.ok({ command: 'task_add', task: { id: 't1' } });
+    await c.ok({ command: 'task_add', task: { id: 't2', dependencies: ['t1'] } });
+    const claimed = await c.ok({ command: 'task_claim', worker_id: 'w1' });
+    assert.equal(claimed.task.id, 't1');
+    await c.ok({ command: 'task_complete', worker_id: 'w1', task_id: 't1', fencing_token: claimed.task.fencing_token });
+    const refused = await c.request({ command: 'task_complete', worker_id: 'w1', task_id: 't1', fencing_token: claimed.task.fencing_token });
+    assert.equal(refused.status, 'error', 'a second complete is refused through the forwarder as on one machine');
+    const viaLeader = await RawConnection.connect(cluster.members[leader]!.socket);
+    const t1 = (await viaLeader.ok({ command: 'task_get', task_id: 't1' })).task;
+    assert.deepEqual([t1.status, t1.claimed_by], ['completed', 'w1']);
+    // The standby applied every record the leader appended: both are at the same record.
+    const records = await pollUntil(
+      async () => {
+        const [a, b] = await Promise.all([cluster.ping(0), cluster.ping(1)]);
+        return a && b && a.cluster.record === b.cluster.record ? a.cluster.record : undefined;
+      },
+      10_000,
+      'the standby to reach the leader’s record',
+    );
+    assert.ok(records >= 5, `records: ${records}`);
+  });
+
+  it('SIGKILL of the leader: the standby takes over and has every acknowledged change', async () => {
+    const cluster = await CoordinatorCluster.start(nats, 2);
+    const leader = await cluster.leader();
+    const standby = 1 - leader;
+    const c = await RawConnection.connect(cluster.members[standby]!.socket);
+    for (let i = 0; i < 50; i++) await c.ok({ command: 'state_put', key: `k${i}`, value: i });
+    await cluster.stopMember(leader, 'SIGKILL');
+    const killed = Date.now();
+    // Writes through the surviving coordinator succeed again once it leads.
+    const reply = await c.request({ command: 'state_put', key: 'after', value: true });
+    const failover = Date.now() - killed;
+    assert.equal(reply.status, 'ok', JSON.stringify(reply));
+    assert.equal(await cluster.leader(), standby);
+    for (let i = 0; i < 50; i++) assert.equal((await c.ok({ command: 'state_get', key: `k${i}` })).value, i);
+    assert.ok(failover < 10_000, `failover took ${failover} ms`);
+  });
+
+  it('snapshots go to the object store and the log is trimmed; a coordinator started later loads them', async () => {
+    const cluster = await CoordinatorCluster.start(nats, 1, { config: { snapshot_after_bytes: 8192 } });
+    const c = await RawConnection.connect(cluster.members[0]!.socket);
+    for (let i = 0; i < 200; i++) await c.ok({ command: 'task_add', task: { id: `t${i}`, description: 'x'.repeat(100) } });
+    const claimed = await c.ok({ command: 'task_claim', worker_id: 'w' });
+    // The leader snapshots off the request path once 8 KiB were appended; wait for the trim.
+    const nc = await connect({ servers: nats.url.split(',') });
+    const names = clusterNames(cluster.name);
+    try {
+      const jsm = await jetstreamManager(nc);
+      await pollUntil(async () => ((await jsm.streams.info(names.stream)).state.first_seq > 1 ? true : undefined), 20_000, 'the log to be trimmed');
+      const pointer = await (await new Kvm(nc).open(names.metaBucket)).get('snapshot');
+      assert.ok(pointer && pointer.json<{ seq: number }>().seq > 0, 'the snapshot pointer names a record');
+    } finally {
+      await nc.close();
+    }
+    for (let i = 200; i < 210; i++) await c.ok({ command: 'task_add', task: { id: `t${i}` } });
+    const before = (await c.ok({ command: 'task_list' })).tasks;
+    c.close();
+    // A new coordinator reads the snapshot and the rest of the log; then it is the only one.
+    cluster.members.push({ dir: tempDir('hcl-'), socket: '', serve: undefined });
+    cluster.members[1]!.socket = path.join(cluster.members[1]!.dir, 'h.sock');
+    await cluster.startMember(1);
+    assert.match(cluster.members[1]!.serve!.stderr, /state at record \d+ \(snapshot [1-9]\d* bytes/);
+    await cluster.stopMember(0, 'SIGKILL');
+    assert.equal(await cluster.leader(), 1);
+    const d = await RawConnection.connect(cluster.members[1]!.socket);
+    assert.deepEqual((await d.ok({ command: 'task_list' })).tasks, before);
+    const again = await d.ok({ command: 'task_claim', worker_id: 'w' });
+    assert.deepEqual([again.task.id, again.is_retry], [claimed.task.id, true], 'the lease survived the snapshot');
+  });
+
+  it('a deposed leader (SIGSTOP past its lease, then SIGCONT) writes nothing more; a complete sent to it is applied once', async () => {
+    const cluster = await CoordinatorCluster.start(nats, 2);
+    const leader = await cluster.leader();
+    const standby = 1 - leader;
+    const oldNode = (await cluster.ping(leader))!.cluster.node;
+    const onOld = await RawConnection.connect(cluster.members[leader]!.socket);
+    await onOld.ok({ command: 'task_add', task: { id: 't', timeout_seconds: 600 } });
+    const claimed = await onOld.ok({ command: 'task_claim', worker_id: 'w1' });
+    const watcher = await RawConnection.connect(cluster.members[standby]!.socket);
+    await watcher.ok({ command: 'subscribe', events: ['task:completed'] });
+
+    const paused = cluster.members[leader]!.serve!.child;
+    paused.kill('SIGSTOP');
+    try {
+      await pollUntil(async () => ((await cluster.ping(standby))?.cluster.role === 'leader' ? true : undefined), 20_000, 'the standby to take over');
+      // Sent while the old leader is paused: it reads it only after it resumes.
+      onOld.write({ command: 'task_complete', worker_id: 'w1', task_id: 't', fencing_token: claimed.task.fencing_token, id: 'late' });
+    } finally {
+      paused.kill('SIGCONT');
+    }
+    const reply = await onOld.next(30_000);
+    assert.equal(reply.id, 'late');
+    assert.ok(reply.status === 'ok' || ['NOT_LEADER', 'UNAVAILABLE'].includes(reply.code), JSON.stringify(reply));
+    // The same complete again, now through the new leader: refused if the first was applied.
+    const onNew = await RawConnection.connect(cluster.members[standby]!.socket);
+    const second = await onNew.request({ command: 'task_complete', worker_id: 'w1', task_id: 't', fencing_token: claimed.task.fencing_token });
+    assert.ok(reply.status === 'ok' ? second.status === 'error' : second.status === 'ok', `first ${JSON.stringify(reply)}, second ${JSON.stringify(second)}`);
+    const completed = await watcher.next(10_000);
+    assert.equal(completed.event, 'task:completed');
+    await assert.rejects(watcher.next(1_000), /timed out/, 'the task was completed once');
+
+    // At the log: once the new leader's first record is in, nothing more from the old one.
+    const messages = await logMessages(nats, cluster.name);
+    const takeover = messages.findIndex((m) => m.node !== oldNode);
+    assert.ok(takeover > 0, 'the new leader wrote');
+    assert.match(messages[takeover]!.text, /cluster_leader/, 'its first record names it');
+    const after = messages.slice(takeover).filter((m) => m.node === oldNode);
+    assert.deepEqual(after, [], 'the deposed leader appended nothing after the take-over');
+    assert.match(cluster.members[leader]!.serve!.stderr, /no longer leading|leadership lost/);
+  });
+
+  describe('credentials', () => {
+    let secured: NatsCluster;
+    before(async function () {
+      this.timeout(60_000);
+      secured = await NatsCluster.start(1, {
+        extraConfig: 'authorization { user: "harness", password: "s3cret-Pa55" }',
+        client: { user: 'harness', pass: 's3cret-Pa55' },
+      });
+    });
+    after(() => secured?.stop());
+
+    it('user and password from the environment; a wrong password is a clear error that does not print it', async () => {
+      const ok = await CoordinatorCluster.start(secured, 1, { env: { HARNESS_NATS_USER: 'harness', HARNESS_NATS_PASSWORD: 's3cret-Pa55' } });
+      assert.equal(await ok.leader(), 0);
+      const dir = tempDir('hcl-');
+      const bad = ServeProcess.spawn(['--worktree', dir, '--socket', path.join(dir, 'h.sock'), '--nats', secured.url, '--cluster', 'bad'], childEnv({ HARNESS_NATS_USER: 'harness', HARNESS_NATS_PASSWORD: 'wrong-Pa55' }));
+      const exit = await within(bad.exited, 30_000, 'serve with a wrong password to exit');
+      assert.notEqual(exit.code, 0);
+      const out = bad.stdout + bad.stderr;
+      assert.match(out, /could not connect to NATS for cluster bad on nats:\/\/127\.0\.0\.1:\d+: .*(Authorization|authorization|auth)/i);
+      assert.doesNotMatch(out, /wrong-Pa55|s3cret-Pa55/);
+    });
+
+    it('a creds file others may read is refused, naming the fix', async () => {
+      const dir = tempDir('hcl-');
+      const creds = path.join(dir, 'user.creds');
+      fs.writeFileSync(creds, '-----BEGIN NATS USER JWT-----\nx\n------END NATS USER JWT------\n', { mode: 0o644 });
+      fs.chmodSync(creds, 0o644);
+      const serve = ServeProcess.spawn(['--worktree', dir, '--socket', path.join(dir, 'h.sock'), '--nats', secured.url, '--cluster', 'c'], childEnv({ HARNESS_NATS_CREDS: creds }));
+      await within(serve.exited, 30_000, 'serve to exit');
+      assert.match(serve.stdout, /the creds file .*user\.creds may be read by others \(mode 0644\).*chmod 600/);
+    });
+  });
+});

@@ -1,0 +1,163 @@
+// Real NATS for the cluster tests: one nats-server, or a 3-node JetStream cluster (routes between
+// them, replicas 3) on loopback ports, each with its store in a temporary folder. Nodes can be
+// SIGKILLed and started again on the same store, as a crashed server restarts. nats-server comes
+// from Debian's package, installed by scripts/install-nats.sh when it is missing.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { ROOT, tempDir, within } from './harness-process';
+
+let serverBinary: string | undefined;
+
+/** The nats-server binary, installing Debian's package first when it is missing. */
+export function natsServerBinary(): string {
+  if (serverBinary) return serverBinary;
+  const find = () => ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((f) => fs.existsSync(f));
+  if (!find()) {
+    try {
+      execFileSync('bash', [path.join(ROOT, 'scripts', 'install-nats.sh')], { stdio: 'pipe', timeout: 300_000 });
+    } catch (e) {
+      const err = e as { stderr?: Buffer; message: string };
+      throw new Error(`nats-server is missing and scripts/install-nats.sh could not install it: ${err.stderr?.toString() || err.message}`);
+    }
+  }
+  serverBinary = find();
+  if (!serverBinary) throw new Error('nats-server is missing after scripts/install-nats.sh');
+  return serverBinary;
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked; the server binds it a moment later). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface NatsNode {
+  name: string;
+  port: number;
+  clusterPort: number;
+  config: string;
+  child?: ChildProcess;
+  exited?: Promise<void>;
+  log: string;
+}
+
+const running = new Set<NatsCluster>();
+
+/** Stops every NATS server the tests started (afterEach and the process's exit). */
+export async function stopAllNats(): Promise<void> {
+  await Promise.all([...running].map((c) => c.stop()));
+}
+process.once('exit', () => {
+  for (const c of running) for (const n of c.nodes) n.child?.kill('SIGKILL');
+});
+
+export class NatsCluster {
+  private constructor(
+    readonly nodes: NatsNode[],
+    readonly dir: string,
+    /** What the tests' own clients need to connect (when the servers ask for credentials). */
+    readonly client: { user?: string; pass?: string },
+  ) {}
+
+  /** `size` nats-servers with JetStream, routed together when more than one; resolves once JetStream answers. */
+  static async start(size: 1 | 3, options: { extraConfig?: string; client?: { user: string; pass: string } } = {}): Promise<NatsCluster> {
+    natsServerBinary();
+    const dir = tempDir('hnats-');
+    const ports = await Promise.all(Array.from({ length: size * 2 }, () => freePort()));
+    const nodes: NatsNode[] = Array.from({ length: size }, (_, i) => ({
+      name: `n${i + 1}`,
+      port: ports[i * 2]!,
+      clusterPort: ports[i * 2 + 1]!,
+      config: path.join(dir, `n${i + 1}.conf`),
+      log: '',
+    }));
+    for (const node of nodes) {
+      const routes = nodes.filter((n) => n !== node).map((n) => `"nats-route://127.0.0.1:${n.clusterPort}"`);
+      fs.writeFileSync(
+        node.config,
+        [
+          `server_name: ${node.name}`,
+          `listen: "127.0.0.1:${node.port}"`,
+          `jetstream { store_dir: "${path.join(dir, node.name)}" }`,
+          ...(size > 1 ? [`cluster { name: "harness-test", listen: "127.0.0.1:${node.clusterPort}", routes: [${routes.join(', ')}] }`] : []),
+          options.extraConfig ?? '',
+        ].join('\n'),
+      );
+    }
+    const cluster = new NatsCluster(nodes, dir, options.client ?? {});
+    running.add(cluster);
+    await Promise.all(nodes.map((_, i) => cluster.startNode(i)));
+    await cluster.waitForJetStream();
+    return cluster;
+  }
+
+  /** Comma-separated client URLs of every node (clients move to another when one dies). */
+  get url(): string {
+    return this.nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(',');
+  }
+
+  /** Starts node `i` (again) on its store; resolves once it says it is ready. */
+  async startNode(i: number): Promise<void> {
+    const node = this.nodes[i]!;
+    const child = spawn(natsServerBinary(), ['-c', node.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    node.child = child;
+    node.exited = new Promise((r) => child.once('exit', () => r()));
+    const ready = new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        node.log += d.toString();
+        if (/Server is ready/.test(node.log)) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code, signal) => reject(new Error(`nats-server ${node.name} exited (${code ?? signal}):\n${node.log.slice(-3000)}`)));
+    });
+    await within(ready, 20_000, `nats-server ${node.name} to be ready\n${node.log.slice(-2000)}`);
+  }
+
+  /** Kills node `i` with `signal` and waits for it to exit. */
+  async killNode(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const node = this.nodes[i]!;
+    if (!node.child || node.child.exitCode !== null || node.child.signalCode !== null) return;
+    node.child.kill(signal);
+    await within(node.exited!, 15_000, `nats-server ${node.name} to exit`);
+  }
+
+  /** Waits until JetStream takes requests (a cluster has elected its meta leader). */
+  async waitForJetStream(timeoutMs = 30_000): Promise<void> {
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const deadline = Date.now() + timeoutMs;
+    const nc = await connect({ servers: this.url.split(','), maxReconnectAttempts: -1, ...this.client });
+    try {
+      for (;;) {
+        try {
+          const jsm = await jetstreamManager(nc, { timeout: 2000 });
+          await jsm.getAccountInfo();
+          if (this.nodes.length === 1) return;
+          // Cluster: a replicated stream can be created only once the meta leader is elected.
+          await jsm.streams.add({ name: 'READY_PROBE', subjects: ['ready.probe'], num_replicas: this.nodes.length });
+          await jsm.streams.delete('READY_PROBE');
+          return;
+        } catch (e) {
+          if (Date.now() > deadline) throw new Error(`JetStream did not become ready within ${timeoutMs} ms: ${(e as Error).message}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    running.delete(this);
+    await Promise.all(this.nodes.map((_, i) => this.killNode(i, 'SIGKILL')));
+  }
+}
