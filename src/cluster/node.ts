@@ -17,6 +17,7 @@ import type { Reply, RequestId } from '../protocol/messages';
 import type { CommandContext } from '../server/commands';
 import { ISOLATION_COMMANDS } from '../isolation/commands';
 import type { RunRegistry } from '../server/runs';
+import { resolveLockPath } from '../server/paths';
 import { handleLine } from '../server/server';
 import { connectNats, payloadLimit } from './connection';
 import { ClusterEvents } from './events';
@@ -32,6 +33,12 @@ import { SnapshotStore } from './snapshots';
 
 /** The meta key of the record each new leader appends first. */
 export const LEADER_META = 'cluster_leader';
+
+/**
+ * Commands whose lock path names a file on the host the client runs on: resolved there (symlinks
+ * included) to its workspace-relative name, which is the same on every host, before forwarding.
+ */
+const LOCK_PATH_COMMANDS = new Set(['lock_acquire', 'lock_release', 'lock_list']);
 
 /** Commands answered by the node a client is connected to, never forwarded: what is per machine. */
 const LOCAL_COMMANDS = new Set(['ping', 'subscribe', 'run_start', 'run_output', 'run_finish', 'run_list', 'run_log', ...Object.keys(ISOLATION_COMMANDS)]);
@@ -79,6 +86,11 @@ function peek(line: string): { command: string; id: RequestId } | undefined {
   } catch {
     return undefined;
   }
+}
+
+function errorReply(e: unknown, id: RequestId): Reply {
+  const { code, message, details } = isHarnessError(e) ? e : { code: ErrorCode.Internal, message: describeError(e), details: undefined };
+  return { status: 'error', code, message, ...(details ? { details } : {}), ...(id === undefined ? {} : { id }) };
 }
 
 const isNotLeader = (r: Reply) => r.status === 'error' && r.code === ErrorCode.NotLeader;
@@ -414,6 +426,11 @@ export class ClusterNode {
       return reply;
     }
     try {
+      if (LOCK_PATH_COMMANDS.has(head.command)) line = this.withRelativeLockPath(line);
+    } catch (e) {
+      return errorReply(e, head.id);
+    }
+    try {
       const own = await this.lead(line, ctx.signal);
       if (own && !isNotLeader(own)) return own;
       return await this.rpcClient.request(line, { id: head.id, ...(ctx.signal ? { signal: ctx.signal } : {}) });
@@ -427,6 +444,12 @@ export class ClusterNode {
         ...(head.id === undefined ? {} : { id: head.id }),
       };
     }
+  }
+
+  private withRelativeLockPath(line: string): string {
+    const request = JSON.parse(line) as Record<string, unknown>;
+    if (typeof request.path !== 'string' || request.path === '') return line;
+    return JSON.stringify({ ...request, path: resolveLockPath(this.options.worktree, request.path) });
   }
 
   /** Every event of the cluster (the leader's coordinator events, every node's exec runs). */

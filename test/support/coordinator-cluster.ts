@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
 import { childEnv, ServeProcess, tempDir, within } from './harness-process';
-import type { NatsCluster } from './nats-cluster';
+import { NatsCluster } from './nats-cluster';
 
 export interface Member {
   dir: string;
@@ -98,5 +98,40 @@ export class CoordinatorCluster {
 
   async stopMember(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     await this.members[i]!.serve?.stop(signal);
+  }
+}
+
+let sharedNats: Promise<NatsCluster> | undefined;
+let joined = 0;
+
+/**
+ * Makes `dir` a worktree whose `harness serve` (started as usual, without flags) joins a fresh
+ * cluster as its standby: its `.harness/config.json` names the cluster, and the cluster's leader,
+ * another coordinator on a worktree of its own, is already running. One nats-server serves every
+ * such cluster of this test process.
+ */
+export async function joinTestCluster(dir: string): Promise<void> {
+  sharedNats ??= NatsCluster.start(1);
+  const nats = await sharedNats;
+  const config = { cluster: { url: nats.url, name: `sock${process.pid}_${++joined}` } };
+  const write = (worktree: string) => {
+    fs.mkdirSync(path.join(worktree, '.harness'), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(worktree, '.harness', 'config.json'), JSON.stringify(config), { mode: 0o600 });
+  };
+  const leaderDir = tempDir('hcl-');
+  write(leaderDir);
+  write(dir);
+  const leader = ServeProcess.spawn(['--worktree', leaderDir, '--socket', path.join(leaderDir, 'h.sock')]);
+  await within(leader.ready, 60_000, `the leader of test cluster ${config.cluster.name}\n${leader.stderr}`);
+  for (const deadline = Date.now() + 30_000; ; ) {
+    const client = await HarnessClient.connect(path.join(leaderDir, 'h.sock'));
+    try {
+      const ping = await client.request<ClusterPing>('ping');
+      if (ping.cluster.role === 'leader') return;
+    } finally {
+      client.close();
+    }
+    if (Date.now() > deadline) throw new Error(`test cluster ${config.cluster.name}: the first coordinator did not lead within 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

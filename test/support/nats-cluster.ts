@@ -5,8 +5,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, tempDir, within } from './harness-process';
+import { ROOT, within } from './harness-process';
 
 let serverBinary: string | undefined;
 
@@ -56,7 +57,10 @@ export async function stopAllNats(): Promise<void> {
   await Promise.all([...running].map((c) => c.stop()));
 }
 process.once('exit', () => {
-  for (const c of running) for (const n of c.nodes) n.child?.kill('SIGKILL');
+  for (const c of running) {
+    for (const n of c.nodes) n.child?.kill('SIGKILL');
+    fs.rmSync(c.dir, { recursive: true, force: true });
+  }
 });
 
 export class NatsCluster {
@@ -70,7 +74,8 @@ export class NatsCluster {
   /** `size` nats-servers with JetStream, routed together when more than one; resolves once JetStream answers. */
   static async start(size: 1 | 3, options: { extraConfig?: string; client?: { user: string; pass: string } } = {}): Promise<NatsCluster> {
     natsServerBinary();
-    const dir = tempDir('hnats-');
+    // Not a tempDir(): the tests' cleanup after each test must not remove a store in use.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hnats-'));
     const ports = await Promise.all(Array.from({ length: size * 2 }, () => freePort()));
     const nodes: NatsNode[] = Array.from({ length: size }, (_, i) => ({
       name: `n${i + 1}`,
@@ -108,6 +113,10 @@ export class NatsCluster {
   async startNode(i: number): Promise<void> {
     const node = this.nodes[i]!;
     const child = spawn(natsServerBinary(), ['-c', node.config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A server shared by a whole test run must not keep mocha from exiting; it is killed at exit.
+    child.unref();
+    (child.stdout as unknown as { unref(): void }).unref();
+    (child.stderr as unknown as { unref(): void }).unref();
     node.child = child;
     node.exited = new Promise((r) => child.once('exit', () => r()));
     const ready = new Promise<void>((resolve, reject) => {
@@ -159,5 +168,6 @@ export class NatsCluster {
   async stop(): Promise<void> {
     running.delete(this);
     await Promise.all(this.nodes.map((_, i) => this.killNode(i, 'SIGKILL')));
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
