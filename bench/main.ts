@@ -10,12 +10,15 @@ import { coreSection } from './core';
 import { engineSection } from './engine';
 import { primitivesSection } from './primitives';
 import { execSection } from './exec';
+import { peersSection } from './peers';
 import { socketSection } from './socket';
 import { startupSection } from './startup';
+import { runSections } from './run-sections';
+import { killServeChildren } from './serve';
+import { webhooksSection } from './webhooks';
 import type { BenchOptions, Section } from './section';
-import { renderTable } from './stats';
 
-const SECTIONS: Section[] = [engineSection, coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection];
+const SECTIONS: Section[] = [engineSection, coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, peersSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE] [--baseline DIR]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}
@@ -103,27 +106,23 @@ async function main(argv: string[]): Promise<void> {
   };
   console.log(`load average ${host.load_avg_start.join(' ')}${busy()}`);
 
-  const report: Record<string, unknown> = {};
-  for (const section of selected) {
-    const t = performance.now();
-    const result = await section.run(options);
-    const seconds = (performance.now() - t) / 1000;
-    console.log(`\n== ${section.name} (${seconds.toFixed(1)} s) ==`);
-    for (const table of result.tables) console.log(`\n${renderTable(table)}`);
-    report[section.name] = { seconds, tables: result.tables, data: result.data };
-  }
+  const { sections: report, failed } = await runSections(selected, options, (text) => console.log(text), killServeChildren);
 
   const loadEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
   console.log(`\nload average at the end ${loadEnd.join(' ')}${busy()}`);
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const out = path.resolve(jsonFile ?? path.join(root, 'bench-results', `bench-${stamp}.json`));
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ started_at: startedAt.toISOString(), options: { quick, runs: options.runs, sections: selected.map((s) => s.name) }, host: { ...host, load_avg_end: loadEnd }, sections: report }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ started_at: startedAt.toISOString(), options: { quick, runs: options.runs, sections: selected.map((s) => s.name) }, host: { ...host, load_avg_end: loadEnd }, failed, sections: report }, null, 2)}\n`);
   console.log(`\nJSON written to ${path.relative(process.cwd(), out) || out}`);
+  if (failed.length > 0) {
+    console.error(`\nFAILED: ${failed.join(', ')} (the other sections' figures are above and in the JSON)`);
+    process.exitCode = 1;
+  }
 }
 
 main(process.argv.slice(2)).then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (e: unknown) => {
     console.error(e instanceof Error ? (e.stack ?? e.message) : e);
     process.exit(1);

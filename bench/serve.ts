@@ -18,6 +18,20 @@ export interface ServeChild {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+/** Every `harness serve` a section started and has not seen exit. */
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs the `harness serve` processes still running (those a failed section left behind). */
+export async function killServeChildren(): Promise<void> {
+  await Promise.all(
+    [...running].map((child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      return exited;
+    }),
+  );
+}
+
 /** The environment for children: ours without HARNESS_* / XDG_RUNTIME_DIR, so nothing reaches a real coordinator. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -33,10 +47,12 @@ export async function startServe(root: string, worktree: string, socket: string,
   const cli = path.join(root, 'dist', 'cli.js');
   if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\``);
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--worktree', worktree, '--socket', socket, '--instance-limit', '0'], {
+  const child = spawn(process.execPath, [...nodeFlags, cli, 'serve', '--worktree', worktree, '--socket', socket], {
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
@@ -78,6 +94,46 @@ export function processCpuMs(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU time (all states but idle and iowait) the whole machine has used so far, ms, from /proc/stat (NaN elsewhere). */
+export function machineCpuMs(): number {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal ...; guest time is already inside user and nice
+    const busy = fields[0]! + fields[1]! + fields[2]! + fields[5]! + fields[6]! + (fields[7] ?? 0);
+    return (busy * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Runs a load generator, `node SELF COMMAND JSON`, which prints "go" when its clock starts, "done"
+ * when it stops, then its result as the last line (JSON). Between "go" and "done" the CPU time of
+ * `serverPids` and of the whole machine is sampled from /proc.
+ */
+export async function runLoadChild<T>(
+  self: string,
+  command: string,
+  args: unknown,
+  serverPids: number[],
+): Promise<{ result: T; server_cpu_ms: number; machine_cpu_ms: number }> {
+  const child = spawn(process.execPath, [self, command, JSON.stringify(args)], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const serverCpu = () => serverPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  let go = { server: NaN, machine: NaN };
+  let done = { server: NaN, machine: NaN };
+  let last = '';
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (line === 'go') go = { server: serverCpu(), machine: machineCpuMs() };
+    else if (line === 'done') done = { server: serverCpu(), machine: machineCpuMs() };
+    else last = line;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`load generator ${command} failed (${code}):\n${stderr}`);
+  return { result: JSON.parse(last) as T, server_cpu_ms: done.server - go.server, machine_cpu_ms: done.machine - go.machine };
 }
 
 /** Resident memory of a live process, MB, from /proc (NaN elsewhere). */

@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import { HarnessClient } from '../src/client/client';
 import { diskFloor, makePlan, scratchBase, type FloorResult } from './core';
 import type { BenchOptions, Section, SectionResult } from './section';
-import { cleanEnv, importPlan, print, processCpuMs, startServe } from './serve';
+import { cleanEnv, importPlan, print, runLoadChild, startServe } from './serve';
 import { count, fmt, latency, num, summarize, type LatencyStats, type Summary, type Table } from './stats';
 
 const CONNECTIONS = [1, 8, 32];
@@ -141,22 +141,8 @@ async function loadGenerator(args: LoadArgs): Promise<LoadResult> {
 
 /** Runs the load generator as a child and samples the server's CPU time between its "go" and "done". */
 export async function runLoad(self: string, args: LoadArgs, serverPid: number): Promise<LoadResult> {
-  const child = spawn(process.execPath, [self, 'socket-load', JSON.stringify(args)], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  let cpuGo = NaN;
-  let cpuDone = NaN;
-  let last = '';
-  const rl = createInterface({ input: child.stdout! });
-  rl.on('line', (line) => {
-    if (line === 'go') cpuGo = processCpuMs(serverPid);
-    else if (line === 'done') cpuDone = processCpuMs(serverPid);
-    else last = line;
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`load generator failed (${code}):\n${stderr}`);
-  const result = JSON.parse(last) as LoadResult;
-  result.server_cpu_ms = cpuDone - cpuGo;
+  const { result, server_cpu_ms } = await runLoadChild<LoadResult>(self, 'socket-load', args, [serverPid]);
+  result.server_cpu_ms = server_cpu_ms;
   return result;
 }
 

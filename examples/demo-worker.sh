@@ -9,5 +9,5 @@ if [[ "${HARNESS_TASK_PAYLOAD}" == *fail_first* && ! -e "$marker" ]]; then
   echo "simulated failure" >&2
   exit 3
 fi
-sleep "0.$(( RANDOM % 4 + 2 ))"
+sleep "1.$(( RANDOM % 8 ))"   # 1.0 to 1.7 s: long enough for the other workers to overlap
 echo "finished ${HARNESS_TASK_ID}"

@@ -24,28 +24,9 @@ fail() {
 elapsed() { echo "$(($(date +%s) - started))s"; }
 
 # --- Debian packages -----------------------------------------------------------------------
-apt_packages=(chromium libkrb5-dev ripgrep fonts-dejavu-core)
-missing=()
-for pkg in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  command -v apt-get >/dev/null || fail "missing ${missing[*]} and no apt-get here: install them (Debian names) by hand"
-  if [[ $(id -u) -eq 0 ]]; then
-    as_root=()
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    as_root=(sudo -n)
-  else
-    fail "missing Debian packages: ${missing[*]}. Run as root (or with password-less sudo): apt-get update && apt-get install -y ${missing[*]}"
-  fi
-  say "apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${as_root[@]}" apt-get update -qq || fail "apt-get update failed"
-  "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    fail "apt-get install ${missing[*]} failed"
-else
-  say "Debian packages present: ${apt_packages[*]}"
-fi
+# shellcheck source=lib/debian-packages.sh
+source "$root/scripts/lib/debian-packages.sh"
+ensure_debian_packages chromium libkrb5-dev ripgrep fonts-dejavu-core
 [[ -x /usr/bin/chromium ]] || fail "/usr/bin/chromium is missing after installing the chromium package"
 [[ -x /usr/bin/rg ]] || fail "/usr/bin/rg is missing after installing the ripgrep package"
 

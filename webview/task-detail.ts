@@ -50,6 +50,18 @@ export class TaskDetail {
     fact('attempts', `${task.attempts} of ${task.max_attempts}`);
     fact('depends on', task.dependencies.length ? task.dependencies.join(', ') : '—');
     if (task.error) fact('error', truncate(task.error, 2000));
+    if (task.source) {
+      // A link to where the task came from (an issue); VS Code opens http(s) links outside.
+      const label = truncate(task.source.title ?? task.source.kind, 200);
+      const from = el('dd', '');
+      if (task.source.url) {
+        const link = el('a', 'source-link', label);
+        link.href = task.source.url;
+        link.title = task.source.url;
+        from.append(link);
+      } else from.textContent = label;
+      facts.append(el('dt', '', 'from'), from);
+    }
 
     const bar = el('div', 'actions');
     if (task.status === 'dead_letter') bar.append(button('Retry', `Retry task ${task.id}`, () => this.actions.taskAction('retry', task.id)));

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Task } from '../core/model';
 import type { Reply } from '../protocol/messages';
 import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { githubIssuesPlanFromFile } from './github-issues';
 import { pieces } from './run-stream';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -119,7 +120,7 @@ const U = {
   release: 'harness task release --id ID [--token N]',
   add: 'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--capability C]... [--payload JSON]',
   list: 'harness task list [--status S] [--format text]',
-  plan: 'harness plan import FILE',
+  plan: 'harness plan import FILE | --github-issues FILE (gh issue list --json number,title,body,labels,url; - for stdin)',
 };
 
 const leaseCommand = (name: string, command: string, usage: string): CliCommand => ({
@@ -228,10 +229,13 @@ export const TASK_COMMANDS: CliCommand[] = [
   {
     name: 'plan import',
     usage: U.plan,
-    summary: 'import a plan file (JSON or YAML): all tasks or none',
-    positionals: { min: 1, max: 1 },
-    run: async (_v, p, o, io) => {
-      const plan = readPlan(path.resolve(io.cwd, p[0]!), U.plan);
+    summary: 'import a plan file (JSON or YAML), or GitHub issues: all tasks or none',
+    options: { 'github-issues': { type: 'string' } },
+    positionals: { min: 0, max: 1 },
+    run: async (v, p, o, io) => {
+      const issues = str(v, 'github-issues');
+      if ((issues === undefined) === (p.length === 0)) throw new UsageError('give a plan FILE or --github-issues FILE (one of them)', U.plan);
+      const plan = issues !== undefined ? await githubIssuesPlanFromFile(issues, o, io, U.plan) : readPlan(path.resolve(io.cwd, p[0]!), U.plan);
       const text = JSON.stringify(plan);
       if (Buffer.byteLength(text) < 900 * 1024) return call(o, io, 'plan_import', plan);
       // Over a request line's cap: stage it in pieces, then import it at once (still atomic).

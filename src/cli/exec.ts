@@ -1,10 +1,28 @@
+import { constants as osConstants } from 'node:os';
 import { HarnessClient } from '../client/client';
-import { RunError } from '../exec';
+import { RunError, type RunResult } from '../exec';
 import { seconds, type CliCommand } from './commands';
 import { printReply, resolveSocket, resolveWorkerId, UsageError } from './context';
 import { startStreamedRun } from './run-stream';
 
-const USAGE = 'harness exec [--timeout S] [--kill-after S] [--cwd DIR] [--task ID] [--shell] -- CMD ARGS...';
+const USAGE = 'harness exec [--timeout S] [--kill-after S] [--cwd DIR] [--task ID] [--shell] [--exit-code] -- CMD ARGS...';
+
+/**
+ * With --exit-code, the status `timeout(1)` and shells would give: the command's own, 124 when
+ * the timeout ended it, 128+N when signal N did.
+ */
+function commandStatus(r: RunResult): number {
+  if (r.timed_out) return 124;
+  if (r.signal_name) return 128 + (osConstants.signals[r.signal_name as NodeJS.Signals] ?? 0);
+  return r.returncode;
+}
+
+/** With --exit-code, a command that could not start, as timeout(1): 127 not found, 126 not runnable, else 125. */
+function spawnFailureStatus(e: RunError): number {
+  if (e.errno === 'ENOENT') return 127;
+  if (e.errno === 'EACCES') return 126;
+  return 125;
+}
 
 export const EXEC_COMMAND: CliCommand = {
   name: 'exec',
@@ -16,6 +34,7 @@ export const EXEC_COMMAND: CliCommand = {
     cwd: { type: 'string' },
     task: { type: 'string' },
     shell: { type: 'boolean' },
+    'exit-code': { type: 'boolean' },
   },
   positionals: { min: 1, max: Infinity },
   async run(v, argv, o, io) {
@@ -47,12 +66,15 @@ export const EXEC_COMMAND: CliCommand = {
       try {
         const result = await run.result;
         io.stdout(JSON.stringify({ status: 'ok', data: { ...result, run_id: run.runId } }) + '\n');
-        return 0;
+        return v['exit-code'] ? commandStatus(result) : 0;
       } finally {
         process.off('SIGINT', onSigint);
       }
     } catch (e) {
-      if (e instanceof RunError) return printReply({ status: 'error', code: e.code, message: e.message }, io);
+      if (e instanceof RunError) {
+        const code = printReply({ status: 'error', code: e.code, message: e.message }, io);
+        return v['exit-code'] ? spawnFailureStatus(e) : code;
+      }
       throw e;
     } finally {
       client?.close();

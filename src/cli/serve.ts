@@ -9,7 +9,20 @@ import type { CliCommand } from './commands';
 import { connect, errorReply, printReply, UsageError } from './context';
 
 const SERVE =
-  'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--nats URL --cluster NAME] [--verbose]';
+  'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--webhook-port P [--webhook-host H]] [--nats URL --cluster NAME] [--verbose]';
+
+/** `--webhook-port P` (0: any free port, printed in the ready line) and `--webhook-host H`. */
+function webhookOptions(v: Record<string, unknown>): { port: number; host?: string } | undefined {
+  const port = v['webhook-port'] as string | undefined;
+  const host = v['webhook-host'] as string | undefined;
+  if (port === undefined) {
+    if (host !== undefined) throw new UsageError('--webhook-host needs --webhook-port', SERVE);
+    return undefined;
+  }
+  if (!/^\d+$/.test(port) || Number(port) > 65535) throw new UsageError(`--webhook-port must be a port number (0-65535), got ${JSON.stringify(port)}`, SERVE);
+  if (host !== undefined && host.trim() === '') throw new UsageError('--webhook-host must not be empty', SERVE);
+  return { port: Number(port), ...(host !== undefined ? { host } : {}) };
+}
 
 export const SERVE_COMMAND: CliCommand = {
   name: 'serve',
@@ -20,6 +33,8 @@ export const SERVE_COMMAND: CliCommand = {
     'state-dir': { type: 'string' },
     'instance-limit': { type: 'string' },
     'stale-timeout': { type: 'string' },
+    'webhook-port': { type: 'string' },
+    'webhook-host': { type: 'string' },
     nats: { type: 'string' },
     cluster: { type: 'string' },
     verbose: { type: 'boolean' },
@@ -41,6 +56,20 @@ export const SERVE_COMMAND: CliCommand = {
       }
       config.staleInstanceMs = s * 1000;
     }
+    const webhooks = webhookOptions(v);
+    // Listening for the signals before anything else: one that comes while the state is being
+    // opened, or between the ready line and the wait below, is a clean stop too, never a death.
+    let stopping: string | undefined;
+    let wake = () => {};
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return log.info(`${signal}: already stopping`);
+      stopping = signal;
+      log.info(`${signal}: finishing in-flight requests and shutting down`);
+      wake();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    log.info(`opening the state of ${worktree}`);
     let service;
     try {
       // --nats/--cluster (or HARNESS_NATS_URL/HARNESS_CLUSTER, or .harness/config.json): one coordinator of a cluster.
@@ -54,22 +83,27 @@ export const SERVE_COMMAND: CliCommand = {
         files: blockingFileOps,
         config,
         log,
+        ...(webhooks ? { webhooks } : {}),
       });
     } catch (e) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       return printReply(errorReply(e), io);
     }
-    io.stdout(JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree } }) + '\n');
-    log.info(`serving ${worktree} on ${service.socketPath}`);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string) => {
-        log.info(`${signal}: finishing in-flight requests and shutting down`);
-        resolve();
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
+    // Opening runs without a turn of the event loop; give a signal that came meanwhile one.
+    await new Promise(setImmediate);
+    if (!stopping) {
+      const listener = service.webhooks.listener?.address;
+      io.stdout(
+        JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree, ...(listener ? { webhook: listener } : {}) } }) + '\n',
+      );
+      log.info(`serving ${worktree} on ${service.socketPath}`);
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
     await service.close();
     log.info('stopped');
+    // The listeners stay until the process is gone (they do not keep it alive): a signal during
+    // the last steps of exiting changes nothing.
     return 0;
   },
 };

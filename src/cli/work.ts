@@ -10,9 +10,20 @@ import { startStreamedRun } from './run-stream';
 const USAGE =
   'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] -- CMD ARGS...';
 
-/** `{id}` and `{description}` in the command's arguments become the task's. */
-export function fillPlaceholders(argv: readonly string[], task: Task): string[] {
-  return argv.map((a) => a.replaceAll('{id}', task.id).replaceAll('{description}', task.description));
+/**
+ * `{id}` and `{description}` in the command's arguments become the task's, each inside the one
+ * argument it stands in. A description may come from a webhook (an issue title), so in a shell
+ * command line it is never pasted in as text the shell would parse: there a placeholder becomes
+ * a reference to HARNESS_TASK_ID or HARNESS_TASK_DESCRIPTION, which a POSIX shell expands as data
+ * (quote it as any variable: `"{description}"`). cmd.exe parses what it expands, so on Windows a
+ * shell command line may not use them at all.
+ */
+export function fillPlaceholders(argv: readonly string[], task: Task, shell = false, platform = process.platform): string[] {
+  if (!shell) return argv.map((a) => a.replaceAll('{id}', task.id).replaceAll('{description}', task.description));
+  if (platform === 'win32' && argv.some((a) => a.includes('{id}') || a.includes('{description}'))) {
+    throw new Error('{id} and {description} cannot be used with --shell on Windows: read %HARNESS_TASK_ID% and %HARNESS_TASK_DESCRIPTION% in a script instead');
+  }
+  return argv.map((a) => a.replaceAll('{id}', '${HARNESS_TASK_ID}').replaceAll('{description}', '${HARNESS_TASK_DESCRIPTION}'));
 }
 
 function failureMessage(r: RunResult, timeoutS: number): string {
@@ -60,7 +71,12 @@ export const WORK_COMMAND: CliCommand = {
         capabilities,
         pid: process.pid,
       });
-    await register();
+    try {
+      await register();
+    } catch (e) {
+      client.close(); // an open connection would keep this process from exiting with the error
+      throw e;
+    }
     say(`registered; waiting for tasks${capabilities.length ? ` needing only ${capabilities.join(', ')}` : ''}`);
 
     let stopping = false;
@@ -129,7 +145,7 @@ export const WORK_COMMAND: CliCommand = {
       try {
         run = await startStreamedRun(
           {
-            argv: fillPlaceholders(command, task),
+            argv: fillPlaceholders(command, task, v.shell === true),
             shell: v.shell === true,
             timeoutMs: runTimeoutS * 1000,
             ...(killAfterS !== undefined ? { killGraceMs: killAfterS * 1000 } : {}),

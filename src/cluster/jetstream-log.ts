@@ -28,8 +28,6 @@ export interface JetStreamLogOptions {
   publishTimeoutMs: number;
   /** Whether this coordinator's leadership lease is valid right now (checked around each append). */
   mayWrite(): boolean;
-  /** Read snapshots in a worker thread. */
-  workers: boolean;
   /** Told when an append failed: the log refuses further appends until `startWriting` again. */
   onWriteFailure(kind: 'fenced' | 'unknown', error: HarnessError): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
@@ -89,7 +87,7 @@ export class JetStreamLog implements DurabilityLog {
 
   async load(apply: (change: Change) => void): Promise<LoadResult> {
     const started = performance.now();
-    const { snapshots, names, workers } = this.options;
+    const { snapshots, names } = this.options;
     const current = await snapshots.current();
     let snapshotBytes = 0;
     let from = 0;
@@ -97,7 +95,7 @@ export class JetStreamLog implements DurabilityLog {
       const image = await snapshots.read(current.pointer);
       snapshotBytes = image.length;
       const label = `${names.snapshotStore}/${current.pointer.object}`;
-      const contents = await readSnapshot(Buffer.from(image.buffer, image.byteOffset, image.byteLength), label, apply, workers);
+      const contents = await readSnapshot(Buffer.from(image.buffer, image.byteOffset, image.byteLength), label, apply);
       if (contents.seq !== current.pointer.seq) {
         throw new HarnessError(ErrorCode.StateCorrupt, `snapshot ${label} stands for record ${contents.seq}, its pointer says ${current.pointer.seq}`);
       }

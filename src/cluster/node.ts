@@ -55,7 +55,7 @@ export interface ClusterNodeOptions {
   snapshotAfterBytes?: number;
   publishTimeoutMs?: number;
   sweepIntervalMs?: number;
-  /** Build and read snapshots in a worker thread (default: where its code is found). */
+  /** Build snapshots in a worker thread (default: where its code is found). */
   workers?: boolean;
   /** Told of each coordinator this node builds: at start, and after reloading from the log. */
   onCoordinator?(coordinator: Coordinator): void;
@@ -186,7 +186,6 @@ export class ClusterNode {
   /** A coordinator and store over the log as it stands, retried when a snapshot moved while it loaded. */
   private async build(): Promise<Generation> {
     const { config, clock, log } = this.options;
-    const workers = this.options.workers ?? workersAvailable();
     for (let attempt = 1; ; attempt++) {
       const jetstream = new JetStreamLog({
         js: this.resources.js,
@@ -197,7 +196,6 @@ export class ClusterNode {
         maxMessageBytes: this.maxBytes,
         publishTimeoutMs: this.options.publishTimeoutMs ?? 5000,
         mayWrite: () => this.leadership.leading,
-        workers,
         onWriteFailure: (kind, error) => {
           this.writeFailed = true;
           log.warn(`the cluster log refused a write (${kind}): ${error.message}`);

@@ -29,7 +29,7 @@ export const DEFAULT_CONFIG: CoordinatorConfig = {
   defaultTimeoutSeconds: 300,
   defaultMaxAttempts: 3,
   staleInstanceMs: 60_000,
-  instanceLimit: 3,
+  instanceLimit: 0,
   retryBackoff: { strategy: 'exponential', delay_seconds: 5, max_delay_seconds: 300 },
   ...DEFAULT_PRIMITIVE_SETTINGS,
 };
@@ -228,6 +228,7 @@ export class Coordinator {
             ...(input.resources && Object.keys(input.resources).length > 0 ? { resources: input.resources } : {}),
             ...(input.group ? { group: input.group } : {}),
             ...(input.retry_backoff ? { retry_backoff: input.retry_backoff } : {}),
+            ...(input.source ? { source: input.source } : {}),
             seq: ++seq,
             unmet_deps: new Set(unmet).size,
           }),
@@ -503,9 +504,14 @@ export class Coordinator {
     return this.store.countTasks();
   }
 
-  /** Ready = pending with every dependency completed. */
+  /** Ready = pending with every dependency completed and no retry backoff left: claimable now. */
   isReady(task: Task): boolean {
-    return task.status === 'pending' && this.store.getTask(task.id)?.unmet_deps === 0;
+    return task.status === 'pending' && this.store.getTask(task.id)?.unmet_deps === 0 && !(task.retry_at !== undefined && task.retry_at > this.nowIso());
+  }
+
+  /** How many tasks are ready now, without listing them. */
+  countReady(): number {
+    return this.store.countReady(this.nowIso());
   }
 
   // ---- instances ----
@@ -520,7 +526,8 @@ export class Coordinator {
           throw new HarnessError(
             ErrorCode.InstanceLimit,
             `instance limit reached: ${live.length} of ${this.config.instanceLimit} live instances ` +
-              `(${live.map((i) => i.worker_id).join(', ')}); stop one or raise the limit`,
+              `(${live.map((i) => i.worker_id).join(', ')}); stop one, or raise the limit: ` +
+              '`harness serve --instance-limit N`, or the VS Code setting agentHarness.instanceLimit (0: no limit)',
             { limit: this.config.instanceLimit },
           );
         }

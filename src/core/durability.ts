@@ -7,10 +7,11 @@
 // the same four calls. See docs/engine.md.
 import type { Change } from './store';
 
-/** One record, ready to append: its number and its JSON (journal.ts recordJson). */
+/** One record, ready to append: its number, its JSON (journal.ts recordJson), how many changes it holds. */
 export interface LogEntry {
   seq: number;
   json: string;
+  changes: number;
 }
 
 export interface LoadStats {
@@ -44,6 +45,8 @@ export interface DurabilityLog {
   settled(): Promise<void>;
   /** Finishes background work, may write a last snapshot (a fast start next time), releases everything. */
   close(): Promise<void>;
+  /** How many rows the state holds now: with it a log can tell how much of its history is superseded. */
+  liveRows?: () => number;
 }
 
 /** A log that keeps nothing: every append is "durable" at once. For tests and the in-memory store. */

@@ -44,6 +44,7 @@ export class DurableStore extends MemoryState implements Store {
   /** A store over `log`, holding what the log holds. */
   static async over(log: DurabilityLog, options: DurableStoreOptions = {}): Promise<DurableStore> {
     const store = new DurableStore(log, options.log);
+    log.liveRows = () => store.rowCount;
     await store.loadFromLog();
     return store;
   }
@@ -78,7 +79,7 @@ export class DurableStore extends MemoryState implements Store {
     // Nothing changed: still answer only once what this read may have seen is durable.
     if (changes.length === 0) return { value, durable: this.lastDurable };
     const seq = ++this.seq;
-    const entry = { seq, json: recordJson(seq, changes) };
+    const entry = { seq, json: recordJson(seq, changes), changes: changes.length };
     const durable = new Promise<void>((resolve, reject) => this.queue.push({ entry, undo, resolve, reject }));
     durable.catch(() => {}); // the caller gets it; this only avoids an unhandled rejection
     this.lastDurable = durable;

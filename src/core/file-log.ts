@@ -15,7 +15,7 @@ export interface FileLogOptions {
   files: FileOps;
   /** Start a new snapshot once the journal grows past this. */
   snapshotAfterBytes: number;
-  /** Read and write snapshots in a worker thread (else in this one, as tests with injected file faults need). */
+  /** Write snapshots in a worker thread (else in this one, as tests with injected file faults need). */
   workers: boolean;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
@@ -34,9 +34,13 @@ export class FileLog implements DurabilityLog {
   private journalBytes = 0;
   /** The first record in the active journal (names it when it is sealed). */
   private activeFirstSeq: number | undefined;
+  /** Changes in the active journal: against the rows held, how much of it is superseded. */
+  private journalChanges = 0;
   /** A failed append may have left bytes past `journalBytes`: cut them before the next one. */
   private dirty = false;
   private compaction: Promise<void> | undefined;
+
+  liveRows?: () => number;
 
   constructor(private readonly options: FileLogOptions) {}
 
@@ -51,27 +55,33 @@ export class FileLog implements DurabilityLog {
     const started = performance.now();
     const { files, dir, log } = this.options;
     const snapshot = files.readFile(this.snapshotPath);
+    const snapshotBytes = snapshot?.length ?? 0;
     let seq = 0;
     if (snapshot) {
-      const contents = await readSnapshot(snapshot, this.snapshotPath, apply, this.options.workers);
+      const contents = await readSnapshot(snapshot, this.snapshotPath, apply);
       seq = contents.seq;
       if (!contents.checked) log('info', `${this.snapshotPath} carries no checksum (an earlier version wrote it); the next snapshot will`);
     }
     const { sealed, active } = journalFiles(dir, files);
-    const replay = replayJournals([...sealed, active], files, seq, (r) => r.c.forEach(apply), active);
+    let changes = 0;
+    const replay = replayJournals([...sealed, active], files, seq, (r) => {
+      r.c.forEach(apply);
+      changes += r.c.length;
+    }, active);
     this.fd = files.openAppend(active);
     if (replay.tornBytes > 0) {
       log('warn', `dropped ${replay.tornBytes} bytes of an incomplete last journal record (a crash mid-write)`);
       files.truncate(this.fd, replay.activeLength);
     }
     this.journalBytes = replay.activeLength;
+    this.journalChanges = changes;
     this.activeFirstSeq = replay.activeFirstSeq;
     // A snapshot that a crash interrupted: finish it.
     if (sealed.length > 0) this.startCompaction();
     return {
       seq: replay.seq,
       stats: {
-        snapshot_bytes: snapshot?.length ?? 0,
+        snapshot_bytes: snapshotBytes,
         journal_records: replay.records,
         torn_bytes_dropped: replay.tornBytes,
         open_ms: performance.now() - started,
@@ -99,8 +109,21 @@ export class FileLog implements DurabilityLog {
       throw e;
     }
     this.journalBytes += data.length;
+    for (const e of entries) this.journalChanges += e.changes;
     this.activeFirstSeq ??= entries[0]?.seq;
-    if (this.journalBytes >= this.options.snapshotAfterBytes && !this.compaction) this.seal();
+    if (this.snapshotDue()) this.seal();
+  }
+
+  /**
+   * A snapshot pays once the journal is large and mostly history: at least twice as many changes
+   * in it as rows in the state, so at least half of it is superseded. A journal that is one big
+   * plan import is the state itself: folding it into a snapshot would cost a worker hundreds of
+   * megabytes and save no start-up time.
+   */
+  private snapshotDue(): boolean {
+    if (this.compaction || this.journalBytes < this.options.snapshotAfterBytes) return false;
+    const rows = this.liveRows?.();
+    return rows === undefined || this.journalChanges >= 2 * rows;
   }
 
   /**
@@ -129,6 +152,7 @@ export class FileLog implements DurabilityLog {
     files.close(this.fd);
     this.fd = fd;
     this.journalBytes = 0;
+    this.journalChanges = 0;
     this.activeFirstSeq = undefined;
     this.startCompaction();
   }
@@ -154,6 +178,7 @@ export class FileLog implements DurabilityLog {
         await compact(dir, files, { includeActive: true });
         files.truncate(this.fd, 0);
         this.journalBytes = 0;
+        this.journalChanges = 0;
       }
     } finally {
       if (this.fd >= 0) files.close(this.fd);

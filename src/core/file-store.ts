@@ -15,7 +15,7 @@ export interface FileStoreOptions extends DurableStoreOptions {
   files?: FileOps;
   /** Start a snapshot (and a fresh journal) once the journal grows past this. */
   snapshotAfterBytes?: number;
-  /** Snapshots read and written in a worker thread (the default where its code is found). */
+  /** Snapshots written in a worker thread (the default where its code is found). */
   workers?: boolean;
 }
 
@@ -40,6 +40,7 @@ export class FileStore extends DurableStore {
       log: report,
     });
     const store = new FileStore(log, report);
+    log.liveRows = () => store.rowCount;
     try {
       await store.loadFromLog();
     } catch (e) {

@@ -78,9 +78,9 @@ export class Locks {
     const p = parse(LockAcquireParams, params, 'lock_acquire');
     const path = normalizeLockPath(root, p.path);
     assertNotStale(this.ctx, p.worker_id);
-    const started = Date.now();
+    const started = this.ctx.clock.now();
     let queue = this.queues.get(path);
-    if (!queue) this.queues.set(path, (queue = new FifoWaiters()));
+    if (!queue) this.queues.set(path, (queue = new FifoWaiters(this.ctx.clock)));
     let lock: LockRow;
     try {
       lock = await queue.acquire(
@@ -100,7 +100,7 @@ export class Locks {
       await commit(this.ctx, (tx) => this.drop(tx, [lock], 'abandoned')).done;
       throw new HarnessError(ErrorCode.Closed, 'the lock request was withdrawn: its connection closed');
     }
-    return { lock, waited_ms: Date.now() - started };
+    return { lock, waited_ms: this.ctx.clock.now() - started };
   }
 
   /** Grants the lock in one transaction if nothing live conflicts with it. */
@@ -246,7 +246,7 @@ export class Locks {
 
   private timer(path: string): WakeTimer {
     let t = this.timers.get(path);
-    if (!t) this.timers.set(path, (t = new WakeTimer(() => this.ctx.clock.now(), () => this.pump(path))));
+    if (!t) this.timers.set(path, (t = new WakeTimer(this.ctx.clock, () => this.pump(path))));
     return t;
   }
 

@@ -73,11 +73,11 @@ export class Mailbox {
   /** The oldest unacknowledged messages for the worker; with `wait_ms`, waits for the first one. */
   async receive(params: unknown, signal?: AbortSignal): Promise<{ messages: Message[] }> {
     const p = parse(MessageReceiveParams, params, 'message_receive');
-    const deadline = Date.now() + p.wait_ms;
+    const deadline = this.ctx.clock.now() + p.wait_ms;
     for (;;) {
       if (this.closed) throw new HarnessError(ErrorCode.Closed, 'the coordinator is shutting down');
       const rows = await durableRead(this.ctx, () => this.ctx.store.primitives.messagesFor(p.worker_id, p.max));
-      const left = deadline - Date.now();
+      const left = deadline - this.ctx.clock.now();
       if (rows.length > 0 || left <= 0 || signal?.aborted) return { messages: rows.map(view) };
       await this.mail(p.worker_id, left, signal);
     }
@@ -89,13 +89,13 @@ export class Mailbox {
       let set = this.receivers.get(workerId);
       if (!set) this.receivers.set(workerId, (set = new Set()));
       const done = () => {
-        clearTimeout(timer);
+        cancelTimer();
         signal?.removeEventListener('abort', done);
         set.delete(done);
         if (set.size === 0 && this.receivers.get(workerId) === set) this.receivers.delete(workerId);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const cancelTimer = this.ctx.clock.after(ms, done);
       signal?.addEventListener('abort', done, { once: true });
       set.add(done);
     });

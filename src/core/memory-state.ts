@@ -7,6 +7,16 @@ import { TaskIndex } from './task-index';
 const ms = (iso: string) => Date.parse(iso);
 
 /**
+ * A task row frozen with the arrays the indexes read. Its JSON values (payload, result) are left
+ * as they are: nothing here changes them, and walking them cost a tenth of opening 100k tasks.
+ */
+function freezeRow(row: TaskRow): TaskRow {
+  Object.freeze(row.dependencies);
+  Object.freeze(row.capabilities);
+  return Object.freeze(row);
+}
+
+/**
  * The coordinator's whole state in memory, with its indexes: what every store reads from. A
  * change applies in O(log n) and returns its undo, so a transaction that throws rolls back.
  * It persists nothing: the store built on it (durable-store.ts) puts a durability log behind it.
@@ -20,7 +30,7 @@ export class MemoryState implements StoreReader {
   protected applyChange(c: Change): Undo {
     switch (c.op) {
       case 'task':
-        return this.tasks.put(deepFreeze(c.row));
+        return this.tasks.put(freezeRow(c.row));
       case 'instance': {
         const before = this.instances.get(c.row.worker_id);
         this.instances.set(c.row.worker_id, deepFreeze(c.row));
@@ -98,5 +108,9 @@ export class MemoryState implements StoreReader {
   }
   getMeta(key: string): string | undefined {
     return this.meta.get(key);
+  }
+  /** Rows of every kind held now (tasks and instances; the primitives' few rows aside). */
+  get rowCount(): number {
+    return this.tasks.size + this.instances.size + this.meta.size;
   }
 }

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { JsonValue } from './json-value';
 
 export const TASK_STATUSES = ['pending', 'running', 'completed', 'dead_letter', 'cancelled'] as const;
 export const TaskStatus = z.enum(TASK_STATUSES);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-export const JsonValue: z.ZodType<Json> = z.json() as z.ZodType<Json>;
+export { JsonValue };
 
 /** Ids go into file names, branch names and terminal titles, so keep them printable. */
 export const Id = z
@@ -39,6 +40,19 @@ export const RetryBackoff = z.strictObject({
   max_delay_seconds: z.number().positive().max(MAX_SECONDS).optional(),
 });
 export type RetryBackoff = z.output<typeof RetryBackoff>;
+/**
+ * Where a task came from (a GitHub issue, a webhook sender), shown as a link in the panel and the
+ * Tasks tree. Only http(s) URLs: the link is rendered in views, and another scheme could run code.
+ */
+export const TaskSource = z.strictObject({
+  kind: z.string().min(1).max(50),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2000)
+    .optional(),
+  title: z.string().max(500).optional(),
+});
+export type TaskSource = z.output<typeof TaskSource>;
 
 /** What a user gives to add a task: in a plan file, over the socket, from the CLI or the UI. */
 export const TaskInput = z.strictObject({
@@ -56,6 +70,7 @@ export const TaskInput = z.strictObject({
   group: Id.optional(),
   /** Wait between a failure and the next attempt; the coordinator's default when absent. */
   retry_backoff: RetryBackoff.optional(),
+  source: TaskSource.optional(),
 });
 export type TaskInput = z.input<typeof TaskInput>;
 export type ParsedTaskInput = z.output<typeof TaskInput>;
@@ -91,6 +106,8 @@ export interface Task {
   retry_backoff?: RetryBackoff;
   /** After a failure with a backoff: the earliest time of the next attempt (not claimable before). */
   retry_at?: string;
+  /** Where it came from (an issue, a webhook); absent for tasks added by hand. */
+  source?: TaskSource;
 }
 
 export interface TaskProgress {

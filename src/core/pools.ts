@@ -54,11 +54,12 @@ const fmt = (a: Amounts) => Object.entries(a).map(([n, v]) => `${n}=${v}`).join(
 const TASK_USAGE_EVENTS = new Set(['task:claimed', 'task:completed', 'task:failed', 'task:released', 'task:cancelled', 'task:dead_letter', 'lease:expired']);
 
 export class Pools {
-  private readonly waiters = new FifoWaiters<HoldRow, HoldWaiter>();
+  private readonly waiters: FifoWaiters<HoldRow, HoldWaiter>;
   private readonly timer: WakeTimer;
 
   constructor(private readonly ctx: PrimitiveContext) {
-    this.timer = new WakeTimer(() => ctx.clock.now(), () => this.waiters.pump());
+    this.waiters = new FifoWaiters(ctx.clock);
+    this.timer = new WakeTimer(ctx.clock, () => this.waiters.pump());
     ctx.onAny((name, event) => {
       const task = (event as { task?: Task }).task;
       if (TASK_USAGE_EVENTS.has(name) && task && Object.keys(this.needs(task, this.capacities())).length > 0) {
@@ -211,7 +212,7 @@ export class Pools {
     const p = parse(ResourceAcquireParams, params, 'resource_acquire');
     assertNotStale(this.ctx, p.worker_id);
     this.assertSatisfiable(p.amounts, this.capacities(), 'the request');
-    const started = Date.now();
+    const started = this.ctx.clock.now();
     const hold = await this.waiters.acquire(
       {
         info: { worker_id: p.worker_id, amounts: p.amounts },
@@ -225,7 +226,7 @@ export class Pools {
       await commit(this.ctx, (tx) => this.drop(tx, [hold], 'abandoned')).done;
       throw new HarnessError(ErrorCode.Closed, 'the resource request was withdrawn: its connection closed');
     }
-    return { hold, waited_ms: Date.now() - started };
+    return { hold, waited_ms: this.ctx.clock.now() - started };
   }
 
   private attempt(p: z.output<typeof ResourceAcquireParams>): Promise<HoldRow> | undefined {

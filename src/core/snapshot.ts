@@ -135,8 +135,8 @@ export interface SnapshotContents {
 export type RowOp = 'task' | 'instance' | (typeof PRIMITIVE_TABLES)[number][1];
 
 /**
- * Where a snapshot's rows go: meta entries one by one, table rows in chunks, each the rows' JSON
- * bodies joined by commas (one JSON.parse of `[chunk]` reads a thousand rows).
+ * Where a snapshot's rows go: meta entries one by one, table rows in chunks, each a JSON array of
+ * the rows' bodies (one JSON.parse reads a thousand rows).
  */
 export interface SnapshotSink {
   meta(key: string, value: string): void;
@@ -172,7 +172,7 @@ export async function scanSnapshot(
     for (const [table, op] of tables) {
       // SQLite joins a chunk of rows into one string: one crossing out of WebAssembly per chunk.
       const stmt = db.prepare(
-        `SELECT max(r), group_concat(b, ',') FROM (SELECT rowid AS r, body AS b FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${CHUNK_ROWS})`,
+        `SELECT max(r), '[' || group_concat(b, ',') || ']' FROM (SELECT rowid AS r, body AS b FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${CHUNK_ROWS})`,
       );
       try {
         for (let after: SqlValue = -1; ; ) {
@@ -201,7 +201,7 @@ export async function scanSnapshot(
 export function applyRows(op: RowOp, chunk: string, apply: (change: Change) => void, file: string): void {
   let rows: unknown[];
   try {
-    rows = JSON.parse(`[${chunk}]`) as unknown[];
+    rows = JSON.parse(chunk) as unknown[];
   } catch (e) {
     throw corrupt(file, `a row of ${op} is not valid JSON: ${describeError(e)}`);
   }

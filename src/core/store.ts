@@ -75,7 +75,8 @@ export interface Store extends StoreReader {
   /**
    * Runs `fn` as one atomic change: either every `apply` in it takes effect or none does (a
    * throw rolls back). The new state is visible to reads at once; `durable` says when it is safe
-   * to acknowledge.
+   * to acknowledge. A transaction that changed nothing answers with the latest write's `durable`
+   * (the same promise until something else is written).
    */
   transact<T>(fn: (tx: StoreWriter) => T): Committed<T>;
   /** Waits for everything written so far to be durable, then releases the files. */

@@ -29,6 +29,20 @@ interface Bucket {
   ready: BTree<number, string>;
 }
 
+/** Whether two versions of a task sit in the same place of the ready sets, deadlines and holders. */
+function sameQueues(a: TaskRow, b: TaskRow): boolean {
+  if (a.status !== b.status) return false;
+  if (a.status === 'running') return a.claimed_by === b.claimed_by && a.lease_expires_at === b.lease_expires_at;
+  if (a.status !== 'pending') return true;
+  if ((a.unmet_deps === 0) !== (b.unmet_deps === 0)) return false;
+  if (a.unmet_deps !== 0) return true;
+  return (
+    a.retry_at === b.retry_at &&
+    a.priority === b.priority &&
+    (a.capabilities === b.capabilities || capabilityKey(a.capabilities) === capabilityKey(b.capabilities))
+  );
+}
+
 const capabilityKey = (caps: readonly string[]) => (caps.length === 0 ? '' : JSON.stringify([...new Set(caps)].sort()));
 
 export class TaskIndex {
@@ -68,12 +82,30 @@ export class TaskIndex {
   }
 
   private replace(before: TaskRow | undefined, after: TaskRow | undefined): void {
-    if (before) this.unindex(before);
-    if (after) {
+    if (before && after) {
+      // An update: only the structures whose keys changed are touched (a renewal moves a lease,
+      // nothing else).
+      const status = before.status !== after.status;
+      const queues = !sameQueues(before, after);
+      if (status) this.unindexStatus(before);
+      if (queues) this.unindexQueues(before);
       this.rows.set(after.id, after);
-      this.index(after, before === undefined);
+      if (status) this.indexStatus(after);
+      if (queues) this.indexQueues(after);
+    } else if (after) {
+      this.rows.set(after.id, after);
+      this.bySeq.set(after.seq, after.id);
+      for (const d of after.dependencies) {
+        const list = this.reverseDeps.get(d);
+        if (list) list.push(after.id);
+        else this.reverseDeps.set(d, [after.id]);
+      }
+      this.indexStatus(after);
+      this.indexQueues(after);
     } else if (before) {
       // Only a rolled-back insert removes a task.
+      this.unindexStatus(before);
+      this.unindexQueues(before);
       this.rows.delete(before.id);
       this.bySeq.delete(before.seq);
       if (before.group !== undefined) this.groups.get(before.group)!.ids.delete(before.id);
@@ -85,15 +117,7 @@ export class TaskIndex {
     }
   }
 
-  private index(row: TaskRow, inserted: boolean): void {
-    if (inserted) {
-      this.bySeq.set(row.seq, row.id);
-      for (const d of row.dependencies) {
-        const list = this.reverseDeps.get(d);
-        if (list) list.push(row.id);
-        else this.reverseDeps.set(d, [row.id]);
-      }
-    }
+  private indexStatus(row: TaskRow): void {
     this.byStatus[row.status].set(row.seq, row.id);
     if (row.group !== undefined) {
       let g = this.groups.get(row.group);
@@ -101,6 +125,15 @@ export class TaskIndex {
       g.ids.add(row.id);
       g.counts[row.status]++;
     }
+  }
+
+  private unindexStatus(row: TaskRow): void {
+    this.byStatus[row.status].delete(row.seq);
+    if (row.group !== undefined) this.groups.get(row.group)!.counts[row.status]--;
+  }
+
+  /** The ready sets, the backoff and lease deadlines, the holders: where a task waits or runs. */
+  private indexQueues(row: TaskRow): void {
     if (row.status === 'pending' && row.unmet_deps === 0) {
       if (row.retry_at !== undefined) this.backoff.add(row.id, Date.parse(row.retry_at), row.seq);
       else this.addReady(row);
@@ -114,12 +147,7 @@ export class TaskIndex {
     }
   }
 
-  private unindex(row: TaskRow): void {
-    this.byStatus[row.status].delete(row.seq);
-    if (row.group !== undefined) {
-      const g = this.groups.get(row.group)!;
-      g.counts[row.status]--;
-    }
+  private unindexQueues(row: TaskRow): void {
     if (row.status === 'pending' && row.unmet_deps === 0) {
       if (row.retry_at !== undefined) this.backoff.remove(row.id);
       else this.removeReady(row.id);

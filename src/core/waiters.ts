@@ -1,6 +1,7 @@
 // A fair (first come, first served) queue of requests waiting for something to free up: a lock
 // on one path, or amounts of resource pools. Waiting is in memory only; each grant is a durable
 // write made by the request's own `attempt`.
+import type { Clock } from './clock';
 import { ErrorCode, HarnessError } from './errors';
 
 export interface WaitRequest<T, Info> {
@@ -26,11 +27,14 @@ interface Entry<T, Info> {
 export class FifoWaiters<T, Info> {
   private readonly queue: Array<Entry<T, Info>> = [];
 
+  /** `clock` measures the waits: the coordinator's, so tests move it. */
+  constructor(private readonly clock: Clock) {}
+
   get length(): number {
     return this.queue.length;
   }
 
-  /** The waiters, first in line first, with when each started waiting (ms since epoch, real time). */
+  /** The waiters, first in line first, with when each started waiting (ms since epoch, the clock's time). */
   list(): Array<{ info: Info; since: number }> {
     return this.queue.map((e) => ({ info: e.request.info, since: e.since }));
   }
@@ -47,8 +51,8 @@ export class FifoWaiters<T, Info> {
     if (waitMs <= 0) return Promise.reject(request.timeoutError(0));
     if (signal?.aborted) return Promise.reject(gone());
     return new Promise<T>((resolve, reject) => {
-      const since = Date.now();
-      const timer = setTimeout(() => this.drop(entry, request.timeoutError(Date.now() - since)), waitMs);
+      const since = this.clock.now();
+      const cancelTimer = this.clock.after(waitMs, () => this.drop(entry, request.timeoutError(this.clock.now() - since)));
       const onAbort = () => this.drop(entry, gone());
       signal?.addEventListener('abort', onAbort, { once: true });
       const entry: Entry<T, Info> = {
@@ -57,7 +61,7 @@ export class FifoWaiters<T, Info> {
         resolve,
         reject,
         cleanup: () => {
-          clearTimeout(timer);
+          cancelTimer();
           signal?.removeEventListener('abort', onAbort);
         },
       };
@@ -108,31 +112,32 @@ function gone(): HarnessError {
  * clock's time), keeping only the earliest such moment.
  */
 export class WakeTimer {
-  private timer: NodeJS.Timeout | undefined;
+  private cancel: (() => void) | undefined;
   private atMs = Infinity;
 
   constructor(
-    private readonly now: () => number,
+    private readonly clock: Clock,
     private readonly wake: () => void,
   ) {}
 
   at(atMs: number): void {
-    if (this.timer && atMs >= this.atMs) return;
+    if (this.cancel && atMs >= this.atMs) return;
     this.clear();
     this.atMs = atMs;
-    // A few ms late, so the lease has surely ended when the queue looks again.
-    const delay = Math.min(Math.max(0, atMs - this.now()) + 5, 2 ** 31 - 1);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.atMs = Infinity;
-      this.wake();
-    }, delay);
-    this.timer.unref?.();
+    this.cancel = this.clock.after(
+      atMs - this.clock.now(),
+      () => {
+        this.cancel = undefined;
+        this.atMs = Infinity;
+        this.wake();
+      },
+      { unref: true },
+    );
   }
 
   clear(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancel?.();
+    this.cancel = undefined;
     this.atMs = Infinity;
   }
 }

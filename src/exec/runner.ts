@@ -102,7 +102,7 @@ export function runProcess(options: RunOptions): RunHandle {
   // Checked up front because a missing cwd surfaces from spawn as ENOENT, as if the command were missing.
   const cwdProblem = checkCwd(cwd);
   if (cwdProblem) {
-    return failedHandle(options, new RunError('SPAWN_FAILED', `cannot run "${command}": ${cwdProblem}`, 'ENOENT'));
+    return failedHandle(options, new RunError('SPAWN_FAILED', `cannot run "${command}": ${cwdProblem}`));
   }
 
   const startedAt = new Date();

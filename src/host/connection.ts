@@ -5,6 +5,7 @@ import { describeError, ErrorCode, HarnessError } from '../core/errors';
 import { startService } from '../server/service';
 import { defaultSocketPath } from '../server/socket-path';
 import type { Settings } from '../ui/settings';
+import type { Webhooks } from '../webhooks';
 
 /**
  * The coordinator of the workspace folder, started on first need: in this process on the
@@ -86,6 +87,8 @@ export class Connection implements vscode.Disposable {
         },
         log: this.log,
       });
+      // A webhook problem (port taken, rules invalid) is reported, but costs the window nothing else.
+      if (s.webhookPort > 0) await this.listenForWebhooks(service.webhooks, s.webhookPort);
       return new InProcessApi(service);
     } catch (e) {
       // Another process holds the state (it may be starting its socket right now): join it.
@@ -97,10 +100,21 @@ export class Connection implements vscode.Disposable {
     }
   }
 
+  private async listenForWebhooks(webhooks: Webhooks, port: number): Promise<void> {
+    try {
+      await webhooks.listen(port > 0 ? { port } : undefined);
+    } catch (e) {
+      this.log.error(`webhooks: ${describeError(e)}`);
+      void vscode.window.showWarningMessage(`Agent Harness: no webhook listener: ${describeError(e)}`);
+    }
+  }
+
   /** Applies changed settings to a coordinator running in this process. */
   reconfigure(): void {
     if (this.api instanceof InProcessApi) {
       const s = this.settings();
+      const webhooks = this.api.service.webhooks;
+      if ((webhooks.listener?.address.port ?? 0) !== s.webhookPort) void this.listenForWebhooks(webhooks, s.webhookPort);
       this.api.service.coordinator.configure({
         defaultTimeoutSeconds: s.leaseTimeoutSeconds,
         defaultMaxAttempts: s.maxAttempts,

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { HarnessApi } from '../client/api';
 import type { InstanceView, Task } from '../core/model';
-import { groupItem, groupOf, groupTasks, instanceItem, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
+import { groupItem, groupOf, groupTasks, instanceItem, markdownLink, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
 
 export type TaskNode =
   | { kind: 'group'; group: TaskGroup }
@@ -18,10 +18,15 @@ export function toTreeItem(m: ItemModel): vscode.TreeItem {
   );
   item.id = m.id;
   item.description = m.description;
-  item.tooltip = m.tooltip;
+  item.tooltip = m.link ? linkTooltip(m.tooltip, m.link) : m.tooltip;
   item.contextValue = m.contextValue;
   item.iconPath = new vscode.ThemeIcon(m.icon, m.iconColor ? new vscode.ThemeColor(m.iconColor) : undefined);
   return item;
+}
+
+/** The tooltip as Markdown with the link last; the text is appended as text, so a title renders as written. */
+function linkTooltip(text: string, link: { label: string; url: string }): vscode.MarkdownString {
+  return new vscode.MarkdownString().appendText(text).appendMarkdown(`\n\n${markdownLink(link.label, link.url)}`);
 }
 
 /**

@@ -32,6 +32,14 @@ export const TaskView = z.object({
   max_attempts: z._default(Count, 0),
   priority: z._default(z.number(), 0),
   error: z._default(z.nullable(Text(100_000)), null),
+  /** Where the task came from; the URL only http(s), as the core accepts it. */
+  source: z.optional(
+    z.object({
+      kind: Text(50),
+      url: z.optional(Text(2000).check(z.regex(/^https?:\/\//i))),
+      title: z.optional(Text(500)),
+    }),
+  ),
 });
 export type TaskView = z.infer<typeof TaskView>;
 

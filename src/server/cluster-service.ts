@@ -5,6 +5,8 @@ import { prepareStateDirectory } from '../core/state-dir';
 import { acquireStateLock } from '../core/state-lock';
 import type { ClusterSettings } from '../cluster/settings';
 import { ClusterNode } from '../cluster/node';
+import { ErrorCode, HarnessError } from '../core/errors';
+import { Webhooks } from '../webhooks';
 import { watchForRecovery } from './recovery';
 import { RunRegistry } from './runs';
 import { HarnessServer } from './server';
@@ -26,10 +28,15 @@ export async function startClusterService(options: ServiceOptions, settings: Clu
   const stateDir = path.resolve(worktree, options.stateDir ?? '.harness');
   const socketPath = options.socketPath ?? defaultSocketPath(worktree);
   const { log } = options;
+  if (options.webhooks) {
+    // The intake adds tasks through the coordinator in this process, which leads only some of the time.
+    throw new HarnessError(ErrorCode.InvalidArgument, 'webhooks (--webhook-port) are not available in cluster mode yet: take them on a coordinator of its own');
+  }
   prepareStateDirectory(stateDir);
   const lock = acquireStateLock(stateDir);
   const runs = new RunRegistry(path.join(stateDir, 'runs'), log);
   let recovery: Disposable | undefined;
+  let webhooks: Webhooks | undefined;
   let node: ClusterNode;
   try {
     node = await ClusterNode.start({
@@ -41,9 +48,12 @@ export async function startClusterService(options: ServiceOptions, settings: Clu
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
       // The recovery hook runs where the coordinator that saw the worker go stale runs: the leader.
+      // So does the completion hook: both follow the events of this node's coordinator, which only leading makes.
       onCoordinator: (coordinator) => {
         recovery?.dispose();
         recovery = watchForRecovery(coordinator, worktree, log);
+        void webhooks?.close();
+        webhooks = new Webhooks({ coordinator, worktree, log, ...(options.clock ? { clock: options.clock } : {}) });
       },
     });
   } catch (e) {
@@ -64,6 +74,7 @@ export async function startClusterService(options: ServiceOptions, settings: Clu
   const stop = async () => {
     runEvents.dispose();
     recovery?.dispose();
+    await webhooks?.close();
     await node.close();
     lock.release();
   };
@@ -84,6 +95,9 @@ export async function startClusterService(options: ServiceOptions, settings: Clu
     socketPath,
     stateDir,
     cluster: node,
+    get webhooks(): Webhooks {
+      return webhooks!;
+    },
     close: () =>
       (closing ??= (async () => {
         await server.close();

@@ -203,7 +203,8 @@ export class HarnessServer {
   /**
    * Writes a line. Past the hard cap the connection is dropped. Past a quarter of it, `droppable`
    * lines (live output, which a viewer can fetch again with run_log) are skipped and counted, and
-   * the reader is told how many once it has caught up; a connection that does not drain at all
+   * the reader is told how many (`events:dropped`) before the next line it does get, or once it
+   * has caught up, whichever comes first; a connection that does not drain at all
    * within BACKLOG_GRACE_MS is dropped: it is not reading.
    */
   private write(socket: net.Socket, line: string, droppable = false): void {
@@ -217,11 +218,9 @@ export class HarnessServer {
       this.watchBacklog(socket, backlog);
       return;
     }
-    if (backlog.skipped > 0 && socket.writableLength <= soft) {
-      const notice: EventLine = { event: 'events:dropped', data: { count: backlog.skipped, reason: 'output_backlog' }, ts: new Date().toISOString() };
-      backlog.skipped = 0;
-      socket.write(JSON.stringify(notice) + '\n');
-    }
+    // Skipped output is announced before the next line that does go out, so a reader learns of
+    // the gap in order (before a run:finished, say).
+    this.reportSkipped(socket, backlog);
     socket.write(line + '\n');
     if (socket.writableLength > soft) this.watchBacklog(socket, backlog);
   }
@@ -233,7 +232,16 @@ export class HarnessServer {
     socket.once('drain', () => {
       clearTimeout(backlog.timer);
       backlog.timer = undefined;
+      // Caught up: say what was skipped now, not at a next write that may never come.
+      if (!socket.destroyed) this.reportSkipped(socket, backlog);
     });
+  }
+
+  private reportSkipped(socket: net.Socket, backlog: Backlog): void {
+    if (backlog.skipped === 0) return;
+    const notice: EventLine = { event: 'events:dropped', data: { count: backlog.skipped, reason: 'output_backlog' }, ts: new Date().toISOString() };
+    backlog.skipped = 0;
+    socket.write(JSON.stringify(notice) + '\n');
   }
 
   private dropSlowConsumer(socket: net.Socket): void {

@@ -5,6 +5,7 @@ import { describeError } from '../core/errors';
 import type { FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { FileStore } from '../core/file-store';
+import { Webhooks, type ListenOptions } from '../webhooks';
 import type { ClusterSettings } from '../cluster/settings';
 import { startClusterService } from './cluster-service';
 import { watchForRecovery } from './recovery';
@@ -24,6 +25,8 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The store's file layer; tests inject faults (disk full, write errors) through it. */
   files?: FileOps;
+  /** Listen for webhooks (off when absent); the rules are in `.harness/config.json`. */
+  webhooks?: ListenOptions;
   /** Run as one coordinator of a cluster on NATS JetStream (cluster-service.ts) instead of on the state directory. */
   cluster?: ClusterSettings;
 }
@@ -35,6 +38,8 @@ export interface CoordinatorService {
   worktree: string;
   socketPath: string;
   stateDir: string;
+  /** The webhook listener (when asked for) and the completion hook. */
+  webhooks: Webhooks;
   close(): Promise<void>;
 }
 
@@ -69,6 +74,15 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     await coordinator.close();
     throw e;
   }
+  const webhooks = new Webhooks({ coordinator, worktree, log, ...(options.clock ? { clock: options.clock } : {}) });
+  try {
+    await webhooks.listen(options.webhooks);
+  } catch (e) {
+    await webhooks.close();
+    await server.close();
+    await coordinator.close();
+    throw e;
+  }
   const recovery = watchForRecovery(coordinator, worktree, log);
   const interval = options.sweepIntervalMs ?? Math.min(5000, coordinator.settings.staleInstanceMs / 4);
   let sweeping = false;
@@ -90,10 +104,12 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     worktree,
     socketPath,
     stateDir,
+    webhooks,
     close: () =>
       (closing ??= (async () => {
         clearInterval(timer);
         recovery.dispose();
+        await webhooks.close();
         await server.close();
         await coordinator.close();
       })()),

@@ -9,6 +9,8 @@ export const SETTINGS = {
   instanceLimit: z.number().int().min(0).max(10_000).default(0),
   workerCommand: z.string().max(10_000).default(''),
   execKillGraceSeconds: z.number().min(0).max(600).default(5),
+  /** 0: no webhook listener. */
+  webhookPort: z.number().int().min(0).max(65535).default(0),
   stateDirectory: z
     .string()
     .min(1)

@@ -26,6 +26,8 @@ export interface ItemModel {
   collapsible: boolean;
   /** Open at first: the groups a person acts on. */
   expanded?: boolean;
+  /** A link shown under the tooltip: where the task came from (an issue). */
+  link?: { label: string; url: string };
 }
 
 export function groupOf(task: Task, byId: ReadonlyMap<string, Task>): TaskGroup {
@@ -104,6 +106,7 @@ export function taskItem(task: Task, group: TaskGroup, now: number, parent = '')
     task.dependencies.length ? `Depends on: ${task.dependencies.join(', ')}` : '',
     task.capabilities.length ? `Needs: ${task.capabilities.join(', ')}` : '',
     task.error ? `Last error: ${task.error}` : '',
+    task.source ? `From: ${task.source.title ?? task.source.kind}${task.source.url ? ` (${task.source.url})` : ''}` : '',
   ]
     .filter(Boolean)
     .join('\n');
@@ -116,7 +119,18 @@ export function taskItem(task: Task, group: TaskGroup, now: number, parent = '')
     icon,
     ...(iconColor ? { iconColor } : {}),
     collapsible: task.dependencies.length > 0,
+    ...(task.source?.url ? { link: { label: task.source.title ?? task.source.url, url: task.source.url } } : {}),
   };
+}
+
+/**
+ * `[label](url)` with the label's Markdown escaped and the URL's parentheses and spaces encoded,
+ * so neither can end the link early or add markup. Only http(s) URLs reach here (TaskSource).
+ */
+export function markdownLink(label: string, url: string): string {
+  const text = label.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&').replace(/\s+/g, ' ');
+  const href = url.replace(/[()\s<>]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`);
+  return `[${text}](${href})`;
 }
 
 export function instanceItem(i: InstanceView): ItemModel {

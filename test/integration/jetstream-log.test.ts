@@ -17,7 +17,7 @@ import { NatsCluster, stopAllNats } from '../support/nats-cluster';
 import { cleanupTempDirs } from '../support/harness-process';
 
 const meta = (key: string, value: string): Change => ({ op: 'meta', key, value });
-const entry = (seq: number, ...changes: Change[]): LogEntry => ({ seq, json: recordJson(seq, changes) });
+const entry = (seq: number, ...changes: Change[]): LogEntry => ({ seq, json: recordJson(seq, changes), changes: changes.length });
 
 describe('JetStream log (real nats-server)', function () {
   this.timeout(60_000);
@@ -53,7 +53,6 @@ describe('JetStream log (real nats-server)', function () {
       maxMessageBytes: 64 * 1024,
       publishTimeoutMs: 5000,
       mayWrite: () => true,
-      workers: false,
       onWriteFailure: (kind) => failures.push(kind),
       log: () => {},
       ...options,

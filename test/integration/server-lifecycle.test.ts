@@ -193,4 +193,80 @@ describe('harness serve: daemon lifecycle (real processes)', function () {
       assert.equal(tasks.filter((t) => t.status === 'pending').length, n - 20);
     });
   });
+
+  describe('the live-instance limit', () => {
+    /** Registers three live workers over the socket, then runs a fourth `harness work`. */
+    const fourthWorker = async (socket: string) => {
+      const c = await RawConnection.connect(socket);
+      for (const w of ['w1', 'w2', 'w3']) await c.ok({ command: 'instance_register', worker_id: w });
+      c.close();
+      return runCli(['work', '--worker', 'w4', '--max-tasks', '0', '--', 'true'], childEnv({ HARNESS_SOCKET: socket }));
+    };
+
+    it('is none by default: a fourth worker registers', async () => {
+      const { dir, socket } = workspace();
+      await ServeProcess.start(dir, socket);
+      const fourth = await fourthWorker(socket);
+      assert.equal(fourth.code, 0, fourth.stdout + fourth.stderr);
+      assert.match(fourth.stderr, /\[w4\] registered/);
+    });
+
+    it('--instance-limit 3 refuses the fourth, and the error says how to raise it in harness serve and in VS Code', async () => {
+      const { dir, socket } = workspace();
+      const serve = ServeProcess.spawn(['--worktree', dir, '--socket', socket, '--instance-limit', '3']);
+      await within(serve.ready, 20_000, 'harness serve ready line');
+      const fourth = await fourthWorker(socket);
+      assert.equal(fourth.code, 1);
+      assert.equal(fourth.json.code, 'INSTANCE_LIMIT');
+      assert.match(fourth.json.message, /instance limit reached: 3 of 3 live instances \(w1, w2, w3\)/);
+      assert.match(fourth.json.message, /harness serve --instance-limit N/);
+      assert.match(fourth.json.message, /agentHarness\.instanceLimit/);
+    });
+  });
+
+  describe('signals', () => {
+    /** Resolves once `serve` wrote `pattern` to stderr. */
+    const stderrShows = (serve: ServeProcess, pattern: RegExp) =>
+      within(
+        new Promise<void>((resolve) => {
+          const look = () => pattern.test(serve.stderr) && resolve();
+          serve.child.stderr!.on('data', look);
+          look();
+        }),
+        20_000,
+        `harness serve to log ${pattern}`,
+      );
+
+    it('SIGTERM while the state is being opened is a clean stop: exit 0, no ready line, nothing lost', async () => {
+      const { dir, socket } = workspace();
+      const n = 10_000; // a journal that takes a while to replay
+      const first = await ServeProcess.start(dir, socket);
+      const c = await RawConnection.connect(socket);
+      await c.ok({ command: 'plan_import', tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}` })) });
+      c.close();
+      assert.equal((await first.stop('SIGKILL')).signal, 'SIGKILL'); // no snapshot: the next start replays the journal
+
+      const opening = ServeProcess.spawn(['--worktree', dir, '--socket', socket]);
+      await stderrShows(opening, /opening the state of/);
+      opening.child.kill('SIGTERM');
+      const exit = await within(opening.exited, 30_000, 'harness serve to stop');
+      assert.deepEqual(exit, { code: 0, signal: null }, opening.stderr);
+      assert.equal(opening.stdout, '', 'stopped before it was ready: no ready line');
+      assert.match(opening.stderr, /SIGTERM: finishing in-flight requests and shutting down[\s\S]*stopped/);
+
+      await ServeProcess.start(dir, socket);
+      const c2 = await RawConnection.connect(socket);
+      assert.equal((await c2.ok({ command: 'status' })).counts.pending, n);
+    });
+
+    it('SIGTERM right after the ready line, and again while stopping, is one clean stop', async () => {
+      const { dir, socket } = workspace();
+      const serve = ServeProcess.spawn(['--worktree', dir, '--socket', socket]);
+      await within(serve.ready, 20_000, 'harness serve ready line');
+      serve.child.kill('SIGTERM');
+      serve.child.kill('SIGTERM');
+      const exit = await within(serve.exited, 15_000, 'harness serve to stop');
+      assert.deepEqual(exit, { code: 0, signal: null }, serve.stderr);
+    });
+  });
 });

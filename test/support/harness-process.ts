@@ -147,8 +147,9 @@ export class ServeProcess {
     this.ready.catch(() => {}); // a test that expects failure awaits `exited` instead
   }
 
-  static spawn(args: string[], env: NodeJS.ProcessEnv = childEnv()): ServeProcess {
-    const child = spawn(process.execPath, [CLI, 'serve', ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `cli`: another build of the CLI than this checkout's (e.g. the one inside the .vsix). */
+  static spawn(args: string[], env: NodeJS.ProcessEnv = childEnv(), cli = CLI): ServeProcess {
+    const child = spawn(process.execPath, [cli, 'serve', ...args], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     return new ServeProcess(child);
   }
 
@@ -178,9 +179,9 @@ export interface CliResult {
   json: { status: 'ok' | 'error' } & Record<string, any>;
 }
 
-/** Runs `node dist/cli.js ...args` to completion. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `node dist/cli.js ...args` (or another build of the CLI) to completion. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, cwd = ROOT, cli = CLI): Promise<CliResult> {
+  const child = spawn(process.execPath, [cli, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = track(child);
   let stdout = '';
   let stderr = '';

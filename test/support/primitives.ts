@@ -55,13 +55,25 @@ export function forEachStore(title: string, body: (f: Fixture) => void, config: 
 /** Lets pending promise callbacks and timers of 0 ms run. */
 export const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
-/** Whether `p` has settled, without waiting for it. */
-export async function settled(p: Promise<unknown>): Promise<boolean> {
+/**
+ * Whether `p` has settled once everything already under way has finished: every write the store
+ * took is durable (an empty transaction waits behind them) and what waited on those writes has
+ * run, round after round while those callbacks write again (a release made durable wakes a
+ * waiter, whose grant is a write of its own). No sleeping: a grant slow to reach the disk is
+ * still seen. Relies on an empty transaction answering with the latest write's promise.
+ */
+export async function settled(p: Promise<unknown>, store: Store): Promise<boolean> {
   let done = false;
   p.then(
     () => (done = true),
     () => (done = true),
   );
-  await tick(30);
-  return done;
+  const barrier = () => store.transact(() => undefined).durable;
+  for (let last = barrier(); ; ) {
+    await last.catch(() => {});
+    await new Promise(setImmediate); // after every promise callback that write released
+    const next = barrier();
+    if (next === last) return done;
+    last = next;
+  }
 }

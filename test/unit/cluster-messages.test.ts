@@ -12,7 +12,7 @@ import { PartAssembler, splitParts } from '../../src/cluster/parts';
 import { clusterSettings, describeSettings, redact } from '../../src/cluster/settings';
 
 const meta = (key: string, value: string): Change => ({ op: 'meta', key, value });
-const entry = (seq: number, value: string) => ({ seq, json: recordJson(seq, [meta('k', value)]) });
+const entry = (seq: number, value: string) => ({ seq, json: recordJson(seq, [meta('k', value)]), changes: 1 });
 
 function asRead(messages: OutMessage[], from = 1) {
   return messages.map((m, i) => ({ seq: from + i, data: m.data, header: (name: string) => m.headers[name] }));

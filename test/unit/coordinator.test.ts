@@ -249,8 +249,11 @@ for (const factory of storeFactories) {
         await c.fail({ worker_id: 'w', task_id: 'a', error: 'x' });
         assert.equal(c.countTasks().pending, 2);
         assert.equal(store.countReady(new Date(clock.now()).toISOString()), 1, 'only one is claimable now');
+        assert.equal(c.countReady(), 1);
+        assert.equal(c.isReady(c.getTask('a')), false, 'waiting out its backoff: not ready');
         assert.equal((await c.claim({ worker_id: 'v' })).task!.id, 'low');
         clock.advance(60_000);
+        assert.equal(c.isReady(c.getTask('a')), true);
         assert.equal((await c.claim({ worker_id: 'u' })).task!.id, 'a');
       });
 
@@ -312,7 +315,9 @@ for (const factory of storeFactories) {
       it('enforces the instance limit with a clear error; re-registering a live one is fine', async () => {
         for (const w of ['a', 'b', 'c']) await c.registerInstance({ worker_id: w });
         await c.registerInstance({ worker_id: 'a' });
-        await rejects(c.registerInstance({ worker_id: 'd' }), 'INSTANCE_LIMIT', 'instance limit reached: 3 of 3');
+        const e = await rejects(c.registerInstance({ worker_id: 'd' }), 'INSTANCE_LIMIT', 'instance limit reached: 3 of 3');
+        assert.match(e.message, /harness serve --instance-limit N/, 'names the flag that raises it');
+        assert.match(e.message, /agentHarness\.instanceLimit/, 'and the VS Code setting');
         c.configure({ instanceLimit: 0 });
         await c.registerInstance({ worker_id: 'd' });
       });

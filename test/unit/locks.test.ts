@@ -38,13 +38,39 @@ forEachStore('File locks', (f) => {
   it('a waiter is woken when the lock is released, and the TIMEOUT after wait_ms names the holder', async () => {
     await acquire('w1', 'f');
     const waiting = acquire('w2', 'f', { wait_ms: 5000 });
-    assert.equal(await settled(waiting), false);
+    assert.equal(await settled(waiting, f.store), false);
     const listed = f.c.primitives.locks.list({}, ROOT);
     assert.deepEqual(listed.waiting.map((w) => [w.worker_id, w.position]), [['w2', 1]]);
     await release('w1', { path: 'f' });
     const got = await waiting;
     assert.equal(got.lock.worker_id, 'w2');
-    await rejects(acquire('w3', 'f', { wait_ms: 50 }), 'TIMEOUT', /not granted within 50 ms: held by w2 \(write, token \d+/);
+    const late = acquire('w3', 'f', { wait_ms: 50 });
+    f.clock.advance(50);
+    await rejects(late, 'TIMEOUT', /not granted within 50 ms: held by w2 \(write, token \d+/);
+  });
+
+  it('waits in the injected clock’s time: times out when the clock passes wait_ms and not before; waited_ms and since are its time', async () => {
+    await acquire('w1', 'f', { ttl_seconds: 3600 });
+    const waiting = acquire('w2', 'f', { wait_ms: 60_000 });
+    f.clock.advance(59_999);
+    assert.equal(await settled(waiting, f.store), false, 'still waiting 1 ms before its wait_ms');
+    f.clock.advance(1);
+    await rejects(waiting, 'TIMEOUT', 'not granted within 60000 ms');
+    const since = f.clock.now();
+    const next = acquire('w3', 'f', { wait_ms: 60_000 });
+    assert.equal(f.c.primitives.locks.list({}, ROOT).waiting[0]!.since, new Date(since).toISOString());
+    f.clock.advance(2500);
+    await release('w1', { path: 'f' });
+    assert.equal((await next).waited_ms, 2500);
+  });
+
+  it('a lock running out wakes its waiter when the clock passes the expiry, with no sweep', async () => {
+    await acquire('w1', 'f', { ttl_seconds: 10 });
+    const waiting = acquire('w2', 'f', { wait_ms: 60_000 });
+    f.clock.advance(9999);
+    assert.equal(await settled(waiting, f.store), false);
+    f.clock.advance(1);
+    assert.equal((await waiting).waited_ms, 10_000);
   });
 
   it('is fair: waiters are served first come, first served, and a waiting writer holds back later readers', async () => {
@@ -56,10 +82,10 @@ forEachStore('File locks', (f) => {
     const r2 = acquire('r2', 'f', { mode: 'read', wait_ms: 5000 }).then((g) => (order.push('r2'), g));
     await tick();
     await rejects(acquire('r3', 'f', { mode: 'read' }), 'TIMEOUT', '3 other request(s) waiting');
-    assert.equal(await settled(r1), false, 'a reader may not overtake the waiting writer');
+    assert.equal(await settled(r1, f.store), false, 'a reader may not overtake the waiting writer');
     await release('r0', { path: 'f' });
     const g1 = await w1;
-    assert.equal(await settled(r1), false);
+    assert.equal(await settled(r1, f.store), false);
     await release('w1', { token: g1.lock.token });
     await Promise.all([r1, r2]);
     assert.deepEqual(order, ['w1', 'r1', 'r2'], 'both readers after the writer, together');
@@ -71,6 +97,7 @@ forEachStore('File locks', (f) => {
     const w = acquire('w', 'f', { wait_ms: 40 });
     await tick();
     const r = acquire('r1', 'f', { mode: 'read', wait_ms: 5000 });
+    f.clock.advance(40);
     await rejects(w, 'TIMEOUT');
     assert.equal((await r).lock.worker_id, 'r1');
   });
@@ -82,7 +109,7 @@ forEachStore('File locks', (f) => {
     assert.equal(Date.parse(renewed.lock.expires_at) - f.clock.now(), 10_000);
     const waiting = acquire('w2', 'f', { wait_ms: 60_000 });
     f.clock.advance(9000);
-    assert.equal(await settled(waiting), false);
+    assert.equal(await settled(waiting, f.store), false);
     f.clock.advance(1000);
     await f.c.sweep();
     assert.equal((await waiting).lock.worker_id, 'w2');

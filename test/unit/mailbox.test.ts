@@ -40,12 +40,16 @@ forEachStore('Mailboxes', (f) => {
 
   it('a receive with wait_ms is woken by the message it waits for, or returns nothing when time is up', async () => {
     const waiting = m().receive({ worker_id: 'w', wait_ms: 5000 });
-    assert.equal(await settled(waiting), false);
+    assert.equal(await settled(waiting, f.store), false);
     await m().send({ to: 'other', body: 'not for w' });
-    assert.equal(await settled(waiting), false);
+    assert.equal(await settled(waiting, f.store), false);
     await m().send({ to: 'w', body: 'hello' });
     assert.deepEqual((await waiting).messages.map((x) => x.body), ['hello']);
-    assert.deepEqual((await m().receive({ worker_id: 'nobody', wait_ms: 30 })).messages, []);
+    const empty = m().receive({ worker_id: 'nobody', wait_ms: 30_000 });
+    f.clock.advance(29_999);
+    assert.equal(await settled(empty, f.store), false, 'waits for the injected clock to pass wait_ms');
+    f.clock.advance(1);
+    assert.deepEqual((await empty).messages, []);
   });
 
   it('lists every pending delivery, also to workers that never came back; a person may drop one', async () => {

@@ -269,7 +269,7 @@ function conformance(factory: StoreFactory, runs: number): void {
         (row as { status: string }).status = 'completed';
       }, TypeError);
       assert.throws(() => {
-        (row.payload as { n: number }).n = 9;
+        (row.dependencies as string[]).push('b');
       }, TypeError);
       assert.equal(store.getTask('a')!.status, 'pending');
       assert.equal(store.countTasks().pending, 1);

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULT_CONFIG } from '../../src/core/coordinator';
 import type { InstanceView, Task } from '../../src/core/model';
 import { pieces } from '../../src/cli/run-stream';
 import { CommandId, ViewId } from '../../src/ui/ids';
@@ -123,6 +124,12 @@ describe('package.json contributions', () => {
     const { settings } = readSettings(() => undefined);
     assert.deepEqual(keys, Object.keys(settings).sort());
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+  });
+
+  it('one default for the live-instance limit: none, in the setting, the settings reader and harness serve', () => {
+    assert.equal(pkg.contributes.configuration.properties['agentHarness.instanceLimit'].default, 0);
+    assert.equal(readSettings(() => undefined).settings.instanceLimit, 0);
+    assert.equal(DEFAULT_CONFIG.instanceLimit, 0, 'the coordinator default, which harness serve uses');
   });
 
   it('every view has a welcome text, and the Coordination rows have their actions', () => {

@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { EDGE_COUNT, PLAN, runs, state, task } from './fixtures';
+import { EDGE_COUNT, PLAN, runs, state, task, tasks } from './fixtures';
 import { openPanelPage, type PanelPage, repoRoot } from './page';
 
 const ESC = '\x1b';
@@ -173,6 +173,23 @@ describe('coordination panel webview (Chromium)', function () {
     await waitFor(p, () => [...document.querySelectorAll('#task-detail button')].some((b) => b.textContent === 'Retry'));
     await p.page.evaluate(() => [...document.querySelectorAll<HTMLButtonElement>('#task-detail button')].find((b) => b.textContent === 'Retry')?.click());
     assert.deepEqual((await postedOfType(p, 'taskAction')).at(-1), { type: 'taskAction', action: 'retry', task_id: 'bench' });
+  });
+
+  it('links a task to where it came from (an issue)', async () => {
+    const withSource = tasks().map((t) =>
+      t.id === 'test-core' ? { ...t, source: { kind: 'github_issue', url: 'https://github.com/acme/widgets/issues/12', title: 'acme/widgets#12: <b>Fix</b> the flaky test' } } : t,
+    );
+    await p.post(state({ tasks: withSource }));
+    await p.page.evaluate(() => document.querySelector<SVGGElement>('g.node[data-task-id="test-core"]')?.dispatchEvent(new MouseEvent('click', { bubbles: true })));
+    await waitFor(p, () => document.querySelector('#task-detail a.source-link') !== null);
+    const link = await p.page.evaluate(() => {
+      const a = document.querySelector<HTMLAnchorElement>('#task-detail a.source-link')!;
+      return { href: a.href, text: a.textContent, bold: a.querySelector('b') !== null };
+    });
+    assert.deepEqual(link, { href: 'https://github.com/acme/widgets/issues/12', text: 'acme/widgets#12: <b>Fix</b> the flaky test', bold: false });
+    mkdirSync(join(repoRoot, '.run'), { recursive: true });
+    await p.page.screenshot({ path: join(repoRoot, '.run', 'webview-task-source.png') });
+    await p.post(state());
   });
 
   it('looks right (screenshot in .run/webview-test.png) and broke no CSP rule', async () => {

@@ -2,8 +2,10 @@
 // every command through executeCommand, trees following coordinator changes, worker terminals,
 // exec with a timeout, the panel, and client mode against another coordinator.
 import * as assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -12,6 +14,17 @@ import { Connection } from '../../../src/host/connection';
 import type { ExecOutcome } from '../../../src/host/exec';
 import { readSettings } from '../../../src/ui/settings';
 import { cli, eventually, harness, repoRoot, workspaceFolder } from './support';
+
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
 
 async function tasksNow(): Promise<Task[]> {
   const h = await harness();
@@ -176,6 +189,50 @@ describe('the extension in a workspace', function () {
     const workers = (await api.request<{ instances: Array<{ worker_id: string }> }>('instance_list')).instances;
     assert.ok(workers.filter((w) => w.worker_id.startsWith('vscode-')).length >= 1, 'the terminals registered as instances');
     for (const t of terminals) t.dispose();
+  });
+  it('agentHarness.webhookPort starts a webhook listener that turns a signed delivery into a task linked to its issue', async () => {
+    const h = await harness();
+    await h.connection!.ensure();
+    const dir = path.join(workspaceFolder(), '.harness');
+    fs.writeFileSync(path.join(dir, 'gh-secret'), 'vscode-webhook-secret\n', { mode: 0o600 });
+    fs.writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ webhooks: { github: { secret: { file: '.harness/gh-secret' }, rules: [{ name: 'agent', on: 'issues.labeled', label: 'agent' }] } } }),
+    );
+    const port = await freePort();
+    const settings = vscode.workspace.getConfiguration('agentHarness');
+    await settings.update('webhookPort', port, vscode.ConfigurationTarget.Workspace);
+    try {
+      const body = JSON.stringify({
+        action: 'labeled',
+        label: { name: 'agent' },
+        issue: { number: 77, title: 'From the webhook', body: '', html_url: 'https://github.com/acme/widgets/issues/77', labels: [{ name: 'agent' }] },
+        repository: { full_name: 'acme/widgets' },
+      });
+      const signature = `sha256=${createHmac('sha256', 'vscode-webhook-secret').update(body).digest('hex')}`;
+      const answer = await eventually('the listener to answer', () =>
+        fetch(`http://127.0.0.1:${port}/github`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-github-event': 'issues', 'x-github-delivery': 'vscode-1', 'x-hub-signature-256': signature },
+          body,
+        }).catch(() => undefined),
+      );
+      assert.equal(answer.status, 201, await answer.text());
+      const node = await eventually('the task in the Tasks tree', () =>
+        h.tasks.getChildren().flatMap((g) => h.tasks.getChildren(g)).find((n) => n.kind === 'task' && n.task.id === 'gh-acme-widgets-77-agent'),
+      );
+      const tooltip = h.tasks.getTreeItem(node).tooltip;
+      assert.ok(tooltip instanceof vscode.MarkdownString, 'a tooltip with a link');
+      assert.match(tooltip.value, /\(https:\/\/github\.com\/acme\/widgets\/issues\/77\)/);
+    } finally {
+      await settings.update('webhookPort', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    await eventually('the listener to stop', () =>
+      fetch(`http://127.0.0.1:${port}/github`, { method: 'POST' }).then(
+        () => undefined,
+        () => true,
+      ),
+    );
   });
 });
 
