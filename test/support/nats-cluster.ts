@@ -1,7 +1,7 @@
 // Real NATS for the cluster tests: one nats-server, or a 3-node JetStream cluster (routes between
 // them, replicas 3) on loopback ports, each with its store in a temporary folder. Nodes can be
 // SIGKILLed and started again on the same store, as a crashed server restarts. nats-server comes
-// from Debian's package, installed by scripts/install-nats.sh when it is missing.
+// from Debian's package, installed by scripts/install-peers.sh (the bench's peers) when missing.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -17,14 +17,14 @@ export function natsServerBinary(): string {
   const find = () => ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((f) => fs.existsSync(f));
   if (!find()) {
     try {
-      execFileSync('bash', [path.join(ROOT, 'scripts', 'install-nats.sh')], { stdio: 'pipe', timeout: 300_000 });
+      execFileSync('bash', [path.join(ROOT, 'scripts', 'install-peers.sh')], { stdio: 'pipe', timeout: 300_000 });
     } catch (e) {
       const err = e as { stderr?: Buffer; message: string };
-      throw new Error(`nats-server is missing and scripts/install-nats.sh could not install it: ${err.stderr?.toString() || err.message}`);
+      throw new Error(`nats-server is missing and scripts/install-peers.sh could not install it: ${err.stderr?.toString() || err.message}`);
     }
   }
   serverBinary = find();
-  if (!serverBinary) throw new Error('nats-server is missing after scripts/install-nats.sh');
+  if (!serverBinary) throw new Error('nats-server is missing after scripts/install-peers.sh');
   return serverBinary;
 }
 
