@@ -11,8 +11,7 @@ import { Coordinator, DEFAULT_CONFIG, type CoordinatorConfig } from '../core/coo
 import { describeError, ErrorCode, isHarnessError } from '../core/errors';
 import type { Disposable } from '../core/events';
 import type { Logger } from '../core/log';
-import { buildSnapshot, workersAvailable } from '../core/snapshot-jobs';
-import type { Change } from '../core/store';
+import { workersAvailable } from '../core/snapshot-jobs';
 import type { Reply, RequestId } from '../protocol/messages';
 import type { CommandContext } from '../server/commands';
 import { ISOLATION_COMMANDS } from '../isolation/commands';
@@ -360,28 +359,17 @@ export class ClusterNode {
     for (const t of this.timers.splice(0)) clearInterval(t);
   }
 
-  /**
-   * Writes a snapshot of the state in memory and trims the log up to it. The rows are taken in one
-   * go (frozen values: the state at one record), turned into an image off the request path, and
-   * stored only once every record it stands for is durable.
-   */
+  /** Writes a snapshot and trims the log (replicated-store.ts); a failure leaves the log as it is. */
   async snapshot(): Promise<void> {
     const { store, log } = this.gen;
     const started = performance.now();
-    const seq = store.sequence;
-    const position = log.position;
-    const rows = store.rows();
-    const { durable } = store.transact(() => undefined);
     const bytes = log.bytesSinceSnapshot;
     log.bytesSinceSnapshot = 0;
     try {
-      const image = await buildSnapshot(await jsonChunks(rows), seq, this.options.workers ?? workersAvailable());
-      await durable;
-      const current = await this.snapshots.publish(image, seq, this.id);
-      if (current) await log.trim(position);
+      const s = await store.snapshot(this.snapshots, this.id, this.options.workers ?? workersAvailable());
       this.log.info(
-        `snapshot of record ${seq} ${current ? 'stored' : 'superseded by a newer one'}: ${rows.length} rows, ` +
-          `${(image.length / 1024 / 1024).toFixed(1)} MB in ${(performance.now() - started).toFixed(0)} ms; log trimmed to message ${position}`,
+        `snapshot of record ${s.seq} ${s.current ? 'stored' : 'superseded by a newer one'}: ${s.rows} rows, ` +
+          `${(s.bytes / 1024 / 1024).toFixed(1)} MB in ${(performance.now() - started).toFixed(0)} ms; log trimmed to message ${s.trimmedTo}`,
       );
     } catch (e) {
       log.bytesSinceSnapshot += bytes;
@@ -474,14 +462,4 @@ export class ClusterNode {
     await this.gen.store.close();
     await this.nc.drain().catch(() => {});
   }
-}
-
-/** Rows as JSON arrays of at most a thousand, one chunk per turn of the event loop. */
-async function jsonChunks(rows: readonly Change[]): Promise<string[]> {
-  const chunks: string[] = [];
-  for (let i = 0; i < rows.length; i += 1000) {
-    chunks.push(JSON.stringify(rows.slice(i, i + 1000)));
-    await new Promise((r) => setImmediate(r));
-  }
-  return chunks;
 }

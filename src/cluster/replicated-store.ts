@@ -1,7 +1,19 @@
 import { DurableStore, type DurableStoreOptions } from '../core/durable-store';
 import type { JournalRecord } from '../core/journal';
-import type { Committed, StoreWriter } from '../core/store';
+import { buildSnapshot } from '../core/snapshot-jobs';
+import type { Change, Committed, StoreWriter } from '../core/store';
 import { notLeader, type JetStreamLog } from './jetstream-log';
+import type { SnapshotStore } from './snapshots';
+
+export interface SnapshotWritten {
+  seq: number;
+  rows: number;
+  bytes: number;
+  /** Whether it became the current snapshot (false: a newer one was there first). */
+  current: boolean;
+  /** The last stream message removed with it. */
+  trimmedTo: number;
+}
 
 /**
  * The store of a cluster coordinator: the same state in memory and group commit as every store
@@ -43,10 +55,39 @@ export class ReplicatedStore extends DurableStore {
     return this.writable;
   }
 
+  /**
+   * Writes a snapshot of the state in memory and trims the log up to it. The rows are taken in one
+   * go (frozen values: the state at one record), turned into an image off the request path, and
+   * stored only once every record it stands for is durable (a standby's memory is the log's).
+   * The log is trimmed only up to the last message confirmed when the rows were taken: everything
+   * in it is in the image.
+   */
+  async snapshot(snapshots: SnapshotStore, node: string, workers: boolean): Promise<SnapshotWritten> {
+    const seq = this.sequence;
+    const position = this.jetstream.position;
+    const rows = this.rows();
+    const durable = this.writable ? super.transact(() => undefined).durable : Promise.resolve();
+    const image = await buildSnapshot(await jsonChunks(rows), seq, workers);
+    await durable;
+    const current = await snapshots.publish(image, seq, node);
+    if (current) await this.jetstream.trim(position);
+    return { seq, rows: rows.length, bytes: image.length, current, trimmedTo: current ? position : 0 };
+  }
+
   /** A record the leader appended, in order (the log checked that none is missing). */
   applyRecord(record: JournalRecord): void {
     if (this.writable) throw new Error(`record ${record.s} followed while this store takes transactions`);
     for (const change of record.c) this.applyChange(change);
     this.seq = record.s;
   }
+}
+
+/** Rows as JSON arrays of at most a thousand, one chunk per turn of the event loop. */
+async function jsonChunks(rows: readonly Change[]): Promise<string[]> {
+  const chunks: string[] = [];
+  for (let i = 0; i < rows.length; i += 1000) {
+    chunks.push(JSON.stringify(rows.slice(i, i + 1000)));
+    await new Promise((r) => setImmediate(r));
+  }
+  return chunks;
 }

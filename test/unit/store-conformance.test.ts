@@ -11,6 +11,7 @@ import { VolatileLog, type DurabilityLog, type LogEntry } from '../../src/core/d
 import { TASK_STATUSES, type TaskStatus } from '../../src/core/model';
 import { ZERO_COUNTS, type Store, type TaskRow } from '../../src/core/store';
 import { taskRow } from '../support/rows';
+import { closeReplicatedStores, replicatedStoreFactory } from '../support/replicated-stores';
 import { storeFactories, workerFileStore, type StoreFactory } from '../support/stores';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -279,6 +280,9 @@ function conformance(factory: StoreFactory, runs: number): void {
 
 for (const factory of storeFactories) conformance(factory, factory.persistent ? 40 : 300);
 conformance(workerFileStore, 15);
+// The cluster's store, over a real nats-server (started on first use).
+conformance(replicatedStoreFactory, 15);
+after(closeReplicatedStores);
 
 /** A log whose appends fail while `failing` is set (after writing nothing). */
 class SwitchLog extends VolatileLog implements DurabilityLog {
