@@ -41,3 +41,19 @@ export async function connectNats(settings: ClusterSettings, name: string): Prom
 export function payloadLimit(nc: NatsConnection): number {
   return Math.max(16 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
 }
+
+/**
+ * A NATS client error as a person can act on it. The client reports a JetStream request that no
+ * server answered ("no responders": a stream between leaders, its servers down) as "jetstream is
+ * not enabled", which on a working cluster misleads.
+ */
+export function describeNatsError(e: unknown): string {
+  const message = redact(describeError(e));
+  if (/jetstream is not enabled/i.test(message)) return 'no JetStream server answered (a stream without a leader for now: a NATS server down or restarting?)';
+  return message;
+}
+
+/** Whether `e` is a compare-and-set that failed: someone else wrote the key or message first. */
+export function casFailed(e: unknown): boolean {
+  return /wrong last sequence|key exists/i.test(describeError(e));
+}

@@ -6,12 +6,13 @@
 // extend the log. That is the fencing; leadership itself (leadership.ts) only decides who tries.
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { DurabilityLog, LoadResult, LogEntry } from '../core/durability';
-import { describeError, ErrorCode, HarnessError } from '../core/errors';
+import { ErrorCode, HarnessError } from '../core/errors';
 import type { JournalRecord } from '../core/journal';
 import { readSnapshot } from '../core/snapshot-jobs';
 import type { Change } from '../core/store';
 import { NODE_HEADER, packEntries, RecordReader } from './log-messages';
 import type { ClusterNames } from './names';
+import { describeNatsError } from './connection';
 import { nats } from './nats-loader';
 import type { SnapshotStore } from './snapshots';
 
@@ -168,7 +169,7 @@ export class JetStreamLog implements DurabilityLog {
     if (stored === 0 && noResponders(error)) {
       throw this.failed('fenced', notLeader('the log stream has no leader among the NATS servers right now'));
     }
-    throw this.failed('unknown', unavailable(`the log stream did not confirm the write: ${describeError(error)}`));
+    throw this.failed('unknown', unavailable(`the log stream did not confirm the write: ${describeNatsError(error)}`));
   }
 
   private failed(kind: 'fenced' | 'unknown', error: HarnessError): HarnessError {

@@ -5,8 +5,8 @@
 // moment its lease surely still holds (when it sent its last successful renewal, plus most of the
 // TTL): past it, it neither writes nor answers, even if it was paused and has not noticed yet.
 import type { KV } from '@nats-io/kv';
-import { describeError } from '../core/errors';
 import type { Logger } from '../core/log';
+import { casFailed, describeNatsError } from './connection';
 import { LEADER_KEY } from './names';
 
 /** What the leader key holds: who leads, so the others can forward requests to it. */
@@ -30,10 +30,6 @@ export interface LeadershipOptions {
 
 /** The part of the TTL a leader counts on after sending a renewal (the rest is margin). */
 const TRUSTED_PART = 0.8;
-
-function casFailed(e: unknown): boolean {
-  return /wrong last sequence|key exists/i.test(describeError(e));
-}
 
 export class Leadership {
   private revision = 0;
@@ -75,7 +71,7 @@ export class Leadership {
       if (this.holding) await this.renew();
       else await this.look();
     } catch (e) {
-      this.options.log.warn(`leadership check failed: ${describeError(e)}`);
+      this.options.log.warn(`leadership check failed: ${describeNatsError(e)}`);
     }
     if (`${this.leading} ${this.leader?.node}` !== before) this.options.onChange();
   }

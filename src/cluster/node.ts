@@ -18,7 +18,7 @@ import { ISOLATION_COMMANDS } from '../isolation/commands';
 import type { RunRegistry } from '../server/runs';
 import { resolveLockPath } from '../server/paths';
 import { handleLine } from '../server/server';
-import { connectNats, payloadLimit } from './connection';
+import { connectNats, describeNatsError, payloadLimit } from './connection';
 import { ClusterEvents } from './events';
 import { JetStreamLog, type Following } from './jetstream-log';
 import { Leadership, type LeaderInfo } from './leadership';
@@ -105,7 +105,8 @@ export class ClusterNode {
   private closed = false;
   private loop: Promise<void> = Promise.resolve();
   private leaderWaiters: Array<() => void> = [];
-  private readonly inFlight = new Set<AbortController>();
+  /** Aborted when this node stops leading: requests waiting on the leader give up. */
+  private term = new AbortController();
   private timers: NodeJS.Timeout[] = [];
   private snapshotting: Promise<void> | undefined;
   private readonly leadership: Leadership;
@@ -253,7 +254,7 @@ export class ClusterNode {
       await old.store.close().catch(() => {});
       this.options.onCoordinator?.(this.gen.coordinator);
     } else {
-      this.log.warn(`following the cluster log stopped (${describeError(trouble)}); following again`);
+      this.log.warn(`following the cluster log stopped (${describeNatsError(trouble)}); following again`);
       await delay(250);
     }
     this.startFollowing();
@@ -308,9 +309,10 @@ export class ClusterNode {
       await store.setWritable(false);
       this.role = 'standby';
       this.startFollowing();
-      this.log.warn(`could not take over the cluster: ${describeError(e)}`);
+      this.log.warn(`could not take over the cluster: ${describeNatsError(e)}`);
       return;
     }
+    this.term = new AbortController();
     this.role = 'leader';
     const ms = performance.now() - started;
     this.takeovers.push(ms);
@@ -323,7 +325,7 @@ export class ClusterNode {
     const why = this.writeFailed ? 'the log refused a write' : 'its leadership lease lapsed';
     this.role = 'standby';
     this.stopLeaderTimers();
-    for (const c of this.inFlight) c.abort();
+    this.term.abort();
     this.gen.log.stopWriting();
     await this.gen.store.setWritable(false);
     this.writeFailed = false;
@@ -380,22 +382,16 @@ export class ClusterNode {
   /** Answers `line` here if this node leads; undefined if it does not. */
   private async lead(line: string, signal?: AbortSignal): Promise<Reply | undefined> {
     if (!this.leading) return undefined;
-    const controller = new AbortController();
-    const onAbort = () => controller.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.inFlight.add(controller);
-    try {
-      const ctx: CommandContext = { coordinator: this.gen.coordinator, runs: this.options.runs, worktree: this.options.worktree, signal: controller.signal };
-      const reply = await handleLine(line, ctx, this.log);
-      // A wait ended because this node stopped leading granted nothing: the next leader takes it.
-      if (reply.status === 'error' && reply.code === ErrorCode.Closed && controller.signal.aborted && !signal?.aborted) {
-        return { ...reply, code: ErrorCode.NotLeader, message: 'this coordinator stopped leading while the request waited; nothing was applied' };
-      }
-      return reply;
-    } finally {
-      this.inFlight.delete(controller);
-      signal?.removeEventListener('abort', onAbort);
+    const term = this.term.signal;
+    // Withdrawn when the requester goes away or this node stops leading, whichever comes first.
+    const combined = signal ? AbortSignal.any([signal, term]) : term;
+    const ctx: CommandContext = { coordinator: this.gen.coordinator, runs: this.options.runs, worktree: this.options.worktree, signal: combined };
+    const reply = await handleLine(line, ctx, this.log);
+    // A wait ended because this node stopped leading granted nothing: the next leader takes it.
+    if (reply.status === 'error' && reply.code === ErrorCode.Closed && term.aborted && !signal?.aborted) {
+      return { ...reply, code: ErrorCode.NotLeader, message: 'this coordinator stopped leading while the request waited; nothing was applied' };
     }
+    return reply;
   }
 
   private notLeaderReply(line: string): Reply {
@@ -425,7 +421,7 @@ export class ClusterNode {
       return {
         status: 'error',
         code: ErrorCode.Unavailable,
-        message: `the cluster could not be reached (${describeError(e)}): the request may or may not have been applied`,
+        message: `the cluster could not be reached (${describeNatsError(e)}): the request may or may not have been applied`,
         details: { outcome: 'unknown' },
         ...(head.id === undefined ? {} : { id: head.id }),
       };

@@ -2,6 +2,7 @@ import { DurableStore, type DurableStoreOptions } from '../core/durable-store';
 import type { JournalRecord } from '../core/journal';
 import { buildSnapshot } from '../core/snapshot-jobs';
 import type { Change, Committed, StoreWriter } from '../core/store';
+import { describeNatsError } from './connection';
 import { notLeader, type JetStreamLog } from './jetstream-log';
 import type { SnapshotStore } from './snapshots';
 
@@ -67,10 +68,11 @@ export class ReplicatedStore extends DurableStore {
     const position = this.jetstream.position;
     const rows = this.rows();
     const durable = this.writable ? super.transact(() => undefined).durable : Promise.resolve();
-    const image = await buildSnapshot(await jsonChunks(rows), seq, workers);
+    const step = <T>(what: string, p: Promise<T>) => p.catch((e: unknown) => Promise.reject(new Error(`${what}: ${describeNatsError(e)}`)));
+    const image = await step('building the image', buildSnapshot(await jsonChunks(rows), seq, workers));
     await durable;
-    const current = await snapshots.publish(image, seq, node);
-    if (current) await this.jetstream.trim(position);
+    const current = await step('storing it', snapshots.publish(image, seq, node));
+    if (current) await step('trimming the log', this.jetstream.trim(position));
     return { seq, rows: rows.length, bytes: image.length, current, trimmedTo: current ? position : 0 };
   }
 

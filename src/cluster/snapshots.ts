@@ -5,7 +5,8 @@
 // an older image back; the stream is trimmed only after the pointer has moved.
 import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
-import { describeError, ErrorCode, HarnessError } from '../core/errors';
+import { ErrorCode, HarnessError } from '../core/errors';
+import { casFailed } from './connection';
 import { SNAPSHOT_KEY } from './names';
 
 export interface SnapshotPointer {
@@ -57,7 +58,7 @@ export class SnapshotStore {
         moved = true;
       } catch (e) {
         // Another coordinator moved the pointer first: its snapshot stands.
-        if (!/wrong last sequence|key exists/i.test(describeError(e))) throw e;
+        if (!casFailed(e)) throw e;
       }
     }
     // The image that is not current any more goes (a reader still fetching it starts over).

@@ -24,6 +24,7 @@ const NATS_KILLS = scale(3, 6);
 const INITIAL_TASKS = scale(2000, 6000);
 const TASKS_PER_ROUND = scale(200, 400);
 const DRAIN_DEADLINE_MS = scale(90_000, 180_000);
+const SNAPSHOT_AFTER_BYTES = 256 * 1024;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -44,7 +45,9 @@ describe('reliability: a cluster under load, its leader and NATS servers killed'
     const context = () => `seed ${seed} (HARNESS_SEED=${seed} to repeat)`;
     const started = Date.now();
     const nats = await NatsCluster.start(3);
-    const cluster = await CoordinatorCluster.start(nats, COORDINATORS);
+    // Small snapshots: the leader snapshots and trims the log many times under the kills, and a
+    // standby that falls behind a trim loads the state again.
+    const cluster = await CoordinatorCluster.start(nats, COORDINATORS, { config: { snapshot_after_bytes: SNAPSHOT_AFTER_BYTES } });
     const ledger = new Ledger();
 
     // An admin client on a coordinator that is not about to be killed.
@@ -115,8 +118,12 @@ describe('reliability: a cluster under load, its leader and NATS servers killed'
     ledger.checkFinal(final);
     admin!.close();
 
+    const logs = cluster.logs();
+    const snapshots = (logs.match(/snapshot of record \d+ stored/g) ?? []).length;
+    const reloads = (logs.match(/fell behind the trimmed log/g) ?? []).length;
+    const snapshotFailures = logs.match(/could not write a snapshot.*/g) ?? [];
     const summary =
-      `${final.size} tasks, ${LEADER_KILLS} leader kills, ${NATS_KILLS} NATS kills; failover median ${median(failovers)} ms, ` +
+      `${snapshots} snapshots (${snapshotFailures.length} failed${snapshotFailures.length ? `: ${snapshotFailures[0]}` : ''}), ${reloads} standby reloads; ${final.size} tasks, ${LEADER_KILLS} leader kills, ${NATS_KILLS} NATS kills; failover median ${median(failovers)} ms, ` +
       `max ${Math.max(...failovers)} ms (${failovers.join('/')}); acks: ${JSON.stringify(ledger.counts)}, ` +
       `imports ${ledger.imports.filter((i) => i.acked).length} acked / ${ledger.imports.length}, ${((Date.now() - started) / 1000).toFixed(1)} s, ${context()}`;
     console.log(`      ${summary}`);
@@ -125,5 +132,6 @@ describe('reliability: a cluster under load, its leader and NATS servers killed'
     assert.equal(counts.completed, final.size, `not all tasks completed within ${DRAIN_DEADLINE_MS} ms: ${JSON.stringify(counts)}`);
     assert.ok(ledger.counts.done > 0, 'the workers completed nothing');
     if (FULL) assert.ok(ledger.counts.reject > 0, 'no stale complete was refused: the fencing path was not exercised');
+    assert.ok(snapshots > 0, 'no snapshot was written: the trimmed log was not exercised');
   });
 });

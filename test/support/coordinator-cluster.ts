@@ -22,6 +22,9 @@ export interface ClusterPing {
 let clusters = 0;
 
 export class CoordinatorCluster {
+  /** Every `harness serve` started, killed ones included (their logs tell what happened). */
+  readonly started: ServeProcess[] = [];
+
   private constructor(
     readonly nats: NatsCluster,
     readonly name: string,
@@ -58,6 +61,7 @@ export class CoordinatorCluster {
 
   async startMember(i: number): Promise<ServeProcess> {
     const serve = ServeProcess.spawn(this.serveArgs(i), this.env);
+    this.started.push(serve);
     this.members[i]!.serve = serve;
     await within(serve.ready, 60_000, `harness serve ${i} of cluster ${this.name} to be ready\n${serve.stderr}`);
     return serve;
@@ -94,6 +98,11 @@ export class CoordinatorCluster {
   /** A CLI environment that talks to member `i`'s socket. */
   cliEnv(i: number, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return { ...this.env, HARNESS_SOCKET: this.members[i]!.socket, HARNESS_WORKER_ID_FILE: path.join(this.members[i]!.dir, 'worker-id'), ...extra };
+  }
+
+  /** The logs (stderr) of every coordinator this cluster ran. */
+  logs(): string {
+    return this.started.map((s) => s.stderr).join('\n');
   }
 
   async stopMember(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
