@@ -4,9 +4,9 @@
 // from Debian's package, installed by scripts/install-peers.sh (the bench's peers) when missing.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { natsAddresses, natsServerConfig, waitForJetStream } from '../../bench/peers/nats-cluster';
 import { ROOT, within } from './harness-process';
 
 let serverBinary: string | undefined;
@@ -26,18 +26,6 @@ export function natsServerBinary(): string {
   serverBinary = find();
   if (!serverBinary) throw new Error('nats-server is missing after scripts/install-peers.sh');
   return serverBinary;
-}
-
-/** A free TCP port on 127.0.0.1 (free when asked; the server binds it a moment later). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 interface NatsNode {
@@ -76,26 +64,10 @@ export class NatsCluster {
     natsServerBinary();
     // Not a tempDir(): the tests' cleanup after each test must not remove a store in use.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hnats-'));
-    const ports = await Promise.all(Array.from({ length: size * 2 }, () => freePort()));
-    const nodes: NatsNode[] = Array.from({ length: size }, (_, i) => ({
-      name: `n${i + 1}`,
-      port: ports[i * 2]!,
-      clusterPort: ports[i * 2 + 1]!,
-      config: path.join(dir, `n${i + 1}.conf`),
-      log: '',
-    }));
-    for (const node of nodes) {
-      const routes = nodes.filter((n) => n !== node).map((n) => `"nats-route://127.0.0.1:${n.clusterPort}"`);
-      fs.writeFileSync(
-        node.config,
-        [
-          `server_name: ${node.name}`,
-          `listen: "127.0.0.1:${node.port}"`,
-          `jetstream { store_dir: "${path.join(dir, node.name)}" }`,
-          ...(size > 1 ? [`cluster { name: "harness-test", listen: "127.0.0.1:${node.clusterPort}", routes: [${routes.join(', ')}] }`] : []),
-          options.extraConfig ?? '',
-        ].join('\n'),
-      );
+    const addresses = await natsAddresses(size);
+    const nodes: NatsNode[] = addresses.map((a) => ({ ...a, config: path.join(dir, `${a.name}.conf`), log: '' }));
+    for (const node of addresses) {
+      fs.writeFileSync(path.join(dir, `${node.name}.conf`), natsServerConfig(node, addresses, path.join(dir, node.name), options.extraConfig));
     }
     const cluster = new NatsCluster(nodes, dir, options.client ?? {});
     running.add(cluster);
@@ -140,29 +112,8 @@ export class NatsCluster {
   }
 
   /** Waits until JetStream takes requests (a cluster has elected its meta leader). */
-  async waitForJetStream(timeoutMs = 30_000): Promise<void> {
-    const { connect } = await import('@nats-io/transport-node');
-    const { jetstreamManager } = await import('@nats-io/jetstream');
-    const deadline = Date.now() + timeoutMs;
-    const nc = await connect({ servers: this.url.split(','), maxReconnectAttempts: -1, ...this.client });
-    try {
-      for (;;) {
-        try {
-          const jsm = await jetstreamManager(nc, { timeout: 2000 });
-          await jsm.getAccountInfo();
-          if (this.nodes.length === 1) return;
-          // Cluster: a replicated stream can be created only once the meta leader is elected.
-          await jsm.streams.add({ name: 'READY_PROBE', subjects: ['ready.probe'], num_replicas: this.nodes.length });
-          await jsm.streams.delete('READY_PROBE');
-          return;
-        } catch (e) {
-          if (Date.now() > deadline) throw new Error(`JetStream did not become ready within ${timeoutMs} ms: ${(e as Error).message}`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-    } finally {
-      await nc.close();
-    }
+  waitForJetStream(timeoutMs = 30_000): Promise<void> {
+    return waitForJetStream(this.url.split(','), this.nodes.length, timeoutMs, this.client);
   }
 
   async stop(): Promise<void> {
