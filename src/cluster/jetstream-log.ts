@@ -151,14 +151,16 @@ export class JetStreamLog implements DurabilityLog {
       stored++;
     }
     if (stored === messages.length) {
+      if (!mayWrite()) {
+        // In the log and valid (nobody else wrote in between), but the lease ran out while it was
+        // being written: a leader that was paused must not answer for it. The new leader has it;
+        // so does this node once it reads on from its position, which therefore stays where it was
+        // (the store undoes what it is not told is durable).
+        throw this.failed('unknown', unavailable('this coordinator lost its leadership lease while the change was being written'));
+      }
       this.streamSeq = base + stored;
       this.reader.last = entries[entries.length - 1]!.seq;
       for (const m of messages) this.bytesSinceSnapshot += m.data.length;
-      if (!mayWrite()) {
-        // In the log and valid (nobody else wrote in between), but the lease ran out while it was
-        // being written: a leader that was paused must not answer for it. The new leader has it.
-        throw this.failed('unknown', unavailable('this coordinator lost its leadership lease while the change was being written'));
-      }
       return;
     }
     const first = results[stored]!;

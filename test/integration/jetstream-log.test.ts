@@ -103,6 +103,26 @@ describe('JetStream log (real nats-server)', function () {
     assert.equal(await streamMessages(), 1);
   });
 
+  it('a lease that runs out while the append is in flight: the record is in the log, but the leader does not acknowledge it', async () => {
+    let checks = 0;
+    // Valid when checked before sending, run out when checked after JetStream's acknowledgement:
+    // what a leader paused mid-append (SIGSTOP past its lease) finds when it resumes.
+    const a = await loaded({ mayWrite: () => checks++ % 2 === 0 });
+    a.log.startWriting();
+    await assert.rejects(
+      a.log.append([entry(1, meta('k', 'v'))]),
+      (e: HarnessError) => e.code === ErrorCode.Unavailable && e.details?.outcome === 'unknown' && /lost its leadership lease/.test(e.message),
+    );
+    assert.deepEqual(a.failures, ['unknown']);
+    const b = await loaded();
+    assert.deepEqual(b.changes, [meta('k', 'v')], 'the record is valid in the log: the next leader has it');
+    // The store undid the transaction it was not told was durable: reading on from where the log
+    // stands must bring the record back, or this coordinator's memory would lack it for good.
+    const followed: number[] = [];
+    await a.log.catchUp((r) => followed.push(r.s));
+    assert.deepEqual(followed, [1]);
+  });
+
   it('carries records larger than a message in parts, and many small ones in one message', async () => {
     const a = await loaded({ maxMessageBytes: 1000 });
     a.log.startWriting();
