@@ -180,10 +180,27 @@ export class JetStreamLog implements DurabilityLog {
     return error;
   }
 
-  /** Applies every record up to stream sequence `until` (the end, as a stream info said). */
+  /** Applies every record up to the end of the stream, as it is now. */
   async catchUp(onRecord: (record: JournalRecord) => void): Promise<void> {
-    const info = await this.options.jsm.streams.info(this.options.names.stream);
-    await this.readTo(info.state.last_seq, onRecord);
+    const state = await this.streamState();
+    await this.readTo(state.last_seq, onRecord);
+  }
+
+  /**
+   * The stream's state, refusing one trimmed past this log's position: the messages this node has
+   * not read are gone (a snapshot stands for them), so it must load the state again. Checked up
+   * front because a stream trimmed to nothing would otherwise just never deliver the next message.
+   */
+  private async streamState(): Promise<{ first_seq: number; last_seq: number }> {
+    const { state } = await this.options.jsm.streams.info(this.options.names.stream);
+    if (state.first_seq > this.streamSeq + 1 && state.last_seq > this.streamSeq) {
+      throw new HarnessError(
+        ErrorCode.StateCorrupt,
+        `the cluster log ${this.options.names.stream} was trimmed past message ${this.streamSeq} (it starts at ${state.first_seq}): a snapshot stands for what this coordinator has not read`,
+        { gap: true, position: this.streamSeq, first: state.first_seq },
+      );
+    }
+    return state;
   }
 
   private async readTo(until: number, onRecord: (record: JournalRecord) => void): Promise<void> {
@@ -204,6 +221,7 @@ export class JetStreamLog implements DurabilityLog {
     let stopped = false;
     let messages: Awaited<ReturnType<JetStreamLog['consume']>> | undefined;
     const ended = (async () => {
+      await this.streamState();
       messages = await this.consume(this.streamSeq + 1);
       if (stopped) return messages.stop();
       for await (const m of messages) this.take(m, onRecord);

@@ -439,7 +439,7 @@ export class ClusterNode {
     return this.events.onAny(listener);
   }
 
-  /** Stops: stops taking requests, lets the leader key go (another node takes over at once), closes the connection. */
+  /** Stops: stops taking requests, a leader writes a last snapshot and lets its key go (another node takes over at once), closes the connection. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -448,6 +448,9 @@ export class ClusterNode {
     this.rpcServer.close();
     this.stopLeaderTimers();
     await this.snapshotting;
+    // A leader's last act: a snapshot of everything (the log trimmed to nothing), so whoever starts
+    // next reads one image instead of the log; then it lets the key go.
+    if (this.leading && this.gen.log.bytesSinceSnapshot > 0) await this.snapshot();
     this.gen.log.stopWriting();
     await this.gen.store.setWritable(false);
     await this.leadership.close();

@@ -122,6 +122,72 @@ describe('cluster: coordinators on NATS JetStream (real nats-server, real proces
     assert.deepEqual([again.task.id, again.is_retry], [claimed.task.id, true], 'the lease survived the snapshot');
   });
 
+  it('a standby that fell behind a trim of the log (paused meanwhile) loads the state again and can take over', async () => {
+    const cluster = await CoordinatorCluster.start(nats, 2, { config: { snapshot_after_bytes: 8192 } });
+    const leader = await cluster.leader();
+    const standby = 1 - leader;
+    const c = await RawConnection.connect(cluster.members[leader]!.socket);
+    await c.ok({ command: 'task_add', task: { id: 'first' } });
+    const paused = cluster.members[standby]!.serve!.child;
+    paused.kill('SIGSTOP');
+    const names = clusterNames(cluster.name);
+    const nc = await connect({ servers: nats.url.split(',') });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const trimmedFrom = (await jsm.streams.info(names.stream)).state.last_seq;
+      // Trimmed well past what the paused standby had read, and past what the server may have
+      // pushed to it ahead of time (its pulls ask for 256 messages): those it must fetch, and they are gone.
+      const trimmedPast = async () => (await jsm.streams.info(names.stream)).state.first_seq > trimmedFrom + 300;
+      for (let i = 0; i < 5000 && !(i % 50 === 0 && (await trimmedPast())); i++) {
+        await c.ok({ command: 'task_add', task: { id: `t${i}`, description: 'x'.repeat(200) } });
+      }
+      assert.ok(await trimmedPast(), 'the log was trimmed past what the standby had');
+    } finally {
+      paused.kill('SIGCONT');
+      await nc.close();
+    }
+    await pollUntil(async () => (/fell behind the trimmed log/.test(cluster.members[standby]!.serve!.stderr) ? true : undefined), 20_000, 'the standby to notice');
+    const expected = (await c.ok({ command: 'task_list' })).tasks;
+    await cluster.stopMember(leader, 'SIGKILL');
+    await pollUntil(async () => ((await cluster.ping(standby))?.cluster.role === 'leader' ? true : undefined), 20_000, 'the reloaded standby to take over');
+    const d = await RawConnection.connect(cluster.members[standby]!.socket);
+    assert.deepEqual((await d.ok({ command: 'task_list' })).tasks, expected);
+  });
+
+  it('a standby paused through a clean stop of the leader (its last snapshot trims the whole log) loads the state again and takes over', async () => {
+    const cluster = await CoordinatorCluster.start(nats, 2);
+    const leader = await cluster.leader();
+    const standby = 1 - leader;
+    const c = await RawConnection.connect(cluster.members[leader]!.socket);
+    await c.ok({ command: 'task_add', task: { id: 'first' } });
+    await pollUntil(async () => ((await cluster.ping(standby))?.cluster.record === (await cluster.ping(leader))?.cluster.record ? true : undefined), 10_000, 'the standby to follow');
+    const paused = cluster.members[standby]!.serve!.child;
+    paused.kill('SIGSTOP');
+    let expected: unknown;
+    try {
+      // More messages than the server may push to the paused standby ahead of time (its pulls ask for 256).
+      for (let i = 0; i < 400; i++) await c.ok({ command: 'task_add', task: { id: `t${i}` } });
+      expected = (await c.ok({ command: 'task_list' })).tasks;
+      c.close();
+      await cluster.stopMember(leader, 'SIGTERM');
+      assert.match(cluster.members[leader]!.serve!.stderr, /snapshot of record \d+ stored/);
+    } finally {
+      paused.kill('SIGCONT');
+    }
+    const names = clusterNames(cluster.name);
+    const nc = await connect({ servers: nats.url.split(',') });
+    try {
+      const { state } = await (await jetstreamManager(nc)).streams.info(names.stream);
+      assert.equal(state.messages, 0, 'the last snapshot stands for the whole log');
+    } finally {
+      await nc.close();
+    }
+    await pollUntil(async () => ((await cluster.ping(standby))?.cluster.role === 'leader' ? true : undefined), 30_000, 'the standby to take over');
+    assert.match(cluster.members[standby]!.serve!.stderr, /trimmed past message/);
+    const d = await RawConnection.connect(cluster.members[standby]!.socket);
+    assert.deepEqual((await d.ok({ command: 'task_list' })).tasks, expected);
+  });
+
   it('a deposed leader (SIGSTOP past its lease, then SIGCONT) writes nothing more; a complete sent to it is applied once', async () => {
     const cluster = await CoordinatorCluster.start(nats, 2);
     const leader = await cluster.leader();
