@@ -31,6 +31,23 @@ async function logMessages(nats: NatsCluster, cluster: string): Promise<Array<{ 
   }
 }
 
+/** The log stream's state now (first and last message, how many). */
+async function logState(nats: NatsCluster, cluster: string): Promise<{ first_seq: number; last_seq: number; messages: number }> {
+  const nc = await connect({ servers: nats.url.split(',') });
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(clusterNames(cluster).stream)).state;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Waits for member `i` to lead, then checks that it holds exactly `tasks`. */
+async function takesOverWith(cluster: CoordinatorCluster, i: number, tasks: unknown): Promise<void> {
+  await pollUntil(async () => ((await cluster.ping(i))?.cluster.role === 'leader' ? true : undefined), 30_000, `coordinator ${i} to take over`);
+  const d = await RawConnection.connect(cluster.members[i]!.socket);
+  assert.deepEqual((await d.ok({ command: 'task_list' })).tasks, tasks);
+}
+
 describe('cluster: coordinators on NATS JetStream (real nats-server, real processes)', function () {
   this.timeout(120_000);
   let nats: NatsCluster;
@@ -130,28 +147,22 @@ describe('cluster: coordinators on NATS JetStream (real nats-server, real proces
     await c.ok({ command: 'task_add', task: { id: 'first' } });
     const paused = cluster.members[standby]!.serve!.child;
     paused.kill('SIGSTOP');
-    const names = clusterNames(cluster.name);
-    const nc = await connect({ servers: nats.url.split(',') });
     try {
-      const jsm = await jetstreamManager(nc);
-      const trimmedFrom = (await jsm.streams.info(names.stream)).state.last_seq;
+      const trimmedFrom = (await logState(nats, cluster.name)).last_seq;
       // Trimmed well past what the paused standby had read, and past what the server may have
       // pushed to it ahead of time (its pulls ask for 256 messages): those it must fetch, and they are gone.
-      const trimmedPast = async () => (await jsm.streams.info(names.stream)).state.first_seq > trimmedFrom + 300;
+      const trimmedPast = async () => (await logState(nats, cluster.name)).first_seq > trimmedFrom + 300;
       for (let i = 0; i < 5000 && !(i % 50 === 0 && (await trimmedPast())); i++) {
         await c.ok({ command: 'task_add', task: { id: `t${i}`, description: 'x'.repeat(200) } });
       }
       assert.ok(await trimmedPast(), 'the log was trimmed past what the standby had');
     } finally {
       paused.kill('SIGCONT');
-      await nc.close();
     }
     await pollUntil(async () => (/fell behind the trimmed log/.test(cluster.members[standby]!.serve!.stderr) ? true : undefined), 20_000, 'the standby to notice');
     const expected = (await c.ok({ command: 'task_list' })).tasks;
     await cluster.stopMember(leader, 'SIGKILL');
-    await pollUntil(async () => ((await cluster.ping(standby))?.cluster.role === 'leader' ? true : undefined), 20_000, 'the reloaded standby to take over');
-    const d = await RawConnection.connect(cluster.members[standby]!.socket);
-    assert.deepEqual((await d.ok({ command: 'task_list' })).tasks, expected);
+    await takesOverWith(cluster, standby, expected);
   });
 
   it('a standby paused through a clean stop of the leader (its last snapshot trims the whole log) loads the state again and takes over', async () => {
@@ -174,18 +185,9 @@ describe('cluster: coordinators on NATS JetStream (real nats-server, real proces
     } finally {
       paused.kill('SIGCONT');
     }
-    const names = clusterNames(cluster.name);
-    const nc = await connect({ servers: nats.url.split(',') });
-    try {
-      const { state } = await (await jetstreamManager(nc)).streams.info(names.stream);
-      assert.equal(state.messages, 0, 'the last snapshot stands for the whole log');
-    } finally {
-      await nc.close();
-    }
-    await pollUntil(async () => ((await cluster.ping(standby))?.cluster.role === 'leader' ? true : undefined), 30_000, 'the standby to take over');
+    assert.equal((await logState(nats, cluster.name)).messages, 0, 'the last snapshot stands for the whole log');
+    await takesOverWith(cluster, standby, expected);
     assert.match(cluster.members[standby]!.serve!.stderr, /trimmed past message/);
-    const d = await RawConnection.connect(cluster.members[standby]!.socket);
-    assert.deepEqual((await d.ok({ command: 'task_list' })).tasks, expected);
   });
 
   it('a deposed leader (SIGSTOP past its lease, then SIGCONT) writes nothing more; a complete sent to it is applied once', async () => {
