@@ -29,9 +29,10 @@ export class ClusterEvents {
   publish(name: string, data: unknown): void {
     if (this.nc.isClosed()) return;
     const payload = encoder.encode(JSON.stringify(data));
-    for (const part of splitParts(payload, this.maxBytes, { [EVENT]: nats().nuid.next() })) {
-      this.nc.publish(`${this.names.events}.${name}`, part.data, { headers: part.headers! });
-    }
+    const subject = `${this.names.events}.${name}`;
+    // Most events fit one message: sent bare, with no headers to build.
+    if (payload.length <= this.maxBytes) return this.nc.publish(subject, payload);
+    for (const part of splitParts(payload, this.maxBytes, { [EVENT]: nats().nuid.next() })) this.nc.publish(subject, part.data, { headers: part.headers! });
   }
 
   /** Every event of the cluster, by name, as it arrives. */
@@ -50,7 +51,13 @@ export class ClusterEvents {
           return; // not one of ours
         }
         const name = msg.subject.slice(prefix.length);
-        for (const l of this.listeners) l(name, data);
+        for (const l of this.listeners) {
+          try {
+            l(name, data);
+          } catch {
+            // one listener's failure (a connection gone mid-write) is not the others'
+          }
+        }
       },
     });
     return {
