@@ -13,6 +13,7 @@ import { scratchBase } from './core';
 import type { BenchOptions, Section, SectionResult } from './section';
 import { cleanEnv, startServe } from './serve';
 import { fmt, summarize, type Table } from './stats';
+import { PlanImport } from '../src/protocol/tasks';
 
 const runFile = promisify(execFile);
 const TASK_SECONDS = 0.25;
@@ -30,7 +31,7 @@ async function harnessRun(root: string, tasks: number, workers: number): Promise
   const env = cleanEnv({ HARNESS_SOCKET: socket });
   try {
     const client = await HarnessClient.connect(socket);
-    await client.request('plan_import', {
+    await client.call(PlanImport, {
       tasks: Array.from({ length: tasks }, (_, i) => ({ id: `t${i}`, group: 'g' })),
     });
     client.close();

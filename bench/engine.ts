@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HarnessClient } from '../src/client/client';
-import { pieces } from '../src/cli/run-stream';
+import { importPlan as importWholePlan } from '../src/client/plan';
 import { makePlan, scratchBase } from './core';
 import type { BenchOptions, Section, SectionResult } from './section';
 import { importPlan, processRssMb, startServe } from './serve';
@@ -59,12 +59,8 @@ interface BuildRun {
 }
 
 /** A whole plan over the socket the way the CLI sends one past the line cap: staged in pieces, imported at once. */
-async function stagedImport(client: HarnessClient, tasks: unknown[]): Promise<void> {
-  let stageId: string | undefined;
-  for (const data of pieces(JSON.stringify({ tasks }))) {
-    ({ stage_id: stageId } = await client.request<{ stage_id: string }>('plan_stage', { data, ...(stageId ? { stage_id: stageId } : {}) }));
-  }
-  await client.request('plan_import', { stage_id: stageId });
+async function stagedImport(client: HarnessClient, tasks: ReturnType<typeof makePlan>): Promise<void> {
+  await importWholePlan(client, { tasks });
 }
 
 async function stopClean(serve: Awaited<ReturnType<typeof startServe>>): Promise<void> {
@@ -124,7 +120,9 @@ async function oneRun(options: BenchOptions, build: Build, scratch: string, size
   const openMs = serve.ready_ms;
   const openRss = processRssMb(serve.pid);
   client = await HarnessClient.connect(socket);
-  const status = await client.request<{ counts: Record<string, number> }>('status');
+  const reply = await client.send('status');
+  if (reply.status !== 'ok') throw new Error(`${build.name}: status failed: ${JSON.stringify(reply)}`);
+  const status = reply.data as { counts: Record<string, number> };
   client.close();
   await stopClean(serve);
   if (status.counts.completed !== sizes.probe || status.counts.pending !== sizes.big - sizes.probe) {

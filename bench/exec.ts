@@ -17,6 +17,7 @@ import { scratchBase } from './core';
 import type { BenchOptions, Section, SectionResult } from './section';
 import { cleanEnv, processCpuMs, processRssMb, startServe } from './serve';
 import { fmt, num, summarize, type Summary, type Table } from './stats';
+import { Ping } from '../src/protocol/meta';
 
 const runFile = promisify(execFile);
 const SPAWNS = 20;
@@ -100,7 +101,7 @@ async function stream(options: BenchOptions, socket: string, serverPid: number, 
       } else if (e.event === 'run:finished' && d.run?.run_id === runId) resolve();
     });
   });
-  await sub.request('ping'); // the subscription is in place
+  await sub.call(Ping); // the subscription is in place
   const cpu0 = processCpuMs(serverPid);
   t = performance.now();
   const exec = spawn(process.execPath, [path.join(options.root, 'dist', 'cli.js'), 'exec', '--', ...printer(mb)], {

@@ -13,12 +13,13 @@ import { execSection } from './exec';
 import { peersSection } from './peers';
 import { socketSection } from './socket';
 import { startupSection } from './startup';
+import { viewsSection } from './views';
 import { runSections } from './run-sections';
 import { killServeChildren } from './serve';
 import { webhooksSection } from './webhooks';
 import type { BenchOptions, Section } from './section';
 
-const SECTIONS: Section[] = [engineSection, coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, peersSection];
+const SECTIONS: Section[] = [engineSection, coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, peersSection, viewsSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE] [--baseline DIR]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}

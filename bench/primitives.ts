@@ -14,6 +14,8 @@ import { silentLogger } from '../src/core/log';
 import { startService } from '../src/server/service';
 import type { BenchOptions, Section, SectionResult } from './section';
 import { fmt, latency, num, summarize, type LatencyStats, type Table } from './stats';
+import { LockAcquire, LockRelease } from '../src/protocol/locks';
+import { StateGet, StatePut } from '../src/protocol/shared-state';
 
 const LOCK_PAIRS = 1000;
 const QUICK_LOCK_PAIRS = 200;
@@ -41,7 +43,7 @@ interface CasRun {
 
 async function withService<T>(fn: (socket: string) => Promise<T>): Promise<T> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'harness-bench-prim-'));
-  const service = await startService({ worktree: dir, socketPath: path.join(dir, 'h.sock'), log: silentLogger });
+  const service = await startService({ workspace: dir, socketPath: path.join(dir, 'h.sock'), log: silentLogger });
   try {
     return await fn(service.socketPath);
   } finally {
@@ -58,15 +60,15 @@ async function lockRun(pairs: number): Promise<LockRun> {
       const acquire: number[] = [];
       const release: number[] = [];
       for (let i = 0; i < 20; i++) {
-        const { lock } = await client.request<{ lock: { token: number } }>('lock_acquire', { worker_id: 'bench', path: 'warm-up' });
-        await client.request('lock_release', { worker_id: 'bench', token: lock.token });
+        const { lock } = await client.call(LockAcquire, { worker_id: 'bench', path: 'warm-up' });
+        await client.call(LockRelease, { worker_id: 'bench', token: lock.token });
       }
       const t0 = performance.now();
       for (let i = 0; i < pairs; i++) {
         const a = performance.now();
-        const { lock } = await client.request<{ lock: { token: number } }>('lock_acquire', { worker_id: 'bench', path: 'src/file.ts' });
+        const { lock } = await client.call(LockAcquire, { worker_id: 'bench', path: 'src/file.ts' });
         const b = performance.now();
-        await client.request('lock_release', { worker_id: 'bench', token: lock.token });
+        await client.call(LockRelease, { worker_id: 'bench', token: lock.token });
         const e = performance.now();
         acquire.push(b - a);
         release.push(e - b);
@@ -84,7 +86,7 @@ async function casRun(clients: number, increments: number): Promise<CasRun> {
   return withService(async (socket) => {
     const conns = await Promise.all(Array.from({ length: clients }, () => HarnessClient.connect(socket)));
     try {
-      await conns[0]!.request('state_put', { key: 'counter', value: 0 });
+      await conns[0]!.call(StatePut, { key: 'counter', value: 0 });
       let done = 0;
       let puts = 0;
       let conflicts = 0;
@@ -92,10 +94,10 @@ async function casRun(clients: number, increments: number): Promise<CasRun> {
       await Promise.all(
         conns.map(async (client) => {
           while (done < increments) {
-            const { value, version } = await client.request<{ value: number; version: number }>('state_get', { key: 'counter' });
+            const { value, version } = await client.call(StateGet, { key: 'counter' });
             puts++;
             try {
-              await client.request('state_put', { key: 'counter', value: value + 1, expected_version: version });
+              await client.call(StatePut, { key: 'counter', value: (value as number) + 1, expected_version: version });
               done++;
             } catch (e) {
               if (!(e instanceof HarnessError) || e.code !== 'CONFLICT') throw e;
@@ -105,7 +107,7 @@ async function casRun(clients: number, increments: number): Promise<CasRun> {
         }),
       );
       const wall = performance.now() - t0;
-      const final = await conns[0]!.request<{ value: number }>('state_get', { key: 'counter' });
+      const final = await conns[0]!.call(StateGet, { key: 'counter' });
       if (final.value !== done) throw new Error(`lost increments: counter is ${final.value} after ${done} successful puts`);
       return {
         clients,

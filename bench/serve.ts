@@ -6,6 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { HarnessClient } from '../src/client/client';
+import type { TaskInput } from '../src/protocol/model';
+import { PlanImport } from '../src/protocol/tasks';
 
 export interface ServeChild {
   child: ChildProcess;
@@ -147,13 +149,13 @@ export function processRssMb(pid: number): number {
 }
 
 /** Imports `tasks` over the socket in as few plan_import requests as the line cap allows; returns the request count. */
-export async function importPlan(client: HarnessClient, tasks: unknown[], maxLineBytes = 1024 * 1024): Promise<number> {
+export async function importPlan(client: HarnessClient, tasks: TaskInput[], maxLineBytes = 1024 * 1024): Promise<number> {
   let requests = 0;
-  let batch: unknown[] = [];
+  let batch: TaskInput[] = [];
   let bytes = 64;
   const flush = async () => {
     if (batch.length === 0) return;
-    await client.request('plan_import', { tasks: batch });
+    await client.call(PlanImport, { tasks: batch });
     requests++;
     batch = [];
     bytes = 64;

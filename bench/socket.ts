@@ -25,6 +25,8 @@ import { diskFloor, makePlan, scratchBase, type FloorResult } from './core';
 import type { BenchOptions, Section, SectionResult } from './section';
 import { cleanEnv, importPlan, print, runLoadChild, startServe } from './serve';
 import { count, fmt, latency, num, summarize, type LatencyStats, type Summary, type Table } from './stats';
+import { Ping } from '../src/protocol/meta';
+import { TaskClaim, TaskComplete } from '../src/protocol/tasks';
 
 const CONNECTIONS = [1, 8, 32];
 const TASKS = 10_000;
@@ -97,7 +99,7 @@ export interface LoadResult {
 async function loadGenerator(args: LoadArgs): Promise<LoadResult> {
   const clients = await Promise.all(Array.from({ length: args.connections }, () => HarnessClient.connect(args.socket, { retryForMs: 5000 })));
   // One round trip each first: connections accepted and warm before the clock starts.
-  await Promise.all(clients.map((c) => c.request('ping')));
+  await Promise.all(clients.map((c) => c.call(Ping)));
   const claimMs: number[] = [];
   const completeMs: number[] = [];
   let remaining = args.limit ?? args.tasks;
@@ -107,12 +109,12 @@ async function loadGenerator(args: LoadArgs): Promise<LoadResult> {
     for (let n = 0; ; n++) {
       if ((args.mode === 'echo' || args.limit !== undefined) && remaining-- <= 0) return;
       let t = performance.now();
-      const claim = await client.request<{ task: { id: string; fencing_token: number } | null }>('task_claim', { worker_id: workerId });
+      const claim = await client.call(TaskClaim, { worker_id: workerId });
       claimMs.push(performance.now() - t);
       const task = args.mode === 'echo' ? { id: `echo-${i}-${n}`, fencing_token: 1 } : claim.task;
       if (!task) return;
       t = performance.now();
-      await client.request('task_complete', { worker_id: workerId, task_id: task.id, fencing_token: task.fencing_token, result: { ok: true } });
+      await client.call(TaskComplete, { worker_id: workerId, task_id: task.id, fencing_token: task.fencing_token, result: { ok: true } });
       completeMs.push(performance.now() - t);
       done++;
     }

@@ -13,6 +13,8 @@ import { makePlan, scratchBase } from './core';
 import type { BenchOptions, Section, SectionResult } from './section';
 import { cleanEnv, importPlan, processRssMb, startServe } from './serve';
 import { count, fmt, summarize, type Summary, type Table } from './stats';
+import { Ping } from '../src/protocol/meta';
+import { PlanImport, Status } from '../src/protocol/tasks';
 
 const run = promisify(execFile);
 const TASKS = 10_000;
@@ -45,7 +47,7 @@ async function once(options: BenchOptions, dir: string, tasks: number): Promise<
   const emptyReady = serve.ready_ms;
   let t = performance.now();
   let client = await HarnessClient.connect(socket);
-  await client.request('ping');
+  await client.call(Ping);
   const firstPing = performance.now() - t;
 
   // 2. The plan over the socket: realistic tasks (split to fit the 1 MiB line cap), then the same
@@ -54,7 +56,7 @@ async function once(options: BenchOptions, dir: string, tasks: number): Promise<
   const requests = await importPlan(client, plan);
   const importMs = performance.now() - t;
   t = performance.now();
-  await client.request('plan_import', { tasks: Array.from({ length: tasks }, (_, i) => ({ id: `m${i}` })) });
+  await client.call(PlanImport, { tasks: Array.from({ length: tasks }, (_, i) => ({ id: `m${i}` })) });
   const minimalMs = performance.now() - t;
   client.close();
 
@@ -81,7 +83,7 @@ async function once(options: BenchOptions, dir: string, tasks: number): Promise<
     cli.push(performance.now() - t);
   }
   client = await HarnessClient.connect(socket);
-  const status = await client.request<{ counts: Record<string, number> }>('status');
+  const status = await client.call(Status);
   client.close();
   await serve.stop('SIGTERM');
   if (status.counts.pending !== 2 * tasks) throw new Error(`expected ${2 * tasks} pending tasks after the restarts, got ${JSON.stringify(status.counts)}`);

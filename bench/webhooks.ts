@@ -13,6 +13,7 @@ import { signGitHub, verifyGitHubSignature } from '../src/webhooks/signatures';
 import { scratchBase } from './core';
 import type { BenchOptions, Section, SectionResult } from './section';
 import { fmt, latency, num, summarize, type Table } from './stats';
+import { readHarnessConfig } from '../src/config/harness';
 
 const SECRET = 'bench-secret';
 
@@ -58,7 +59,8 @@ async function oneRun(root: string, serial: number, concurrent: number): Promise
     JSON.stringify({ webhooks: { github: { secret: { env: 'BENCH_GH_SECRET' }, rules: [{ name: 'agent', on: 'issues.labeled', label: 'agent' }] } } }),
   );
   const coordinator = new Coordinator(await FileStore.open({ dir: path.join(dir, '.harness') }), DEFAULT_CONFIG);
-  const listener = await WebhookListener.start({ coordinator, worktree: dir, log: silentLogger, port: 0, env: { BENCH_GH_SECRET: SECRET } });
+  const stateDir = path.join(dir, '.harness');
+  const listener = await WebhookListener.start({ coordinator, workspace: dir, settings: () => readHarnessConfig(stateDir).webhooks, log: silentLogger, port: 0, env: { BENCH_GH_SECRET: SECRET } });
   try {
     const { port } = listener.address;
     const serialMs: number[] = [];
@@ -100,7 +102,7 @@ export const webhooksSection: Section = {
     const perSecond = summarize(runs.map((r) => (concurrent * 1000) / r.concurrent_wall_ms));
     const sig = [1024, 1024 * 1024].map((bytes) => ({ bytes, us: summarize(Array.from({ length: options.runs }, () => signatureCost(bytes, bytes > 4096 ? 200 : 20_000))) }));
     const table: Table = {
-      title: 'Webhook intake (GitHub issues.labeled, ~2 kB body, in-process listener, SqlJsStore)',
+      title: 'Webhook intake (GitHub issues.labeled, ~2 kB body, in-process listener, FileStore)',
       columns: ['measure', 'value'],
       rows: [
         [`one at a time: p50 of ${serial}`, fmt(p50, ' ms')],

@@ -76,3 +76,5 @@ if (existsSync(vscodeSuite)) {
 await Promise.all(entries.map((options) => esbuild.build(options)));
 // sql.js loads its WebAssembly from beside the bundle.
 copyFileSync(require.resolve('sql.js/dist/sql-wasm.wasm'), join(dist, 'sql-wasm.wasm'));
+// The panel's graph layout runs ELK in a Web Worker: ELK's own minified worker build, as shipped.
+copyFileSync(require.resolve('elkjs/lib/elk-worker.min.js'), join(dist, 'elk-worker.js'));

@@ -6,7 +6,7 @@
 #
 # Idempotent: Debian packages are installed only when missing, and `npm ci` runs only when
 # test/vscode-host/package-lock.json changed since the last good install (or with --force).
-# Used by .ci/run and by developers. See shared VSCODE-TESTING.md for why each step is here.
+# Used by .ci/run and by developers. docs/testing.md says why each step is here.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

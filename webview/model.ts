@@ -1,8 +1,8 @@
 /** What the panel derives from the coordinator's state: pure, so unit tests run it in Node. */
-import type { RunView, TaskView } from '../src/protocol/webview';
+import { formatAgo } from '../src/protocol/human-time';
+import type { DisplayStatus, RunView, TaskView } from '../src/protocol/webview';
 
-/** A task as the graph colours it: `pending` split into ready (all dependencies done) and blocked. */
-export type DisplayStatus = 'ready' | 'blocked' | 'running' | 'completed' | 'dead_letter' | 'cancelled';
+export type { DisplayStatus };
 
 export const STATUS_LABELS: Record<DisplayStatus, string> = {
   ready: 'ready',
@@ -17,26 +17,20 @@ export function displayStatuses(tasks: readonly TaskView[]): Map<string, Display
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const out = new Map<string, DisplayStatus>();
   for (const task of tasks) {
+    if (task.display_status) {
+      out.set(task.id, task.display_status);
+      continue;
+    }
     if (task.status !== 'pending') {
       out.set(task.id, task.status);
       continue;
     }
     // A dependency the panel does not know of counts as unmet, as it would for the coordinator.
+    // (A plan's `group:NAME` dependencies are stored as the group's task ids.)
     const ready = task.dependencies.every((d) => byId.get(d)?.status === 'completed');
     out.set(task.id, ready ? 'ready' : 'blocked');
   }
   return out;
-}
-
-/**
- * Changes only when nodes or edges change, not when a status does: the graph is laid out again
- * only then (dagre over hundreds of nodes takes a while), and merely recoloured otherwise.
- */
-export function structureKey(tasks: readonly TaskView[]): string {
-  return tasks
-    .map((t) => `${t.id}<${t.dependencies.join(',')}`)
-    .sort()
-    .join('\n');
 }
 
 export function countByStatus(statuses: Map<string, DisplayStatus>): Record<DisplayStatus, number> {
@@ -70,12 +64,7 @@ export function runOutcome(run: RunView): string {
   return 'finished';
 }
 
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s ago`;
-  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m ago`;
-}
+export const formatAge = formatAgo;
 
 export function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;

@@ -8,6 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
+import { Ping } from '../../src/protocol/meta';
+import { StatePut } from '../../src/protocol/shared-state';
 import { startServe, type ServeChild } from '../serve';
 import type { BenchOptions } from '../section';
 import { summarize, type Summary } from '../stats';
@@ -35,7 +37,7 @@ async function leaderOf(sockets: readonly string[], timeoutMs = 30_000): Promise
       try {
         const client = await HarnessClient.connect(sockets[i]!);
         try {
-          const ping = await client.request<{ cluster?: { role: string } }>('ping');
+          const ping = await client.call(Ping);
           if (ping.cluster?.role === 'leader') return i;
         } finally {
           client.close();
@@ -133,7 +135,7 @@ export async function measureFailover(options: BenchOptions, dir: string, kills:
       const other = (leader + 1) % COORDINATORS;
       const client = await HarnessClient.connect(cluster.sockets[other]!);
       try {
-        await client.request('state_put', { key: 'failover', value: k });
+        await client.call(StatePut, { key: 'failover', value: k });
         await cluster.serves[leader]!.stop('SIGKILL');
         const killed = performance.now();
         for (;;) {

@@ -1,12 +1,28 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { parse as parseYaml } from 'yaml';
-import type { Task } from '../core/model';
+import type { HarnessClient } from '../client/client';
+import { listAllTasks } from '../client/paging';
+import { importPlan, readPlanFile } from '../client/plan';
+import type { AnyCommand, ParamsOf, ResultOf } from '../protocol/command';
+import { InstanceDeregister, InstanceList, InstanceRegister } from '../protocol/instances';
 import type { Reply } from '../protocol/messages';
+import { Ping } from '../protocol/meta';
+import { TaskStatus, type Json, type Task, type TaskInput } from '../protocol/model';
+import {
+  Status,
+  TaskAdd,
+  TaskCancel,
+  TaskClaim,
+  TaskComplete,
+  TaskFail,
+  TaskGet,
+  TaskHeartbeat,
+  TaskList,
+  TaskRelease,
+  TaskRetry,
+} from '../protocol/tasks';
 import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
-import { githubIssuesPlanFromFile } from './github-issues';
-import { pieces } from './run-stream';
+import { githubIssuesPlan, readGithubIssues } from './github-issues';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -20,30 +36,38 @@ export interface CliCommand {
   run(values: Values, positionals: string[], opts: GlobalOptions, io: Io): Promise<number>;
 }
 
-/** One request to the coordinator, its reply printed as the command's output (`text` for --format text). */
-export async function call(
-  opts: GlobalOptions,
-  io: Io,
-  command: string,
-  params: Record<string, unknown>,
-  text?: (data: never) => string,
-): Promise<number> {
-  let reply: Reply;
+/** Runs `fn` on a connection to the coordinator; its reply (or the error) is the command's output. */
+export async function withClient(opts: GlobalOptions, io: Io, fn: (client: HarnessClient) => Promise<Reply>): Promise<Reply> {
   try {
     const client = await connect(opts, io);
     try {
-      reply = await client.send(command, params);
+      return await fn(client);
     } finally {
       client.close();
     }
   } catch (e) {
-    reply = errorReply(e);
+    return errorReply(e);
   }
+}
+
+/** Prints a reply: the JSON document, or `text` of its data for --format text. */
+export function output<D extends AnyCommand>(opts: GlobalOptions, io: Io, reply: Reply, text?: (data: ResultOf<D>) => string): number {
   if (opts.format === 'text' && text && reply.status === 'ok') {
-    io.stdout(text(reply.data as never));
+    io.stdout(text(reply.data as ResultOf<D>));
     return 0;
   }
   return printReply(reply, io);
+}
+
+/** One command to the coordinator, its reply printed as the command's output (`text` for --format text). */
+export async function call<D extends AnyCommand>(
+  opts: GlobalOptions,
+  io: Io,
+  command: D,
+  params: ParamsOf<D>,
+  text?: (data: ResultOf<D>) => string,
+): Promise<number> {
+  return output<D>(opts, io, await withClient(opts, io, (client) => client.send(command.name, params as Record<string, unknown>)), text);
 }
 
 function str(v: Values, key: string): string | undefined {
@@ -74,9 +98,15 @@ export function seconds(v: Values, key: string, usage: string): number | undefin
   return n;
 }
 
-export function jsonArg(text: string, what: string, usage: string): unknown {
+/** A repeatable option's values (`--capability a --capability b`). */
+export function list(v: Values, key: string): string[] | undefined {
+  const x = v[key];
+  return Array.isArray(x) ? x : typeof x === 'string' ? [x] : undefined;
+}
+
+export function jsonArg(text: string, what: string, usage: string): Json {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text) as Json;
   } catch (e) {
     throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`, usage);
   }
@@ -91,27 +121,6 @@ function taskLine(t: Task): string {
   return `${t.status.padEnd(11)} ${t.id}${holder}  p${t.priority} a${t.attempts}/${t.max_attempts}${deps}  ${t.description}\n`;
 }
 
-/** Reads a plan file: JSON, or YAML by extension; `{"tasks": [...]}` or a bare list. */
-export function readPlan(file: string, usage: string): { tasks: unknown[] } & Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read plan file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, usage);
-  }
-  let plan: unknown;
-  try {
-    plan = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`plan file ${file} is not valid ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${(e as Error).message}`, usage);
-  }
-  if (Array.isArray(plan)) return { tasks: plan };
-  if (!plan || typeof plan !== 'object' || !Array.isArray((plan as { tasks?: unknown }).tasks)) {
-    throw new UsageError(`plan file ${file} must hold {"tasks": [...]}`, usage);
-  }
-  return plan as { tasks: unknown[] };
-}
-
 const U = {
   claim: 'harness task claim [--capability C]... [--worker ID]',
   complete: 'harness task complete --id ID [--result JSON] [--token N]',
@@ -119,11 +128,11 @@ const U = {
   heartbeat: 'harness task heartbeat --id ID [--token N]',
   release: 'harness task release --id ID [--token N]',
   add: 'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--capability C]... [--payload JSON]',
-  list: 'harness task list [--status S] [--format text]',
+  list: 'harness task list [--status S] [--group G] [--format text]',
   plan: 'harness plan import FILE | --github-issues FILE (gh issue list --json number,title,body,labels,url; - for stdin)',
 };
 
-const leaseCommand = (name: string, command: string, usage: string): CliCommand => ({
+const leaseCommand = (name: string, command: typeof TaskHeartbeat | typeof TaskRelease, usage: string): CliCommand => ({
   name: `task ${name}`,
   usage,
   summary: `${name} a task you hold`,
@@ -139,9 +148,9 @@ export const TASK_COMMANDS: CliCommand[] = [
     summary: 'claim the next ready task (or the one you hold)',
     options: { capability },
     run: (v, _p, o, io) =>
-      call(o, io, 'task_claim', {
+      call(o, io, TaskClaim, {
         worker_id: resolveWorkerId(o, io),
-        ...(v.capability ? { capabilities: v.capability } : {}),
+        ...(list(v, 'capability') ? { capabilities: list(v, 'capability') } : {}),
       }),
   },
   {
@@ -150,7 +159,7 @@ export const TASK_COMMANDS: CliCommand[] = [
     summary: 'complete a task you hold',
     options: { id, result: { type: 'string' }, token: { type: 'string' } },
     run: (v, _p, o, io) =>
-      call(o, io, 'task_complete', {
+      call(o, io, TaskComplete, {
         worker_id: resolveWorkerId(o, io),
         task_id: required(v, 'id', U.complete),
         fencing_token: integer(v, 'token', U.complete),
@@ -163,7 +172,7 @@ export const TASK_COMMANDS: CliCommand[] = [
     summary: 'fail a task you hold (retried while attempts last)',
     options: { id, error: { type: 'string' }, 'no-retry': { type: 'boolean' }, token: { type: 'string' } },
     run: (v, _p, o, io) =>
-      call(o, io, 'task_fail', {
+      call(o, io, TaskFail, {
         worker_id: resolveWorkerId(o, io),
         task_id: required(v, 'id', U.fail),
         error: required(v, 'error', U.fail),
@@ -171,15 +180,15 @@ export const TASK_COMMANDS: CliCommand[] = [
         fencing_token: integer(v, 'token', U.fail),
       }),
   },
-  leaseCommand('heartbeat', 'task_heartbeat', U.heartbeat),
-  leaseCommand('release', 'task_release', U.release),
+  leaseCommand('heartbeat', TaskHeartbeat, U.heartbeat),
+  leaseCommand('release', TaskRelease, U.release),
   ...(['retry', 'cancel'] as const).map(
     (name): CliCommand => ({
       name: `task ${name}`,
       usage: `harness task ${name} --id ID`,
       summary: name === 'retry' ? 'put a dead-lettered task back in the queue' : 'cancel a task',
       options: { id },
-      run: (v, _p, o, io) => call(o, io, `task_${name}`, { task_id: required(v, 'id', `harness task ${name} --id ID`) }),
+      run: (v, _p, o, io) => call(o, io, name === 'retry' ? TaskRetry : TaskCancel, { task_id: required(v, 'id', `harness task ${name} --id ID`) }),
     }),
   ),
   {
@@ -187,17 +196,23 @@ export const TASK_COMMANDS: CliCommand[] = [
     usage: 'harness task show --id ID',
     summary: 'show one task',
     options: { id },
-    run: (v, _p, o, io) => call(o, io, 'task_get', { task_id: required(v, 'id', 'harness task show --id ID') }),
+    run: (v, _p, o, io) => call(o, io, TaskGet, { task_id: required(v, 'id', 'harness task show --id ID') }),
   },
   {
     name: 'task list',
     usage: U.list,
     summary: 'list tasks',
-    options: { status: { type: 'string' } },
-    run: (v, _p, o, io) =>
-      call(o, io, 'task_list', str(v, 'status') ? { status: str(v, 'status') } : {}, (d: { tasks: Task[] }) =>
-        d.tasks.length ? d.tasks.map(taskLine).join('') : 'no tasks\n',
-      ),
+    options: { status: { type: 'string' }, group: { type: 'string' } },
+    run: async (v, _p, o, io) => {
+      const status = str(v, 'status');
+      if (status !== undefined && !TaskStatus.safeParse(status).success) {
+        throw new UsageError(`--status must be one of ${TaskStatus.options.join(', ')}, got ${JSON.stringify(status)}`, U.list);
+      }
+      const filter = { ...(status !== undefined ? { status: status as TaskStatus } : {}), ...(str(v, 'group') ? { group: str(v, 'group') } : {}) };
+      // Page by page: each reply stays bounded however many tasks there are.
+      const reply = await withClient(o, io, async (client) => ({ status: 'ok', data: { tasks: await listAllTasks(client, filter), next_cursor: null } }));
+      return output<typeof TaskList>(o, io, reply, (d) => (d.tasks.length ? d.tasks.map(taskLine).join('') : 'no tasks\n'));
+    },
   },
   {
     name: 'task add',
@@ -214,16 +229,16 @@ export const TASK_COMMANDS: CliCommand[] = [
       payload: { type: 'string' },
     },
     run: (v, _p, o, io) => {
-      const task: Record<string, unknown> = { description: str(v, 'description') ?? '' };
+      const task: TaskInput = { description: str(v, 'description') ?? '' };
       if (str(v, 'id')) task.id = str(v, 'id');
       const deps = str(v, 'depends-on');
       if (deps) task.dependencies = deps.split(',').map((d) => d.trim()).filter(Boolean);
       if (str(v, 'priority') !== undefined) task.priority = integer(v, 'priority', U.add);
       if (str(v, 'timeout') !== undefined) task.timeout_seconds = seconds(v, 'timeout', U.add);
       if (str(v, 'max-attempts') !== undefined) task.max_attempts = integer(v, 'max-attempts', U.add);
-      if (v.capability) task.capabilities = v.capability;
+      if (list(v, 'capability')) task.capabilities = list(v, 'capability');
       if (str(v, 'payload') !== undefined) task.payload = jsonArg(str(v, 'payload')!, '--payload', U.add);
-      return call(o, io, 'task_add', { task });
+      return call(o, io, TaskAdd, { task });
     },
   },
   {
@@ -233,27 +248,14 @@ export const TASK_COMMANDS: CliCommand[] = [
     options: { 'github-issues': { type: 'string' } },
     positionals: { min: 0, max: 1 },
     run: async (v, p, o, io) => {
-      const issues = str(v, 'github-issues');
-      if ((issues === undefined) === (p.length === 0)) throw new UsageError('give a plan FILE or --github-issues FILE (one of them)', U.plan);
-      const plan = issues !== undefined ? await githubIssuesPlanFromFile(issues, o, io, U.plan) : readPlan(path.resolve(io.cwd, p[0]!), U.plan);
-      const text = JSON.stringify(plan);
-      if (Buffer.byteLength(text) < 900 * 1024) return call(o, io, 'plan_import', plan);
-      // Over a request line's cap: stage it in pieces, then import it at once (still atomic).
-      let reply: Reply;
-      try {
-        const client = await connect(o, io);
-        try {
-          let stageId: string | undefined;
-          for (const data of pieces(text)) {
-            ({ stage_id: stageId } = await client.request<{ stage_id: string }>('plan_stage', { data, ...(stageId ? { stage_id: stageId } : {}) }));
-          }
-          reply = await client.send('plan_import', { stage_id: stageId });
-        } finally {
-          client.close();
-        }
-      } catch (e) {
-        reply = errorReply(e);
-      }
+      const issuesFile = str(v, 'github-issues');
+      if ((issuesFile === undefined) === (p.length === 0)) throw new UsageError('give a plan FILE or --github-issues FILE (one of them)', U.plan);
+      const issues = issuesFile !== undefined ? readGithubIssues(issuesFile, io, U.plan) : undefined;
+      // Read and checked here, so a mistake names the file; a big plan goes in pieces, still atomic.
+      const reply = await withClient(o, io, async (client) => {
+        const plan = issues !== undefined ? await githubIssuesPlan(client, issues, io) : readPlanFile(path.resolve(io.cwd, p[0]!));
+        return { status: 'ok', data: await importPlan(client, plan) };
+      });
       return printReply(reply, io);
     },
   },
@@ -262,7 +264,7 @@ export const TASK_COMMANDS: CliCommand[] = [
     usage: 'harness instance list [--format text]',
     summary: 'list registered workers',
     run: (_v, _p, o, io) =>
-      call(o, io, 'instance_list', {}, (d: { instances: Array<{ worker_id: string; status: string; name: string; last_seen_age_ms: number; current_task: string | null }> }) =>
+      call(o, io, InstanceList, {}, (d) =>
         d.instances.length
           ? d.instances
               .map((i) => `${i.status.padEnd(5)} ${i.worker_id} (${i.name}) seen ${(i.last_seen_age_ms / 1000).toFixed(0)}s ago${i.current_task ? `, on ${i.current_task}` : ''}\n`)
@@ -276,28 +278,28 @@ export const TASK_COMMANDS: CliCommand[] = [
     summary: 'register this worker (harness work does it for you)',
     options: { name: { type: 'string' }, capability },
     run: (v, _p, o, io) =>
-      call(o, io, 'instance_register', {
+      call(o, io, InstanceRegister, {
         worker_id: resolveWorkerId(o, io),
         ...(str(v, 'name') ? { name: str(v, 'name') } : {}),
-        ...(v.capability ? { capabilities: v.capability } : {}),
+        ...(list(v, 'capability') ? { capabilities: list(v, 'capability') } : {}),
       }),
   },
   {
     name: 'instance deregister',
     usage: 'harness instance deregister [--worker ID]',
     summary: 'remove a worker from the registry (its leases are freed)',
-    run: (_v, _p, o, io) => call(o, io, 'instance_deregister', { worker_id: resolveWorkerId(o, io) }),
+    run: (_v, _p, o, io) => call(o, io, InstanceDeregister, { worker_id: resolveWorkerId(o, io) }),
   },
   {
     name: 'status',
     usage: 'harness status',
     summary: 'task counts and live workers',
-    run: (_v, _p, o, io) => call(o, io, 'status', {}),
+    run: (_v, _p, o, io) => call(o, io, Status, {}),
   },
   {
     name: 'ping',
     usage: 'harness ping',
     summary: 'check that a coordinator answers',
-    run: (_v, _p, o, io) => call(o, io, 'ping', {}),
+    run: (_v, _p, o, io) => call(o, io, Ping, {}),
   },
 ];

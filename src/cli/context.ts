@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HarnessClient } from '../client/client';
-import { HarnessError } from '../core/errors';
-import type { Reply } from '../protocol/messages';
-import { defaultSocketPath } from '../server/socket-path';
+import { defaultSocketPath } from '../protocol/address';
+import { explainError } from '../protocol/error-words';
+import { toErrorReply, type Reply } from '../protocol/messages';
 
 /** A mistake in how harness was called: exit status 2, with the command's usage. */
 export class UsageError extends Error {
@@ -37,11 +37,19 @@ export const processIo: Io = {
   cwd: process.cwd(),
 };
 
-/** `--socket`, else HARNESS_SOCKET, else the default socket of HARNESS_WORKTREE or the cwd. */
+/**
+ * The workspace folder a command is about: HARNESS_WORKSPACE, else HARNESS_WORKTREE (its old,
+ * deprecated name, which scripts still set), else the current directory.
+ */
+export function workspaceFromEnv(io: Io): string {
+  return path.resolve(io.cwd, io.env.HARNESS_WORKSPACE || io.env.HARNESS_WORKTREE || io.cwd);
+}
+
+/** `--socket`, else HARNESS_SOCKET, else the default socket of the workspace (see workspaceFromEnv). */
 export function resolveSocket(opts: GlobalOptions, io: Io): string {
   if (opts.socket) return opts.socket;
   if (io.env.HARNESS_SOCKET) return io.env.HARNESS_SOCKET;
-  return defaultSocketPath(io.env.HARNESS_WORKTREE || io.cwd);
+  return defaultSocketPath(workspaceFromEnv(io));
 }
 
 export function workerIdFile(io: Io): string {
@@ -89,17 +97,15 @@ export async function connect(opts: GlobalOptions, io: Io): Promise<HarnessClien
   return HarnessClient.connect(resolveSocket(opts, io), { retryForMs: 2000 });
 }
 
-/** Prints a reply as the single JSON document on stdout; an error's message also on stderr. */
+/** Prints a reply as the single JSON document on stdout; an error, in words, also on stderr. */
 export function printReply(reply: Reply, io: Io): number {
   io.stdout(JSON.stringify(reply) + '\n');
   if (reply.status === 'error') {
-    io.stderr(`harness: ${reply.message}\n`);
+    io.stderr(`harness: ${explainError(reply)}\n`);
     return 1;
   }
   return 0;
 }
 
-export function errorReply(e: unknown): Reply {
-  if (e instanceof HarnessError) return { status: 'error', code: e.code, message: e.message };
-  return { status: 'error', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
-}
+/** Anything caught at the CLI's edge, as the reply it prints (the one mapping of the protocol). */
+export const errorReply = toErrorReply;

@@ -1,9 +1,8 @@
 import { constants as osConstants } from 'node:os';
 import { HarnessClient } from '../client/client';
-import { RunError, type RunResult } from '../exec';
+import { RunError, startStreamedRun, type RunResult } from '../exec';
 import { seconds, type CliCommand } from './commands';
-import { printReply, resolveSocket, resolveWorkerId, UsageError } from './context';
-import { startStreamedRun } from './run-stream';
+import { errorReply, printReply, resolveSocket, resolveWorkerId, UsageError } from './context';
 
 const USAGE = 'harness exec [--timeout S] [--kill-after S] [--cwd DIR] [--task ID] [--shell] [--exit-code] -- CMD ARGS...';
 
@@ -71,11 +70,8 @@ export const EXEC_COMMAND: CliCommand = {
         process.off('SIGINT', onSigint);
       }
     } catch (e) {
-      if (e instanceof RunError) {
-        const code = printReply({ status: 'error', code: e.code, message: e.message }, io);
-        return v['exit-code'] ? spawnFailureStatus(e) : code;
-      }
-      throw e;
+      const code = printReply(errorReply(e), io);
+      return e instanceof RunError && v['exit-code'] ? spawnFailureStatus(e) : code;
     } finally {
       client?.close();
     }

@@ -4,7 +4,7 @@ import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type Gl
 import { EXEC_COMMAND } from './exec';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { RECOVER_COMMAND } from './recover';
-import { ISOLATION_CLI_COMMANDS } from '../isolation/cli';
+import { ISOLATION_CLI_COMMANDS } from './isolation';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
 import { PROGRESS_COMMAND, WAIT_COMMAND } from './wait';
 import { WORK_COMMAND } from './work';
@@ -50,8 +50,9 @@ function help(): string {
     '',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Global options: --socket PATH (else $HARNESS_SOCKET, else the default socket of $HARNESS_WORKTREE or the',
-    'current directory), --worker ID (else $HARNESS_WORKER_ID, else the id in $HARNESS_WORKER_ID_FILE),',
+    'Global options: --socket PATH (else $HARNESS_SOCKET, else the default socket of $HARNESS_WORKSPACE or the',
+    'current directory; $HARNESS_WORKTREE is its old name), --worker ID (else $HARNESS_WORKER_ID, else the id in',
+    '$HARNESS_WORKER_ID_FILE),',
     '--format json|text, --help.',
   ].join('\n');
 }

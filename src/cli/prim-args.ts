@@ -1,12 +1,7 @@
 // Helpers shared by the primitives' CLI commands (primitives.ts, run-with.ts).
 import * as path from 'node:path';
-import { call, seconds, type Values } from './commands';
-import { UsageError, type GlobalOptions, type Io } from './context';
-
-/** One request; its reply printed as the command's output. */
-export function request(opts: GlobalOptions, io: Io, command: string, params: Record<string, unknown>): Promise<number> {
-  return call(opts, io, command, params);
-}
+import { seconds, type Values } from './commands';
+import { UsageError, type Io } from './context';
 
 /** `--wait S` as milliseconds (0 when absent). */
 export function waitMs(v: Values, usage: string): number {

@@ -1,15 +1,21 @@
 // CLI commands of the coordination primitives that are one request each: locks, shared state,
 // pools, messages. The ones that run a command (with-lock, with-resources, state update) are in
 // run-with.ts. Every one prints the reply as one JSON document on stdout.
-import { integer, jsonArg, type CliCommand, type Values } from './commands';
+import type { AnyCommand, ParamsOf } from '../protocol/command';
+import { LockAcquire, LockList, LockRelease, LockRenew } from '../protocol/locks';
+import { MessageAck, MessageDrop, MessageList, MessageReceive, MessageSend, TopicSubscribe, TopicUnsubscribe } from '../protocol/mailbox';
+import type { Json } from '../protocol/model';
+import { PoolList, PoolSet } from '../protocol/pools';
+import { StateDelete, StateGet, StateHistory, StateList, StatePut } from '../protocol/shared-state';
+import { call as request, integer, jsonArg, type CliCommand, type Values } from './commands';
 import { resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
-import { absolute, request, ttl, waitMs } from './prim-args';
+import { absolute, ttl, waitMs } from './prim-args';
 import { RUN_WITH_COMMANDS } from './run-with';
 
 /** A message body: JSON, or else the text as a string. */
-function body(text: string): unknown {
+function body(text: string): Json {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text) as Json;
   } catch {
     return text;
   }
@@ -38,7 +44,7 @@ function expected(v: Values, usage: string): { expected_version?: number } {
   return n === undefined ? {} : { expected_version: n };
 }
 
-const simple = (name: string, usage: string, summary: string, command: string, params: (p: string[], o: GlobalOptions, io: Io) => Record<string, unknown>, positionals = { min: 0, max: 0 }): CliCommand => ({
+const simple = <D extends AnyCommand>(name: string, usage: string, summary: string, command: D, params: (p: string[], o: GlobalOptions, io: Io) => ParamsOf<D>, positionals = { min: 0, max: 0 }): CliCommand => ({
   name,
   usage,
   summary,
@@ -54,7 +60,7 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     options: { read: { type: 'boolean' }, wait, ttl: ttlOption },
     positionals: one,
     run: (v, p, o, io) =>
-      request(o, io, 'lock_acquire', {
+      request(o, io, LockAcquire, {
         worker_id: resolveWorkerId(o, io),
         path: absolute(io, p[0]!),
         mode: v.read ? 'read' : 'write',
@@ -71,7 +77,7 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     run: (v, p, o, io) => {
       const token = integer(v, 'token', U.release);
       if (p[0] === undefined && token === undefined) throw new UsageError('give PATH or --token', U.release);
-      return request(o, io, 'lock_release', {
+      return request(o, io, LockRelease, {
         worker_id: resolveWorkerId(o, io),
         ...(p[0] !== undefined ? { path: absolute(io, p[0]) } : {}),
         ...(token !== undefined ? { token } : {}),
@@ -86,15 +92,15 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     run: (v, _p, o, io) => {
       const token = integer(v, 'token', U.renew);
       if (token === undefined) throw new UsageError('--token is required', U.renew);
-      return request(o, io, 'lock_renew', { worker_id: resolveWorkerId(o, io), token, ...ttl(v, U.renew) });
+      return request(o, io, LockRenew, { worker_id: resolveWorkerId(o, io), token, ...ttl(v, U.renew) });
     },
   },
-  simple('lock list', 'harness lock list [PATH]', 'list held locks and waiting requests', 'lock_list', (p, _o, io) => (p[0] ? { path: absolute(io, p[0]) } : {}), {
+  simple('lock list', 'harness lock list [PATH]', 'list held locks and waiting requests', LockList, (p, _o, io) => (p[0] ? { path: absolute(io, p[0]) } : {}), {
     min: 0,
     max: 1,
   }),
 
-  simple('state get', 'harness state get KEY', 'read a shared value and its version', 'state_get', (p) => ({ key: p[0] }), one),
+  simple('state get', 'harness state get KEY', 'read a shared value and its version', StateGet, (p) => ({ key: p[0] }), one),
   {
     name: 'state put',
     usage: U.put,
@@ -102,7 +108,7 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     options: { 'if-version': ifVersion },
     positionals: { min: 2, max: 2 },
     run: (v, p, o, io) =>
-      request(o, io, 'state_put', {
+      request(o, io, StatePut, {
         key: p[0],
         value: jsonArg(p[1]!, 'JSON', U.put),
         worker_id: resolveWorkerId(o, io),
@@ -115,12 +121,12 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     summary: 'delete a shared value (optionally only at a given version)',
     options: { 'if-version': ifVersion },
     positionals: one,
-    run: (v, p, o, io) => request(o, io, 'state_delete', { key: p[0], worker_id: resolveWorkerId(o, io), ...expected(v, U.del) }),
+    run: (v, p, o, io) => request(o, io, StateDelete, { key: p[0], worker_id: resolveWorkerId(o, io), ...expected(v, U.del) }),
   },
-  simple('state history', 'harness state history KEY', 'the kept versions of a key, newest first', 'state_history', (p) => ({ key: p[0] }), one),
-  simple('state list', 'harness state list [PREFIX]', 'current shared values, by key', 'state_list', (p) => ({ prefix: p[0] ?? '' }), { min: 0, max: 1 }),
+  simple('state history', 'harness state history KEY', 'the kept versions of a key, newest first', StateHistory, (p) => ({ key: p[0] }), one),
+  simple('state list', 'harness state list [PREFIX]', 'current shared values, by key', StateList, (p) => ({ prefix: p[0] ?? '' }), { min: 0, max: 1 }),
 
-  simple('pool list', 'harness pool list', 'resource pools: capacity, use, holders, waiting requests', 'pool_list', () => ({})),
+  simple('pool list', 'harness pool list', 'resource pools: capacity, use, holders, waiting requests', PoolList, () => ({})),
   {
     name: 'pool set',
     usage: U.poolSet,
@@ -128,7 +134,7 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     positionals: { min: 2, max: 2 },
     run: (_v, p, o, io) => {
       if (!/^\d+$/.test(p[1]!)) throw new UsageError(`CAPACITY must be a whole number, got ${JSON.stringify(p[1])}`, U.poolSet);
-      return request(o, io, 'pool_set', { name: p[0], capacity: Number(p[1]) });
+      return request(o, io, PoolSet, { name: p[0], capacity: Number(p[1]) });
     },
   },
 
@@ -140,7 +146,7 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     positionals: one,
     run: (v, p, o, io) => {
       if (typeof v.to !== 'string' || v.to === '') throw new UsageError('--to is required', U.send);
-      return request(o, io, 'message_send', { to: v.to, body: body(p[0]!), from: (v.from as string | undefined) ?? resolveWorkerId(o, io) });
+      return request(o, io, MessageSend, { to: v.to, body: body(p[0]!), from: (v.from as string | undefined) ?? resolveWorkerId(o, io) });
     },
   },
   {
@@ -149,23 +155,23 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     summary: 'your oldest unacknowledged messages (they come again until acknowledged)',
     options: { wait, max: { type: 'string' } },
     run: (v, _p, o, io) =>
-      request(o, io, 'message_receive', {
+      request(o, io, MessageReceive, {
         worker_id: resolveWorkerId(o, io),
         wait_ms: waitMs(v, U.recv),
         ...(v.max !== undefined ? { max: integer(v, 'max', U.recv) } : {}),
       }),
   },
-  simple('msg ack', 'harness msg ack ID', 'acknowledge a message: it is not delivered again', 'message_ack', (p, o, io) => ({ worker_id: resolveWorkerId(o, io), message_id: p[0] }), one),
-  simple('msg subscribe', 'harness msg subscribe TOPIC', 'receive the messages sent to topic:TOPIC from now on', 'topic_subscribe', (p, o, io) => ({ worker_id: resolveWorkerId(o, io), topic: p[0] }), one),
-  simple('msg unsubscribe', 'harness msg unsubscribe TOPIC', 'stop receiving a topic', 'topic_unsubscribe', (p, o, io) => ({ worker_id: resolveWorkerId(o, io), topic: p[0] }), one),
-  simple('msg list', 'harness msg list', 'every pending delivery, to anyone, and the topic subscriptions', 'message_list', () => ({})),
+  simple('msg ack', 'harness msg ack ID', 'acknowledge a message: it is not delivered again', MessageAck, (p, o, io) => ({ worker_id: resolveWorkerId(o, io), message_id: p[0] }), one),
+  simple('msg subscribe', 'harness msg subscribe TOPIC', 'receive the messages sent to topic:TOPIC from now on', TopicSubscribe, (p, o, io) => ({ worker_id: resolveWorkerId(o, io), topic: p[0] }), one),
+  simple('msg unsubscribe', 'harness msg unsubscribe TOPIC', 'stop receiving a topic', TopicUnsubscribe, (p, o, io) => ({ worker_id: resolveWorkerId(o, io), topic: p[0] }), one),
+  simple('msg list', 'harness msg list', 'every pending delivery, to anyone, and the topic subscriptions', MessageList, () => ({})),
   {
     name: 'msg drop',
     usage: U.drop,
     summary: 'drop a pending message (for everyone, or for one recipient)',
     options: { recipient: { type: 'string' } },
     positionals: one,
-    run: (v, p, o, io) => request(o, io, 'message_drop', { message_id: p[0], ...(v.recipient ? { recipient: v.recipient } : {}) }),
+    run: (v, p, o, io) => request(o, io, MessageDrop, { message_id: p[0]!, ...(typeof v.recipient === 'string' && v.recipient ? { recipient: v.recipient } : {}) }),
   },
   ...RUN_WITH_COMMANDS,
 ];

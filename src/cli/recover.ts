@@ -1,6 +1,5 @@
 import * as path from 'node:path';
-import { nodeFileOps } from '../core/files';
-import { inspectState, repairState, type StateReport } from '../core/state-repair';
+import { inspectStateDirectory, repairStateDirectory, type StateReport } from '../server/recover';
 import type { CliCommand } from './commands';
 import { errorReply, printReply } from './context';
 
@@ -48,8 +47,8 @@ export const RECOVER_COMMAND: CliCommand = {
     const worktree = path.resolve(io.cwd, (v.worktree as string | undefined) ?? io.env.HARNESS_WORKTREE ?? io.cwd);
     const dir = path.resolve(worktree, (v['state-dir'] as string | undefined) ?? '.harness');
     try {
-      const report = await inspectState(dir, nodeFileOps);
-      const repaired = !report.healthy && v.yes === true ? await repairState(dir, nodeFileOps) : undefined;
+      const report = await inspectStateDirectory(dir);
+      const repaired = !report.healthy && v.yes === true ? await repairStateDirectory(dir) : undefined;
       const final = repaired?.report ?? report;
       if (o.format === 'text') io.stdout(describe(final, repaired));
       else printReply({ status: 'ok', data: { ...final, recovered: repaired !== undefined, ...(repaired ? { backup: repaired.backup } : {}) } }, io);

@@ -1,12 +1,14 @@
 import { HarnessClient } from '../client/client';
-import { ErrorCode, HarnessError } from '../core/errors';
+import type { Caller, ParamsArg } from '../protocol/api';
+import type { AnyCommand, ResultOf } from '../protocol/command';
+import { ErrorCode, HarnessError } from '../protocol/errors';
 
 /**
  * A client that survives the coordinator going away (a window reload, a restart): a request
  * that finds the connection closed reconnects with backoff and is sent again, for up to
  * `giveUpAfterMs`. Only for requests that are safe to repeat or whose repeat the caller checks.
  */
-export class ResilientClient {
+export class ResilientClient implements Caller {
   private client: HarnessClient | undefined;
 
   constructor(
@@ -30,11 +32,11 @@ export class ResilientClient {
     }
   }
 
-  async request<T = Record<string, unknown>>(command: string, params: Record<string, unknown>): Promise<T> {
+  async call<D extends AnyCommand>(command: D, ...params: ParamsArg<D>): Promise<ResultOf<D>> {
     for (;;) {
       const client = await this.current();
       try {
-        return await client.request<T>(command, params);
+        return await client.call(command, ...params);
       } catch (e) {
         if (e instanceof HarnessError && e.code === ErrorCode.Closed) continue; // reconnect and send again
         throw e;

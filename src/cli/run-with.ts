@@ -6,28 +6,32 @@
 // hold is renewed while CMD runs and always released, on failure and on Ctrl+C too.
 import { spawn } from 'node:child_process';
 import { HarnessClient } from '../client/client';
-import { ErrorCode, HarnessError } from '../core/errors';
-import { RunError, runProcess, type RunHandle, type RunResult } from '../exec';
-import type { Reply } from '../protocol/messages';
+import { ErrorCode, HarnessError } from '../protocol/errors';
+import { runProcess, type RunHandle, type RunResult } from '../exec';
+import type { Json } from '../protocol/model';
+import { LockAcquire, LockRelease, LockRenew } from '../protocol/locks';
+import { ResourceAcquire, ResourceRelease, ResourceRenew } from '../protocol/pools';
+import { StateGet, StatePut } from '../protocol/shared-state';
 import type { CliCommand, Values } from './commands';
 import { integer } from './commands';
 import { errorReply, printReply, resolveSocket, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { absolute, ttl, waitMs } from './prim-args';
 
-interface Lease {
-  acquire: { command: string; params: Record<string, unknown> };
-  /** What the grant is called in messages, its renewal and its release. */
-  describe(grant: any): string;
-  renew(grant: any): { command: string; params: Record<string, unknown> };
-  release(grant: any): { command: string; params: Record<string, unknown> };
-  env(grant: any): Record<string, string>;
-  ttlSeconds(grant: any): number;
+/** Something held while a command runs (a grant): how to take it, renew it, release it, and tell the command. */
+interface Lease<Grant> {
+  acquire(client: HarnessClient): Promise<Grant>;
+  /** What the grant is called in messages. */
+  describe(grant: Grant): string;
+  renew(client: HarnessClient, grant: Grant): Promise<unknown>;
+  release(client: HarnessClient, grant: Grant): Promise<unknown>;
+  env(grant: Grant): Record<string, string>;
+  ttlSeconds(grant: Grant): number;
 }
 
 const exitStatus = (r: RunResult) => (r.returncode >= 0 ? r.returncode : 128 - r.returncode);
 
 /** Acquires, runs `argv` with its output passed through, renews meanwhile, always releases. */
-async function runHolding(lease: Lease, argv: string[], o: GlobalOptions, io: Io): Promise<number> {
+async function runHolding<Grant>(lease: Lease<Grant>, argv: string[], o: GlobalOptions, io: Io): Promise<number> {
   let client: HarnessClient;
   try {
     client = await HarnessClient.connect(resolveSocket(o, io), { retryForMs: 2000 });
@@ -43,42 +47,39 @@ async function runHolding(lease: Lease, argv: string[], o: GlobalOptions, io: Io
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let grant: any;
+  let grant: Grant | undefined;
   let renewTimer: NodeJS.Timeout | undefined;
   try {
-    let reply: Reply;
+    let held: Grant;
     try {
-      reply = await client.send(lease.acquire.command, lease.acquire.params);
+      held = await lease.acquire(client);
     } catch (e) {
-      reply = errorReply(e);
+      return interrupted ? 130 : printReply(errorReply(e), io);
     }
     if (interrupted) return 130;
-    if (reply.status === 'error') return printReply(reply, io);
-    grant = reply.data;
-    const every = Math.max(200, (lease.ttlSeconds(grant) * 1000) / 3);
+    grant = held;
+    const every = Math.max(200, (lease.ttlSeconds(held) * 1000) / 3);
     renewTimer = setInterval(() => {
-      const r = lease.renew(grant);
-      client.request(r.command, r.params).catch((e: Error) => {
-        io.stderr(`harness: could not renew ${lease.describe(grant)} (${e.message}); stopping the command\n`);
+      lease.renew(client, held).catch((e: Error) => {
+        io.stderr(`harness: could not renew ${lease.describe(held)} (${e.message}); stopping the command\n`);
         clearInterval(renewTimer);
         handle?.cancel();
       });
     }, every);
-    handle = runProcess({ argv, cwd: io.cwd, env: lease.env(grant) });
+    handle = runProcess({ argv, cwd: io.cwd, env: lease.env(held) });
     handle.onOutput((chunk) => (chunk.stream === 'stdout' ? io.stdout(chunk.data) : io.stderr(chunk.data)));
     if (interrupted) handle.cancel();
     const result = await handle.result;
     return interrupted ? 130 : exitStatus(result);
   } catch (e) {
-    if (e instanceof RunError) return printReply({ status: 'error', code: e.code, message: e.message }, io);
-    throw e;
+    return printReply(errorReply(e), io);
   } finally {
     clearInterval(renewTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     if (grant !== undefined) {
-      const r = lease.release(grant);
-      await client.request(r.command, r.params).catch((e: Error) => io.stderr(`harness: could not release ${lease.describe(grant)}: ${e.message}\n`));
+      const held = grant;
+      await lease.release(client, held).catch((e: Error) => io.stderr(`harness: could not release ${lease.describe(held)}: ${e.message}\n`));
     }
     client.close();
   }
@@ -112,13 +113,12 @@ export const WITH_LOCK: CliCommand = {
   positionals: { min: 2, max: Infinity },
   run: (v, p, o, io) => {
     const worker_id = resolveWorkerId(o, io);
-    const params = { worker_id, path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v, LOCK), ...ttl(v, LOCK) };
     return runHolding(
       {
-        acquire: { command: 'lock_acquire', params },
+        acquire: (client) => client.call(LockAcquire, { worker_id, path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v, LOCK), ...ttl(v, LOCK) }),
         describe: (g) => `the lock on ${g.lock.path}`,
-        renew: (g) => ({ command: 'lock_renew', params: { worker_id, token: g.lock.token } }),
-        release: (g) => ({ command: 'lock_release', params: { worker_id, token: g.lock.token } }),
+        renew: (client, g) => client.call(LockRenew, { worker_id, token: g.lock.token }),
+        release: (client, g) => client.call(LockRelease, { worker_id, token: g.lock.token }),
         env: (g) => ({ HARNESS_LOCK_TOKEN: String(g.lock.token), HARNESS_LOCK_PATH: g.lock.path }),
         ttlSeconds: (g) => g.lock.ttl_seconds,
       },
@@ -140,10 +140,10 @@ export const WITH_RESOURCES: CliCommand = {
     const { amounts, argv } = splitAmounts(p);
     return runHolding(
       {
-        acquire: { command: 'resource_acquire', params: { worker_id, amounts, wait_ms: waitMs(v, RESOURCES), ...ttl(v, RESOURCES) } },
+        acquire: (client) => client.call(ResourceAcquire, { worker_id, amounts, wait_ms: waitMs(v, RESOURCES), ...ttl(v, RESOURCES) }),
         describe: (g) => `hold ${g.hold.id}`,
-        renew: (g) => ({ command: 'resource_renew', params: { worker_id, hold_id: g.hold.id } }),
-        release: (g) => ({ command: 'resource_release', params: { worker_id, hold_id: g.hold.id } }),
+        renew: (client, g) => client.call(ResourceRenew, { worker_id, hold_id: g.hold.id }),
+        release: (client, g) => client.call(ResourceRelease, { worker_id, hold_id: g.hold.id }),
         env: (g) => ({ HARNESS_HOLD_ID: g.hold.id }),
         ttlSeconds: (g) => g.hold.ttl_seconds,
       },
@@ -182,24 +182,32 @@ export const STATE_UPDATE: CliCommand = {
     try {
       client = await HarnessClient.connect(resolveSocket(o, io), { retryForMs: 2000 });
       for (let attempt = 1; ; attempt++) {
-        const got = await client.send('state_get', { key });
-        if (got.status === 'error' && got.code !== ErrorCode.NotFound) return printReply(got, io);
-        const { value, version } = got.status === 'ok' ? (got.data as { value: unknown; version: number }) : { value: null, version: 0 };
+        let current: { value: unknown; version: number };
+        try {
+          current = await client.call(StateGet, { key });
+        } catch (e) {
+          if (!(e instanceof HarnessError) || e.code !== ErrorCode.NotFound) return printReply(errorReply(e), io);
+          current = { value: null, version: 0 };
+        }
+        const { value, version } = current;
         const run = await pipeThrough(argv, JSON.stringify(value) + '\n', io);
         if (run.code !== 0) throw new HarnessError(ErrorCode.InvalidArgument, `${argv[0]} exited with status ${run.code}; nothing was written`);
-        let next: unknown;
+        let next: Json;
         try {
-          next = JSON.parse(run.stdout);
+          next = JSON.parse(run.stdout) as Json;
         } catch (e) {
           throw new HarnessError(ErrorCode.InvalidArgument, `the output of ${argv[0]} is not JSON (${(e as Error).message}); nothing was written`);
         }
-        const put = await client.send('state_put', { key, value: next, expected_version: version, worker_id });
-        if (put.status === 'ok') return printReply({ status: 'ok', data: { ...(put.data as object), value: next, attempts: attempt } }, io);
-        if (put.code !== ErrorCode.Conflict || attempt > retries) return printReply(put, io);
+        try {
+          const put = await client.call(StatePut, { key, value: next, expected_version: version, worker_id });
+          return printReply({ status: 'ok', data: { ...put, value: next, attempts: attempt } }, io);
+        } catch (e) {
+          if (!(e instanceof HarnessError) || e.code !== ErrorCode.Conflict || attempt > retries) return printReply(errorReply(e), io);
+        }
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
       }
     } catch (e) {
-      return printReply(e instanceof HarnessError ? { status: 'error', code: e.code, message: e.message } : errorReply(e), io);
+      return printReply(errorReply(e), io);
     } finally {
       client?.close();
     }

@@ -1,15 +1,16 @@
 import * as path from 'node:path';
-import { describeError } from '../core/errors';
-import { blockingFileOps } from '../core/files';
-import { stderrLogger } from '../core/log';
+import { describeError } from '../protocol/errors';
+import { stderrLogger } from '../protocol/log';
+import { isEventName, type EventName } from '../protocol/events';
 import type { EventLine } from '../protocol/messages';
+import { startClusterService, type ClusterService } from '../cluster/service';
 import { clusterSettings } from '../cluster/settings';
-import { startService } from '../server/service';
-import type { CliCommand } from './commands';
-import { connect, errorReply, printReply, UsageError } from './context';
+import { startService, stateDirOf, type CoordinatorService, type ServiceOptions } from '../server/service';
+import { list, type CliCommand } from './commands';
+import { connect, errorReply, printReply, UsageError, workspaceFromEnv } from './context';
 
 const SERVE =
-  'harness serve [--worktree DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--webhook-port P [--webhook-host H]] [--nats URL --cluster NAME] [--verbose]';
+  'harness serve [--workspace DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--webhook-port P [--webhook-host H]] [--nats URL --cluster NAME] [--verbose]';
 
 /** `--webhook-port P` (0: any free port, printed in the ready line) and `--webhook-host H`. */
 function webhookOptions(v: Record<string, unknown>): { port: number; host?: string } | undefined {
@@ -29,6 +30,8 @@ export const SERVE_COMMAND: CliCommand = {
   usage: SERVE,
   summary: 'run the coordinator of a workspace on its socket (headless)',
   options: {
+    workspace: { type: 'string' },
+    /** Deprecated name of --workspace, kept because scripts use it. */
     worktree: { type: 'string' },
     'state-dir': { type: 'string' },
     'instance-limit': { type: 'string' },
@@ -40,7 +43,9 @@ export const SERVE_COMMAND: CliCommand = {
     verbose: { type: 'boolean' },
   },
   async run(v, _p, o, io) {
-    const worktree = path.resolve(io.cwd, (v.worktree as string | undefined) ?? io.env.HARNESS_WORKTREE ?? io.cwd);
+    if (v.workspace !== undefined && v.worktree !== undefined) throw new UsageError('--worktree is the old name of --workspace: give one of them', SERVE);
+    const given = (v.workspace ?? v.worktree) as string | undefined;
+    const workspace = given !== undefined ? path.resolve(io.cwd, given) : workspaceFromEnv(io);
     const log = stderrLogger('harness serve', v.verbose === true);
     const config: Record<string, number> = {};
     const limit = v['instance-limit'] as string | undefined;
@@ -69,22 +74,27 @@ export const SERVE_COMMAND: CliCommand = {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    log.info(`opening the state of ${worktree}`);
-    let service;
+    log.info(`opening the state of ${workspace}`);
+    let service: CoordinatorService;
     try {
-      // --nats/--cluster (or HARNESS_NATS_URL/HARNESS_CLUSTER, or .harness/config.json): one coordinator of a cluster.
-      const cluster = clusterSettings({ nats: v.nats as string | undefined, cluster: v.cluster as string | undefined }, io.env, worktree);
-      service = await startService({
-        ...(cluster ? { cluster } : {}),
-        worktree,
+      // --nats/--cluster (or HARNESS_NATS_URL/HARNESS_CLUSTER, or config.json's cluster section): one coordinator of a cluster.
+      const cluster = clusterSettings(
+        { nats: v.nats as string | undefined, cluster: v.cluster as string | undefined },
+        io.env,
+        stateDirOf(workspace, v['state-dir'] as string | undefined),
+        workspace,
+      );
+      const options: ServiceOptions = {
+        workspace,
         ...(o.socket || io.env.HARNESS_SOCKET ? { socketPath: o.socket || io.env.HARNESS_SOCKET } : {}),
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
         // This process serves nothing else: flushing on the event loop blocks no one (files.ts).
-        files: blockingFileOps,
+        blockingFlush: true,
         config,
         log,
         ...(webhooks ? { webhooks } : {}),
-      });
+      };
+      service = cluster ? await startClusterService(options, cluster) : await startService(options);
     } catch (e) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -94,10 +104,12 @@ export const SERVE_COMMAND: CliCommand = {
     await new Promise(setImmediate);
     if (!stopping) {
       const listener = service.webhooks.listener?.address;
-      io.stdout(
-        JSON.stringify({ status: 'ok', data: { ready: true, socket: service.socketPath, pid: process.pid, worktree, ...(listener ? { webhook: listener } : {}) } }) + '\n',
-      );
-      log.info(`serving ${worktree} on ${service.socketPath}`);
+      // `worktree` repeats `workspace` under its old name for scripts that read it.
+      const node = (service as Partial<ClusterService>).cluster;
+      const cluster = node ? { cluster: node.names.cluster, node: node.id } : {};
+      const ready = { ready: true, socket: service.socketPath, pid: process.pid, workspace, worktree: workspace, ...cluster, ...(listener ? { webhook: listener } : {}) };
+      io.stdout(JSON.stringify({ status: 'ok', data: ready }) + '\n');
+      log.info(`serving ${workspace} on ${service.socketPath}`);
       await new Promise<void>((resolve) => (wake = resolve));
     }
     await service.close();
@@ -108,16 +120,21 @@ export const SERVE_COMMAND: CliCommand = {
   },
 };
 
+const WATCH = 'harness watch [--event NAME]... [--format json]';
+
 export const WATCH_COMMAND: CliCommand = {
   name: 'watch',
-  usage: 'harness watch [--event NAME]... [--format json]',
+  usage: WATCH,
   summary: 'follow coordinator events as they happen',
   options: { event: { type: 'string', multiple: true } },
   async run(v, _p, o, io) {
+    const events = list(v, 'event');
+    const unknown = events?.find((e) => !isEventName(e));
+    if (unknown !== undefined) throw new UsageError(`unknown event ${JSON.stringify(unknown)}`, WATCH);
     try {
       const client = await connect(o, io);
       const json = o.format === 'json';
-      await client.subscribe(v.event as string[] | undefined, (e) => io.stdout(json ? JSON.stringify(e) + '\n' : describeEvent(e)));
+      await client.subscribe(events as EventName[] | undefined, (e) => io.stdout(json ? JSON.stringify(e) + '\n' : describeEvent(e)));
       io.stderr(`harness: watching ${client.socketPath} (Ctrl+C to stop)\n`);
       await new Promise<void>((resolve) => {
         client.onClose(() => resolve());

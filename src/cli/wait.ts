@@ -1,9 +1,14 @@
-import type { Checkpoint, GroupStatus, StreamState } from '../core/convergence';
-import { integer, seconds, type CliCommand } from './commands';
+import type { EventName } from '../protocol/events';
+import type { GroupStatus, StreamState } from '../protocol/groups';
+import { CheckpointRecord, GroupStatusCommand, TaskProgressCommand } from '../protocol/tasks';
+import { call, integer, seconds, type CliCommand } from './commands';
 import { connect, errorReply, printReply, resolveWorkerId, UsageError } from './context';
 
 const WAIT = 'harness wait --group G [--progressive] [--checkpoint-interval S] [--timeout S]';
 const PROGRESS = 'harness task progress --id ID --percent P [--message M] [--token N]';
+
+/** Events after which a group may have moved on; they only say "look again" (the status is read whole). */
+const GROUP_EVENTS: EventName[] = ['task:completed', 'task:dead_letter', 'task:cancelled', 'task:added', 'task:progress', 'task:failed'];
 
 function summary(status: GroupStatus) {
   return {
@@ -49,11 +54,11 @@ export const WAIT_COMMAND: CliCommand = {
     let wake: (() => void) | undefined;
     try {
       // Events only say "look again"; the group's status is always read whole, so nothing is missed.
-      await c.subscribe(['task:completed', 'task:dead_letter', 'task:cancelled', 'task:added', 'task:progress', 'task:failed'], () => wake?.());
+      await c.subscribe(GROUP_EVENTS, () => wake?.());
       const deadline = timeout !== undefined ? Date.now() + timeout * 1000 : Infinity;
       let nextCheckpoint = interval !== undefined ? Date.now() + interval * 1000 : Infinity;
       for (;;) {
-        const status = await c.request<GroupStatus>('group_status', { group });
+        const status = await c.call(GroupStatusCommand, { group });
         if (v.progressive) {
           const finished = status.streams
             .filter((s) => s.status !== 'pending' && s.status !== 'running' && !announced.has(s.task_id))
@@ -90,7 +95,7 @@ export const WAIT_COMMAND: CliCommand = {
           );
         }
         if (now >= nextCheckpoint) {
-          const { checkpoint } = await c.request<{ checkpoint: Checkpoint }>('checkpoint_record', { group });
+          const { checkpoint } = await c.call(CheckpointRecord, { group });
           line({ event: 'checkpoint', ...checkpoint });
           nextCheckpoint += interval! * 1000;
           continue;
@@ -129,22 +134,12 @@ export const PROGRESS_COMMAND: CliCommand = {
     if (v.percent === undefined || !Number.isFinite(percent) || percent < 0 || percent > 100) {
       throw new UsageError(`--percent must be a number from 0 to 100, got ${JSON.stringify(v.percent ?? null)}`, PROGRESS);
     }
-    try {
-      const client = await connect(o, io);
-      try {
-        const reply = await client.send('task_progress', {
-          worker_id: resolveWorkerId(o, io),
-          task_id: id,
-          percent,
-          ...(v.message !== undefined ? { message: v.message } : {}),
-          ...(v.token !== undefined ? { fencing_token: integer(v, 'token', PROGRESS) } : {}),
-        });
-        return printReply(reply, io);
-      } finally {
-        client.close();
-      }
-    } catch (e) {
-      return printReply(errorReply(e), io);
-    }
+    return call(o, io, TaskProgressCommand, {
+      worker_id: resolveWorkerId(o, io),
+      task_id: id,
+      percent,
+      ...(typeof v.message === 'string' ? { message: v.message } : {}),
+      ...(v.token !== undefined ? { fencing_token: integer(v, 'token', PROGRESS) } : {}),
+    });
   },
 };

@@ -1,11 +1,12 @@
 import * as os from 'node:os';
-import { ErrorCode, HarnessError } from '../core/errors';
-import type { Task } from '../core/model';
-import { RunError, type RunResult } from '../exec';
-import { integer, seconds, type CliCommand } from './commands';
+import { RunError, startStreamedRun, type RunResult } from '../exec';
+import { ErrorCode, HarnessError } from '../protocol/errors';
+import { InstanceDeregister, InstanceHeartbeat, InstanceRegister } from '../protocol/instances';
+import type { Task } from '../protocol/model';
+import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease } from '../protocol/tasks';
+import { integer, list, seconds, type CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId } from './context';
 import { ResilientClient } from './resilient-client';
-import { startStreamedRun } from './run-stream';
 
 const USAGE =
   'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] -- CMD ARGS...';
@@ -57,7 +58,7 @@ export const WORK_COMMAND: CliCommand = {
     const maxTasks = integer(v, 'max-tasks', USAGE);
     const idleExitS = seconds(v, 'idle-exit', USAGE);
     const killAfterS = seconds(v, 'kill-after', USAGE);
-    const capabilities = (v.capability as string[] | undefined) ?? [];
+    const capabilities = list(v, 'capability') ?? [];
     const workerId = resolveWorkerId(o, io);
     const say = (line: string) => io.stderr(`[${workerId}] ${line}\n`);
     const client = new ResilientClient(resolveSocket(o, io), (attempt, e) => {
@@ -65,7 +66,7 @@ export const WORK_COMMAND: CliCommand = {
     });
 
     const register = () =>
-      client.request('instance_register', {
+      client.call(InstanceRegister, {
         worker_id: workerId,
         name: (v.name as string | undefined) ?? `${os.hostname()}:${process.pid}`,
         capabilities,
@@ -107,7 +108,7 @@ export const WORK_COMMAND: CliCommand = {
     let pollMs = 100;
     try {
       while (!stopping && (maxTasks === undefined || done < maxTasks)) {
-        const claim = await client.request<{ task: Task | null; is_retry: boolean; is_reclaim: boolean }>('task_claim', {
+        const claim = await client.call(TaskClaim, {
           worker_id: workerId,
           capabilities,
         });
@@ -129,7 +130,7 @@ export const WORK_COMMAND: CliCommand = {
     } finally {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigint);
-      await client.request('instance_deregister', { worker_id: workerId }).catch(() => {});
+      await client.call(InstanceDeregister, { worker_id: workerId }).catch(() => {});
       client.close();
     }
     say(`done: ${done} task(s)`);
@@ -163,7 +164,7 @@ export const WORK_COMMAND: CliCommand = {
           (m) => say(m),
         );
       } catch (e) {
-        await client.request('task_fail', { ...lease, error: (e as Error).message, retry: false }).catch(() => {});
+        await client.call(TaskFail, { ...lease, error: (e as Error).message, retry: false }).catch(() => {});
         say(`✘ ${task.id}: ${(e as Error).message}`);
         return;
       }
@@ -171,14 +172,14 @@ export const WORK_COMMAND: CliCommand = {
       // Renew well before the lease would end: at a third of it, and at least every 10 s.
       const every = Math.max(200, Math.min(task.timeout_seconds * 1000 / 3, 10_000));
       const beat = setInterval(() => {
-        client.request('task_heartbeat', lease).catch((e: Error) => {
+        client.call(TaskHeartbeat, lease).catch((e: Error) => {
           if (e instanceof HarnessError && (e.code === ErrorCode.NotClaimedBy || e.code === ErrorCode.StaleFencingToken)) {
             lost = e.message;
             say(`lease lost (${e.message}); stopping the command`);
             run.handle.cancel();
           }
         });
-        client.request('instance_heartbeat', { worker_id: workerId }).catch((e: Error) => {
+        client.call(InstanceHeartbeat, { worker_id: workerId }).catch((e: Error) => {
           if (e instanceof HarnessError && (e.code === ErrorCode.InstanceStale || e.code === ErrorCode.NotFound)) register().catch(() => {});
         });
       }, every);
@@ -195,17 +196,15 @@ export const WORK_COMMAND: CliCommand = {
       const seconds = (result.duration_ms / 1000).toFixed(1);
       try {
         if (stopping && result.cancelled) {
-          await client.request('task_release', lease);
+          await client.call(TaskRelease, lease);
           say(`↩ ${task.id} released`);
         } else if (result.returncode === 0) {
-          await finish('task_complete', {
-            ...lease,
-            result: { returncode: 0, duration_ms: result.duration_ms, stdout_tail: result.stdout_tail.slice(-4000), run_id: run.runId },
-          });
+          const done = { returncode: 0, duration_ms: result.duration_ms, stdout_tail: result.stdout_tail.slice(-4000), run_id: run.runId };
+          await finish(lease, () => client.call(TaskComplete, { ...lease, result: done }));
           say(`✔ ${task.id} completed in ${seconds} s`);
         } else {
           const error = failureMessage(result, runTimeoutS);
-          const reply = await finish('task_fail', { ...lease, error });
+          const reply = await finish(lease, () => client.call(TaskFail, { ...lease, error }), error);
           say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? ', will be retried' : ', dead-lettered'}`);
         }
       } catch (e) {
@@ -217,15 +216,13 @@ export const WORK_COMMAND: CliCommand = {
      * Completes or fails a task. If the connection dropped after the coordinator applied it,
      * the resent request finds the task already finished by us: that is success, not an error.
      */
-    async function finish(command: 'task_complete' | 'task_fail', params: Record<string, unknown>): Promise<Task | undefined> {
+    async function finish(lease: { task_id: string; fencing_token: number }, send: () => Promise<{ task: Task }>, error?: string): Promise<Task | undefined> {
       try {
-        return (await client.request<{ task: Task }>(command, params)).task;
+        return (await send()).task;
       } catch (e) {
         if (!(e instanceof HarnessError) || e.code !== ErrorCode.NotClaimedBy) throw e;
-        const { task } = await client.request<{ task: Task }>('task_get', { task_id: params.task_id });
-        const ours =
-          task.fencing_token === params.fencing_token &&
-          (task.claimed_by === workerId || (command === 'task_fail' && task.error === params.error));
+        const { task } = await client.call(TaskGet, { task_id: lease.task_id });
+        const ours = task.fencing_token === lease.fencing_token && (task.claimed_by === workerId || (error !== undefined && task.error === error));
         if (ours && task.status !== 'running') return task;
         throw e;
       }

@@ -1,6 +1,10 @@
 import * as net from 'node:net';
-import { ErrorCode, HarnessError, type ErrorCode as Code } from '../core/errors';
-import type { EventLine, Reply } from '../protocol/messages';
+import type { Notifier, ParamsArg } from '../protocol/api';
+import type { AnyCommand, ResultOf } from '../protocol/command';
+import { ErrorCode, HarnessError } from '../protocol/errors';
+import type { EventName } from '../protocol/events';
+import { Subscribe } from '../protocol/meta';
+import { dataOf, type EventLine, type Reply } from '../protocol/messages';
 
 export interface ConnectOptions {
   /** Keep trying a refused or missing socket this long (backoff between tries). */
@@ -14,10 +18,10 @@ interface Waiter {
 
 /**
  * A connection to a coordinator's socket. Requests may be pipelined: replies come back in
- * request order, so a FIFO of waiters matches them. Event lines (after `subscribe`) go to
- * `onEvent` listeners.
+ * request order, so a FIFO of waiters matches them. Notifications get no reply and take no
+ * waiter. Event lines (after `subscribe`, and `notification:failed`) go to event listeners.
  */
-export class HarnessClient {
+export class HarnessClient implements Notifier {
   private readonly waiters: Waiter[] = [];
   private readonly eventListeners = new Set<(e: EventLine) => void>();
   private readonly closeListeners = new Set<(error?: Error) => void>();
@@ -64,7 +68,7 @@ export class HarnessClient {
           throw new HarnessError(
             ErrorCode.Closed,
             `no coordinator is listening on ${socketPath} (${code ?? String(e)}); ` +
-              'start one with `harness serve --worktree <dir>` or open the workspace in VS Code with Agent Harness',
+              'start one with `harness serve --workspace <dir>` or open the workspace in VS Code with Agent Harness',
             { socket: socketPath },
           );
         }
@@ -103,16 +107,26 @@ export class HarnessClient {
     });
   }
 
-  /** Sends a request and returns its data; an error reply becomes a HarnessError with its code. */
-  async request<T = Record<string, unknown>>(command: string, params: Record<string, unknown> = {}): Promise<T> {
-    const reply = await this.send(command, params);
-    if (reply.status === 'ok') return reply.data as T;
-    throw new HarnessError(reply.code as Code, reply.message, reply.details);
+  /** Runs a command; resolves with its result, or throws the error reply as a HarnessError. */
+  async call<D extends AnyCommand>(command: D, ...[params]: ParamsArg<D>): Promise<ResultOf<D>> {
+    return dataOf(await this.send(command.name, params ?? {})) as ResultOf<D>;
   }
 
-  async subscribe(events: string[] | undefined, listener: (e: EventLine) => void): Promise<void> {
+  /** Sends a notification: no reply is coming, so none is waited for (a refusal arrives as an event). */
+  notify<D extends AnyCommand>(command: D, ...[params]: ParamsArg<D>): void {
+    if (this.closedError) return; // best effort by nature: what it carried is lost with the connection
+    this.socket.write(JSON.stringify({ ...(params ?? {}), command: command.name }) + '\n');
+  }
+
+  /** Listens to event lines on this connection (without subscribing). */
+  onEvent(listener: (e: EventLine) => void): () => void {
     this.eventListeners.add(listener);
-    await this.request('subscribe', events ? { events } : {});
+    return () => this.eventListeners.delete(listener);
+  }
+
+  async subscribe(events: readonly EventName[] | undefined, listener: (e: EventLine) => void): Promise<void> {
+    this.eventListeners.add(listener);
+    await this.call(Subscribe, events ? { events: [...events] } : {});
   }
 
   onClose(listener: (error?: Error) => void): void {

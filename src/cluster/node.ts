@@ -12,16 +12,19 @@ import { describeError, ErrorCode, isHarnessError } from '../core/errors';
 import type { Disposable } from '../core/events';
 import type { Logger } from '../core/log';
 import { workersAvailable } from '../core/snapshot-jobs';
-import type { Reply, RequestId } from '../protocol/messages';
-import type { CommandContext } from '../server/commands';
-import { ISOLATION_COMMANDS } from '../isolation/commands';
-import type { RunRegistry } from '../server/runs';
+import type { EventLine, Reply, RequestId } from '../protocol/messages';
+import { ISOLATION_COMMANDS } from '../protocol/isolation';
+import type { ClusterStatus } from '../protocol/meta';
+import { RUN_COMMANDS } from '../protocol/runs';
+import type { ServerContext } from '../server/context';
 import { resolveLockPath } from '../server/paths';
-import { handleLine } from '../server/server';
+import { PlanStaging } from '../server/plan-staging';
+import { handleLine } from '../server/request-line';
+import type { RunRegistry } from '../server/runs';
 import { connectNats, describeNatsError, payloadLimit } from './connection';
 import { ClusterEvents } from './events';
 import { JetStreamLog, type Following } from './jetstream-log';
-import { Leadership, type LeaderInfo } from './leadership';
+import { Leadership } from './leadership';
 import { clusterNames, type ClusterNames } from './names';
 import { nats } from './nats-loader';
 import { provision, type ClusterResources } from './provision';
@@ -40,11 +43,13 @@ export const LEADER_META = 'cluster_leader';
 const LOCK_PATH_COMMANDS = new Set(['lock_acquire', 'lock_release', 'lock_list']);
 
 /** Commands answered by the node a client is connected to, never forwarded: what is per machine. */
-const LOCAL_COMMANDS = new Set(['ping', 'subscribe', 'run_start', 'run_output', 'run_finish', 'run_list', 'run_log', ...Object.keys(ISOLATION_COMMANDS)]);
+const LOCAL_COMMANDS = new Set(['ping', 'subscribe', ...RUN_COMMANDS.map((c) => c.name), ...ISOLATION_COMMANDS.map((c) => c.name)]);
 
 export interface ClusterNodeOptions {
   settings: ClusterSettings;
-  worktree: string;
+  /** The workspace folder this host serves (lock paths are relative to it). */
+  workspace: string;
+  stateDir: string;
   /** This host's exec runs. */
   runs: RunRegistry;
   config?: Partial<CoordinatorConfig>;
@@ -69,13 +74,6 @@ interface Generation {
   published: Disposable;
 }
 
-export interface NodeStatus {
-  cluster: string;
-  node: string;
-  role: Role;
-  leader: LeaderInfo | null;
-  record: number;
-}
 
 function peek(line: string): { command: string; id: RequestId } | undefined {
   try {
@@ -92,7 +90,14 @@ function errorReply(e: unknown, id: RequestId): Reply {
   return { status: 'error', code, message, ...(details ? { details } : {}), ...(id === undefined ? {} : { id }) };
 }
 
-const isNotLeader = (r: Reply) => r.status === 'error' && r.code === ErrorCode.NotLeader;
+const isNotLeader = (r: Reply | EventLine) => 'status' in r && r.status === 'error' && r.code === ErrorCode.NotLeader;
+
+/** A lock request with its path resolved on this host (symlinks included) to the workspace-relative name every host shares. */
+function withRelativeLockPath(line: string, workspace: string): string {
+  const request = JSON.parse(line) as Record<string, unknown>;
+  if (typeof request.path !== 'string' || request.path === '') return line;
+  return JSON.stringify({ ...request, path: resolveLockPath(workspace, request.path) });
+}
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export class ClusterNode {
@@ -115,6 +120,8 @@ export class ClusterNode {
   private readonly rpcClient: RpcClient;
   readonly events: ClusterEvents;
   private readonly log: Logger;
+  /** Plans sent in pieces to this node while it leads. */
+  private readonly staging = new PlanStaging();
   private readonly maxBytes: number;
   /** How long each take-over by this node took, from deciding to lead to its first record durable. */
   readonly takeovers: number[] = [];
@@ -142,7 +149,11 @@ export class ClusterNode {
       changed: () => new Promise<void>((r) => this.leaderWaiters.push(r)),
     };
     this.rpcClient = new RpcClient(nc, names, this.maxBytes, leaders);
-    this.rpcServer = new RpcServer(nc, names, id, this.maxBytes, async (line, signal) => JSON.stringify((await this.lead(line, signal)) ?? this.notLeaderReply(line)), this.log);
+    this.rpcServer = new RpcServer(nc, names, id, this.maxBytes, async (line, signal) => {
+      const own = await this.lead(line, signal);
+      // A notification that succeeded has no answer: `null` says so.
+      return JSON.stringify(own ? (own.answer ?? null) : this.notLeaderReply(line));
+    }, this.log);
   }
 
   /** Connects, opens (or creates) the cluster's stream and buckets, loads the state, and starts as a standby. */
@@ -179,7 +190,7 @@ export class ClusterNode {
     return this.role === 'leader' && this.leadership.leading;
   }
 
-  status(): NodeStatus {
+  status(): ClusterStatus {
     return { cluster: this.names.cluster, node: this.id, role: this.role, leader: this.leadership.leader ?? null, record: this.gen.store.sequence };
   }
 
@@ -379,19 +390,23 @@ export class ClusterNode {
     }
   }
 
-  /** Answers `line` here if this node leads; undefined if it does not. */
-  private async lead(line: string, signal?: AbortSignal): Promise<Reply | undefined> {
+  /**
+   * Answers `line` here if this node leads (a reply; for a notification nothing, or the event
+   * telling its failure); undefined if it does not lead.
+   */
+  private async lead(line: string, signal?: AbortSignal): Promise<{ answer: Reply | EventLine | undefined } | undefined> {
     if (!this.leading) return undefined;
     const term = this.term.signal;
     // Withdrawn when the requester goes away or this node stops leading, whichever comes first.
     const combined = signal ? AbortSignal.any([signal, term]) : term;
-    const ctx: CommandContext = { coordinator: this.gen.coordinator, runs: this.options.runs, worktree: this.options.worktree, signal: combined };
-    const reply = await handleLine(line, ctx, this.log);
+    const { workspace, stateDir, runs, log } = this.options;
+    const ctx: ServerContext = { coordinator: this.gen.coordinator, runs, workspace, stateDir, staging: this.staging, log, signal: combined };
+    const answer = await handleLine(line, ctx);
     // A wait ended because this node stopped leading granted nothing: the next leader takes it.
-    if (reply.status === 'error' && reply.code === ErrorCode.Closed && term.aborted && !signal?.aborted) {
-      return { ...reply, code: ErrorCode.NotLeader, message: 'this coordinator stopped leading while the request waited; nothing was applied' };
+    if (answer && 'status' in answer && answer.status === 'error' && answer.code === ErrorCode.Closed && term.aborted && !signal?.aborted) {
+      return { answer: { ...answer, code: ErrorCode.NotLeader, message: 'this coordinator stopped leading while the request waited; nothing was applied' } };
     }
-    return reply;
+    return { answer };
   }
 
   private notLeaderReply(line: string): Reply {
@@ -399,22 +414,26 @@ export class ClusterNode {
     return { status: 'error', code: ErrorCode.NotLeader, message: `coordinator ${this.id} does not lead cluster ${this.names.cluster}`, ...(id === undefined ? {} : { id }) };
   }
 
-  /** One request line from this node's socket: answered here when it is per machine or this node leads, else by the leader. */
-  async dispatch(line: string, ctx: CommandContext): Promise<Reply> {
+  /**
+   * One request line from this node's socket: answered here when it is per machine or this node
+   * leads, else by the leader. What comes back is what `handleLine` gives: a reply, or for a
+   * notification nothing (or the event telling its failure).
+   */
+  async dispatch(line: string, ctx: ServerContext): Promise<Reply | EventLine | undefined> {
     const head = peek(line);
     if (!head || LOCAL_COMMANDS.has(head.command)) {
-      const reply = await handleLine(line, ctx, this.log);
-      if (head?.command === 'ping' && reply.status === 'ok') reply.data = { ...(reply.data as object), cluster: this.status() };
-      return reply;
+      const answer = await handleLine(line, ctx);
+      if (head?.command === 'ping' && answer && 'status' in answer && answer.status === 'ok') answer.data = { ...(answer.data as object), cluster: this.status() };
+      return answer;
     }
     try {
-      if (LOCK_PATH_COMMANDS.has(head.command)) line = this.withRelativeLockPath(line);
+      if (LOCK_PATH_COMMANDS.has(head.command)) line = withRelativeLockPath(line, this.options.workspace);
     } catch (e) {
       return errorReply(e, head.id);
     }
     try {
       const own = await this.lead(line, ctx.signal);
-      if (own && !isNotLeader(own)) return own;
+      if (own && !(own.answer && isNotLeader(own.answer))) return own.answer;
       return await this.rpcClient.request(line, { id: head.id, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     } catch (e) {
       // NATS itself failed under the request (the connection closed): where it got to is unknown.
@@ -426,12 +445,6 @@ export class ClusterNode {
         ...(head.id === undefined ? {} : { id: head.id }),
       };
     }
-  }
-
-  private withRelativeLockPath(line: string): string {
-    const request = JSON.parse(line) as Record<string, unknown>;
-    if (typeof request.path !== 'string' || request.path === '') return line;
-    return JSON.stringify({ ...request, path: resolveLockPath(this.options.worktree, request.path) });
   }
 
   /** Every event of the cluster (the leader's coordinator events, every node's exec runs). */

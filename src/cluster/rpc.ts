@@ -7,7 +7,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { describeError, ErrorCode } from '../core/errors';
 import type { Logger } from '../core/log';
-import type { Reply, RequestId } from '../protocol/messages';
+import type { EventLine, Reply, RequestId } from '../protocol/messages';
 import type { ClusterNames } from './names';
 import { nats } from './nats-loader';
 import { PART, PartAssembler, splitParts } from './parts';
@@ -119,8 +119,11 @@ export class RpcClient {
     });
   }
 
-  /** The leader's reply to `line`, or an error reply made here when there is none to give. */
-  async request(line: string, options: ForwardOptions = {}): Promise<Reply> {
+  /**
+   * The leader's answer to `line` (a reply; for a notification nothing, or the event telling its
+   * failure), or an error reply made here when there is none to give.
+   */
+  async request(line: string, options: ForwardOptions = {}): Promise<Reply | EventLine | undefined> {
     this.listen();
     const { id, signal } = options;
     const fail = (code: string, message: string, details?: Record<string, unknown>): Reply => ({
@@ -150,8 +153,9 @@ export class RpcClient {
         });
       }
       if (outcome !== 'no-responders') {
-        const reply = JSON.parse(decoder.decode(outcome)) as Reply;
-        if (reply.status === 'ok' || reply.code !== ErrorCode.NotLeader) return reply;
+        const answer = JSON.parse(decoder.decode(outcome)) as Reply | EventLine | null;
+        if (answer === null) return undefined;
+        if (!('status' in answer) || answer.status === 'ok' || answer.code !== ErrorCode.NotLeader) return answer;
       }
       // Not applied: the coordinator asked does not lead (any more), or is gone. Ask the next one.
       if (Date.now() > deadline) return fail(ErrorCode.Unavailable, `no coordinator of cluster ${this.names.cluster} took the request in time; nothing was applied`);

@@ -1,13 +1,14 @@
 // How a coordinator or a client finds a cluster: NATS servers, the cluster's name, credentials and
-// TLS, from flags, the environment (HARNESS_NATS_*), or the `cluster` section of
-// `.harness/config.json`, in that order of precedence. Secrets are never printed: `describe`
+// TLS, from flags, the environment (HARNESS_NATS_*), or the `cluster` section of config.json
+// (src/config/cluster.ts), in that order of precedence. Secrets are never printed: `describe`
 // gives the servers without any user or password in them. A file that holds a secret (a creds
 // file, an nkey seed, a config file with a password or token) is refused when others may read it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
-import { ErrorCode, HarnessError } from '../core/errors';
-import { formatIssues } from '../core/validate';
+import type { ClusterConfig } from '../config/cluster';
+import { readConfigFile } from '../config/file';
+import { CONFIG_SECTIONS } from '../config/harness';
+import { ErrorCode, HarnessError } from '../protocol/errors';
 import { checkClusterName } from './names';
 
 export interface ClusterSettings {
@@ -28,24 +29,6 @@ export interface ClusterSettings {
   /** The leader writes a snapshot (and trims the log) once this many bytes were appended since the last. */
   snapshotAfterBytes?: number;
 }
-
-/** The `cluster` section of `.harness/config.json`. */
-const ConfigSection = z.strictObject({
-  url: z.string().min(1).optional(),
-  name: z.string().optional(),
-  user: z.string().min(1).optional(),
-  password: z.string().min(1).optional(),
-  token: z.string().min(1).optional(),
-  nkey_file: z.string().min(1).optional(),
-  creds_file: z.string().min(1).optional(),
-  tls_ca_file: z.string().min(1).optional(),
-  tls_cert_file: z.string().min(1).optional(),
-  tls_key_file: z.string().min(1).optional(),
-  replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).optional(),
-  leader_ttl_seconds: z.number().min(1).max(600).optional(),
-  snapshot_after_bytes: z.number().int().min(4096).optional(),
-});
-type ConfigSection = z.output<typeof ConfigSection>;
 
 export interface ClusterFlags {
   nats?: string;
@@ -75,35 +58,14 @@ export function checkPrivateFile(file: string, what: string): void {
   }
 }
 
-function readSection(worktree: string | undefined): { section: ConfigSection; file: string } | undefined {
-  if (!worktree) return undefined;
-  const file = path.join(worktree, '.harness', 'config.json');
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw bad(`${file} is not valid JSON: ${(e as Error).message}`);
-  }
-  const raw = (doc as { cluster?: unknown } | null)?.cluster;
-  if (raw === undefined) return undefined;
-  const parsed = ConfigSection.safeParse(raw);
-  if (!parsed.success) throw bad(`${file}: cluster: ${formatIssues(parsed.error)}`);
-  return { section: parsed.data, file };
-}
-
 /**
- * The cluster settings from flags, environment and config, or undefined when none names a NATS
- * server (the coordinator then runs on its own, on the file log).
+ * The cluster settings from flags, environment and the `cluster` section of `stateDir`'s
+ * config.json, or undefined when none names a NATS server (the coordinator then runs on its own,
+ * on the file log). Relative file names are taken from `base` (the workspace).
  */
-export function clusterSettings(flags: ClusterFlags, env: NodeJS.ProcessEnv, worktree?: string): ClusterSettings | undefined {
-  const config = readSection(worktree);
-  const c = config?.section ?? {};
+export function clusterSettings(flags: ClusterFlags, env: NodeJS.ProcessEnv, stateDir?: string, base = process.cwd()): ClusterSettings | undefined {
+  const config = stateDir ? readConfigFile(stateDir, CONFIG_SECTIONS) : { file: undefined, config: {} };
+  const c: ClusterConfig = config.config.cluster ?? {};
   const url = flags.nats ?? env.HARNESS_NATS_URL ?? c.url;
   const name = flags.cluster ?? env.HARNESS_CLUSTER ?? c.name;
   if (url === undefined && name === undefined) return undefined;
@@ -114,7 +76,7 @@ export function clusterSettings(flags: ClusterFlags, env: NodeJS.ProcessEnv, wor
   for (const s of servers) {
     if (!/^(nats|tls):\/\/[^\s/]+$|^[^\s/:]+(:\d+)?$/.test(s)) throw bad(`not a NATS server address: ${JSON.stringify(redact(s))} (expected nats://HOST:PORT, tls://HOST:PORT or HOST:PORT)`);
   }
-  if (config && (c.password !== undefined || c.token !== undefined)) checkPrivateFile(config.file, 'the config file');
+  if (config.file && (c.password !== undefined || c.token !== undefined)) checkPrivateFile(config.file, 'the config file');
   const settings: ClusterSettings = { servers, cluster: name, leaderTtlMs: (c.leader_ttl_seconds ?? 0) * 1000 || DEFAULT_LEADER_TTL_MS };
   const pick = (fromEnv: string | undefined, fromConfig: string | undefined) => fromEnv ?? fromConfig;
   const user = pick(env.HARNESS_NATS_USER, c.user);
@@ -127,7 +89,6 @@ export function clusterSettings(flags: ClusterFlags, env: NodeJS.ProcessEnv, wor
   if ((user === undefined) !== (password === undefined)) throw bad('NATS credentials: a user needs a password (HARNESS_NATS_PASSWORD) and the other way round');
   if (user !== undefined) Object.assign(settings, { user, password });
   if (token !== undefined) settings.token = token;
-  const base = worktree ?? process.cwd();
   if (nkeyFile !== undefined) {
     settings.nkeyFile = path.resolve(base, nkeyFile);
     checkPrivateFile(settings.nkeyFile, 'the nkey seed file');

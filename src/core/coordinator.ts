@@ -1,13 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import type { AnyCommand, ParsedParamsOf, ResultOf } from '../protocol/command';
+import type { InstanceRegister, InstanceDeregister, InstanceHeartbeat } from '../protocol/instances';
+import {
+  DEFAULT_FAIL_RETRY,
+  STATUS_MAX_GROUPS,
+  TASK_PAGE_DEFAULT,
+  type ClaimResult,
+  type Status,
+  type TaskList,
+  type TaskClaim,
+  type TaskComplete,
+  type TaskFail,
+  type TaskHeartbeat,
+  type TaskProgressCommand,
+  type TaskRelease,
+} from '../protocol/tasks';
 import { systemClock, iso, type Clock } from './clock';
 import { findCycle } from './dag';
 import { ErrorCode, HarnessError } from './errors';
 import { TypedEmitter } from './events';
-import { Id, JsonValue, TaskInput, type Instance, type InstanceView, type Json, type RetryBackoff, type Task, type TaskStatus } from './model';
+import type { Instance, InstanceView, Json, RetryBackoff, Task, TaskInput, TaskStatus } from './model';
 import type { Store, StoreWriter, TaskRow } from './store';
 import { assertTransition } from './transitions';
-import { parse } from './validate';
 import { checkpointOf, GROUP_DEPENDENCY, groupStatus, type Checkpoint, type GroupStatus } from './convergence';
 import { DEFAULT_PRIMITIVE_SETTINGS, Primitives, type PrimitiveEvents } from './primitives';
 
@@ -53,32 +67,16 @@ export interface CoordinatorEvents extends PrimitiveEvents {
 }
 export type CoordinatorEventName = keyof CoordinatorEvents;
 
-export interface ClaimResult {
-  task: Task | null;
-  is_retry: boolean;
-  is_reclaim: boolean;
-}
+export type { ClaimResult };
 
-// Parameters, as the socket protocol carries them (snake_case, one schema per operation).
-const FencingToken = z.number().int().min(0).optional();
-export const ClaimParams = z.object({ worker_id: Id, capabilities: z.array(z.string()).optional() });
-export const LeaseParams = z.object({ worker_id: Id, task_id: Id, fencing_token: FencingToken });
-export const ProgressParams = LeaseParams.extend({
-  percent: z.number().min(0).max(100),
-  message: z.string().max(1000).optional(),
-});
-export const CompleteParams = LeaseParams.extend({ result: JsonValue.optional() });
-export const FailParams = LeaseParams.extend({ error: z.string().max(100_000), retry: z.boolean().default(true) });
-export const TaskIdParams = z.object({ task_id: Id });
-export const RegisterParams = z.object({
-  worker_id: Id,
-  name: z.string().max(200).optional(),
-  capabilities: z.array(z.string().min(1).max(100)).max(100).optional(),
-  pid: z.number().int().positive().nullable().optional(),
-});
-export const WorkerParams = z.object({ worker_id: Id });
+/**
+ * Parameters arrive parsed and checked against the catalog's schemas (the dispatcher does it
+ * once, at the edge); the coordinator applies its defaults and rules, never parses again.
+ */
+type Params<D extends AnyCommand> = ParsedParamsOf<D>;
 
-type Params<S extends z.ZodType> = z.input<S>;
+/** A task as the coordinator stores it, before its row fields are filled in. */
+type NewTask = Required<Pick<TaskInput, 'description' | 'dependencies' | 'priority' | 'capabilities'>> & Omit<TaskInput, 'id'>;
 
 /** What a mutation collects: its changes go to the store, its events wait for durability. */
 interface Tx {
@@ -170,19 +168,26 @@ export class Coordinator {
 
   // ---- tasks ----
 
-  /** Adds tasks atomically: all of them, or none when any is invalid. */
-  /** `options.resources`: a plan's pool capacities (`{"cpu_cores": 4}`), set in the same transaction. */
-  async addTasks(inputs: readonly unknown[], options: { resources?: unknown } = {}): Promise<Task[]> {
-    const parsed = parse(z.array(TaskInput).max(100_000), inputs, 'plan', 'tasks');
+  /**
+   * Adds tasks atomically: all of them, or none when any breaks a rule. `options.resources`: a
+   * plan's pool capacities (`{"cpu_cores": 4}`), set in the same transaction.
+   */
+  async addTasks(inputs: readonly TaskInput[], options: { resources?: Record<string, number> | undefined } = {}): Promise<Task[]> {
     return this.mutate((tx) => {
       const now = this.nowIso();
-      const batch = new Map<string, z.output<typeof TaskInput>>();
-      for (const input of parsed) {
-        const id = input.id ?? `task-${randomUUID().slice(0, 8)}`;
+      const batch = new Map<string, NewTask>();
+      for (const { id: given, ...input } of inputs) {
+        const id = given ?? `task-${randomUUID().slice(0, 8)}`;
         if (batch.has(id) || this.store.getTask(id)) {
           throw new HarnessError(ErrorCode.AlreadyExists, `duplicate task id ${id}`, { task_id: id });
         }
-        batch.set(id, input);
+        batch.set(id, {
+          ...input,
+          description: input.description ?? '',
+          dependencies: input.dependencies ?? [],
+          priority: input.priority ?? 0,
+          capabilities: input.capabilities ?? [],
+        });
       }
       this.expandGroupDependencies(batch);
       for (const [id, input] of batch) {
@@ -245,8 +250,7 @@ export class Coordinator {
    * expired lease it is capable of. Never the same task to two workers: the choice and the
    * write are one transaction.
    */
-  async claim(params: Params<typeof ClaimParams>): Promise<ClaimResult> {
-    const { worker_id, capabilities } = parse(ClaimParams, params, 'task_claim');
+  async claim({ worker_id, capabilities }: Params<typeof TaskClaim>): Promise<ClaimResult> {
     const have = new Set(capabilities ?? this.store.getInstance(worker_id)?.capabilities ?? []);
     const capable = (t: TaskRow) => t.capabilities.every((c) => have.has(c));
     return this.mutate((tx): ClaimResult => {
@@ -324,7 +328,7 @@ export class Coordinator {
    * `group:NAME` in a task's dependencies becomes every task of that group, in this plan or
    * stored: a barrier task inside the plan, ready once all of the group completed.
    */
-  private expandGroupDependencies(batch: Map<string, z.output<typeof TaskInput>>): void {
+  private expandGroupDependencies(batch: Map<string, NewTask>): void {
     const needsGroups = [...batch.values()].some((t) => t.dependencies.some((d) => GROUP_DEPENDENCY.test(d)));
     if (!needsGroups) return;
     for (const [id, input] of batch) {
@@ -347,8 +351,7 @@ export class Coordinator {
   }
 
   /** A progress report from the holder; it renews the lease like a heartbeat. */
-  async progress(params: Params<typeof ProgressParams>): Promise<Task> {
-    const p = parse(ProgressParams, params, 'task_progress');
+  async progress(p: Params<typeof TaskProgressCommand>): Promise<Task> {
     return this.mutate((tx) => {
       const row = this.held(p);
       this.primitives.pools.assertRenewable(row);
@@ -364,8 +367,7 @@ export class Coordinator {
 
   /** Where every stream of a group stands: a pure read. */
   groupStatus(group: string): GroupStatus {
-    const name = parse(Id, group, 'group');
-    return groupStatus(name, this.store.groupTasks(name).map(publicTask));
+    return groupStatus(group, this.store.groupTasks(group).map(publicTask));
   }
 
   /**
@@ -381,14 +383,13 @@ export class Coordinator {
   /** The recorded checkpoints of a group, oldest first. */
   listCheckpoints(group: string): Checkpoint[] {
     return this.primitives.state
-      .history({ key: `checkpoints/${parse(Id, group, 'group')}` })
+      .history({ key: `checkpoints/${group}` })
       .versions.filter((v) => v.value !== null && !v.deleted)
       .map((v) => v.value as unknown as Checkpoint)
       .reverse();
   }
 
-  async heartbeat(params: Params<typeof LeaseParams>): Promise<Task> {
-    const p = parse(LeaseParams, params, 'task_heartbeat');
+  async heartbeat(p: Params<typeof TaskHeartbeat>): Promise<Task> {
     return this.mutate((tx) => {
       const row = this.held(p);
       this.primitives.pools.assertRenewable(row);
@@ -398,8 +399,7 @@ export class Coordinator {
     });
   }
 
-  async complete(params: Params<typeof CompleteParams>): Promise<Task> {
-    const p = parse(CompleteParams, params, 'task_complete');
+  async complete(p: Params<typeof TaskComplete>): Promise<Task> {
     return this.mutate((tx) => {
       const row = this.held(p);
       assertTransition(row.id, row.status, 'completed', 'complete');
@@ -421,11 +421,10 @@ export class Coordinator {
     });
   }
 
-  async fail(params: Params<typeof FailParams>): Promise<Task> {
-    const p = parse(FailParams, params, 'task_fail');
+  async fail(p: Params<typeof TaskFail>): Promise<Task> {
     return this.mutate((tx) => {
       const row = this.held(p);
-      if (!p.retry || row.attempts >= row.max_attempts) {
+      if (!(p.retry ?? DEFAULT_FAIL_RETRY) || row.attempts >= row.max_attempts) {
         const task = this.deadLetter(tx, row, p.error);
         tx.emit('task:failed', { task, will_retry: false });
         return task;
@@ -447,8 +446,7 @@ export class Coordinator {
   }
 
   /** Gives a claimed task back without using up an attempt. */
-  async release(params: Params<typeof LeaseParams>): Promise<Task> {
-    const p = parse(LeaseParams, params, 'task_release');
+  async release(p: Params<typeof TaskRelease>): Promise<Task> {
     return this.mutate((tx) => {
       const row = this.held(p);
       assertTransition(row.id, row.status, 'pending', 'release');
@@ -465,8 +463,7 @@ export class Coordinator {
   }
 
   /** Puts a dead-lettered task back in the queue with its attempts reset. */
-  async retry(params: Params<typeof TaskIdParams>): Promise<Task> {
-    const { task_id } = parse(TaskIdParams, params, 'task_retry');
+  async retry({ task_id }: { task_id: string }): Promise<Task> {
     return this.mutate((tx) => {
       const row = this.requireTask(task_id);
       if (row.status !== 'dead_letter') {
@@ -481,8 +478,7 @@ export class Coordinator {
     });
   }
 
-  async cancel(params: Params<typeof TaskIdParams>): Promise<Task> {
-    const { task_id } = parse(TaskIdParams, params, 'task_cancel');
+  async cancel({ task_id }: { task_id: string }): Promise<Task> {
     return this.mutate((tx) => {
       const row = this.requireTask(task_id);
       assertTransition(row.id, row.status, 'cancelled', 'cancel');
@@ -493,11 +489,21 @@ export class Coordinator {
   }
 
   getTask(taskId: string): Task {
-    return publicTask(this.requireTask(parse(Id, taskId, 'task_id')));
+    return publicTask(this.requireTask(taskId));
   }
 
   listTasks(status?: TaskStatus): Task[] {
     return this.store.listTasks(status).map(publicTask);
+  }
+
+  /**
+   * One page of tasks, oldest first. The cursor is the `seq` of the last task of the previous
+   * page, so a task added meanwhile shows on a later page and none is listed twice.
+   */
+  listTaskPage({ status, group, limit = TASK_PAGE_DEFAULT, cursor }: Params<typeof TaskList>): { tasks: Task[]; next_cursor: string | null } {
+    const rows = this.store.listTasksPage({ afterSeq: cursor === undefined ? 0 : Number(cursor), limit: limit + 1, status, group });
+    const page = rows.slice(0, limit);
+    return { tasks: page.map(publicTask), next_cursor: rows.length > limit ? String(page.at(-1)!.seq) : null };
   }
 
   countTasks(): Record<TaskStatus, number> {
@@ -514,10 +520,22 @@ export class Coordinator {
     return this.store.countReady(this.nowIso());
   }
 
+  /** Counts by status, ready tasks, live workers, and counts per group (the first STATUS_MAX_GROUPS by name). */
+  summary(): ResultOf<typeof Status> {
+    const { counts, ready, groups } = this.store.taskSummary();
+    const names = [...groups.keys()].sort();
+    return {
+      counts,
+      ready,
+      instances: this.store.listInstances().filter((i) => i.status === 'live').length,
+      groups: Object.fromEntries(names.slice(0, STATUS_MAX_GROUPS).map((name) => [name, groups.get(name)!])),
+      groups_truncated: names.length > STATUS_MAX_GROUPS,
+    };
+  }
+
   // ---- instances ----
 
-  async registerInstance(params: Params<typeof RegisterParams>): Promise<Instance> {
-    const p = parse(RegisterParams, params, 'instance_register');
+  async registerInstance(p: Params<typeof InstanceRegister>): Promise<Instance> {
     return this.mutate((tx) => {
       const existing = this.store.getInstance(p.worker_id);
       if (existing?.status !== 'live') {
@@ -548,8 +566,7 @@ export class Coordinator {
     });
   }
 
-  async heartbeatInstance(params: Params<typeof WorkerParams>): Promise<Instance> {
-    const { worker_id } = parse(WorkerParams, params, 'instance_heartbeat');
+  async heartbeatInstance({ worker_id }: Params<typeof InstanceHeartbeat>): Promise<Instance> {
     return this.mutate((tx) => {
       const existing = this.requireInstance(worker_id);
       if (existing.status === 'stale') {
@@ -563,8 +580,7 @@ export class Coordinator {
     });
   }
 
-  async deregisterInstance(params: Params<typeof WorkerParams>): Promise<{ worker_id: string; freed_tasks: string[] }> {
-    const { worker_id } = parse(WorkerParams, params, 'instance_deregister');
+  async deregisterInstance({ worker_id }: Params<typeof InstanceDeregister>): Promise<{ worker_id: string; freed_tasks: string[] }> {
     return this.mutate((tx) => {
       this.requireInstance(worker_id);
       tx.w.apply({ op: 'instance_delete', worker_id });

@@ -3,11 +3,11 @@
 // line per path (in memory), up to their `wait_ms`; the grant itself is a durable write. A lock
 // ends on release, at the end of its TTL unless renewed, or at once when its holder deregisters or
 // is marked stale.
-import { z } from 'zod';
+import type { ParsedParamsOf } from '../protocol/command';
+import { DEFAULT_LOCK_TTL_SECONDS, type LockAcquire, type LockList, type LockRelease, type LockRenew } from '../protocol/locks';
 import { iso } from './clock';
 import { ErrorCode, HarnessError } from './errors';
 import { normalizeLockPath } from './lock-path';
-import { Id } from './model';
 import {
   assertNotStale,
   commit,
@@ -19,25 +19,9 @@ import {
   type PrimitiveTx,
 } from './prim-context';
 import type { LockMode, LockRow } from './primitive-store';
-import { parse } from './validate';
 import { FifoWaiters, WakeTimer } from './waiters';
 
-const LockPath = z.string().min(1).max(4096);
-const Ttl = z.number().positive().max(7 * 24 * 3600);
-export const DEFAULT_LOCK_TTL_SECONDS = 60;
-
-export const LockAcquireParams = z.object({
-  worker_id: Id,
-  path: LockPath,
-  mode: z.enum(['read', 'write']).default('write'),
-  ttl_seconds: Ttl.default(DEFAULT_LOCK_TTL_SECONDS),
-  wait_ms: z.number().int().min(0).max(24 * 3600 * 1000).default(0),
-});
-export const LockReleaseParams = z
-  .object({ worker_id: Id, path: LockPath.optional(), token: z.number().int().positive().optional() })
-  .refine((p) => p.path !== undefined || p.token !== undefined, { message: 'give the path or the token of the lock' });
-export const LockRenewParams = z.object({ worker_id: Id, token: z.number().int().positive(), ttl_seconds: Ttl.optional() });
-export const LockListParams = z.object({ path: LockPath.optional() });
+export { DEFAULT_LOCK_TTL_SECONDS };
 
 export interface LockWaiter {
   path: string;
@@ -51,7 +35,8 @@ export interface LockGrant {
   waited_ms: number;
 }
 
-type Acquire = z.output<typeof LockAcquireParams>;
+/** A lock request with its defaults applied. */
+type Acquire = Required<ParsedParamsOf<typeof LockAcquire>>;
 
 export class Locks {
   private readonly queues = new Map<string, FifoWaiters<LockRow, LockWaiter>>();
@@ -74,8 +59,13 @@ export class Locks {
   }
 
   /** `root` is the workspace root; `signal` fires when the requester went away. */
-  async acquire(params: unknown, root: string, signal?: AbortSignal): Promise<LockGrant> {
-    const p = parse(LockAcquireParams, params, 'lock_acquire');
+  async acquire(params: ParsedParamsOf<typeof LockAcquire>, root: string, signal?: AbortSignal): Promise<LockGrant> {
+    const p: Acquire = {
+      ...params,
+      mode: params.mode ?? 'write',
+      ttl_seconds: params.ttl_seconds ?? DEFAULT_LOCK_TTL_SECONDS,
+      wait_ms: params.wait_ms ?? 0,
+    };
     const path = normalizeLockPath(root, p.path);
     assertNotStale(this.ctx, p.worker_id);
     const started = this.ctx.clock.now();
@@ -154,8 +144,7 @@ export class Locks {
     });
   }
 
-  async release(params: unknown, root: string): Promise<{ released: LockRow[] }> {
-    const p = parse(LockReleaseParams, params, 'lock_release');
+  async release(p: ParsedParamsOf<typeof LockRelease>, root: string): Promise<{ released: LockRow[] }> {
     const path = p.path === undefined ? undefined : normalizeLockPath(root, p.path);
     const released = await commit(this.ctx, (tx) => {
       const mine = this.ctx.store.primitives
@@ -168,8 +157,7 @@ export class Locks {
     return { released };
   }
 
-  async renew(params: unknown): Promise<{ lock: LockRow }> {
-    const p = parse(LockRenewParams, params, 'lock_renew');
+  async renew(p: ParsedParamsOf<typeof LockRenew>): Promise<{ lock: LockRow }> {
     const lock = await commit(this.ctx, (tx) => {
       const now = this.ctx.clock.now();
       const row = this.ctx.store.primitives.locksOf(p.worker_id).find((l) => l.token === p.token);
@@ -206,8 +194,7 @@ export class Locks {
   }
 
   /** Live locks (of one path when given) and the requests waiting for them. */
-  list(params: unknown, root: string): { locks: LockRow[]; waiting: Array<LockWaiter & { since: string; position: number }> } {
-    const p = parse(LockListParams, params, 'lock_list');
+  list(p: ParsedParamsOf<typeof LockList>, root: string): { locks: LockRow[]; waiting: Array<LockWaiter & { since: string; position: number }> } {
     const path = p.path === undefined ? undefined : normalizeLockPath(root, p.path);
     const nowS = nowIso(this.ctx);
     const queues = path === undefined ? [...this.queues.values()] : [this.queues.get(path)].filter((q) => q !== undefined);

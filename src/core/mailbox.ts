@@ -2,33 +2,24 @@
 // which delivers one copy to each worker subscribed at the time it is sent. A delivery stays until
 // its recipient acknowledges it (or a person drops it): `receive` returns the oldest unacknowledged
 // ones, the same ones again until they are acknowledged. Receiving only reads.
-import { z } from 'zod';
+import type { ParsedParamsOf } from '../protocol/command';
+import {
+  DEFAULT_RECEIVE_MAX,
+  TOPIC_PREFIX,
+  type MessageAck,
+  type MessageDrop,
+  type MessageList,
+  type MessageReceive,
+  type MessageSend,
+  type TopicSubscribe,
+  type TopicUnsubscribe,
+} from '../protocol/mailbox';
 import { ErrorCode, HarnessError } from './errors';
-import { Id, JsonValue, type Json } from './model';
+import type { Json } from './model';
 import { commit, durableRead, nextSeq, nowIso, type PrimitiveContext, type PrimitiveTx } from './prim-context';
 import type { MessageRow } from './primitive-store';
-import { parse } from './validate';
 
-export const TOPIC_PREFIX = 'topic:';
-const TopicName = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[^\s\u0000-\u001f\u007f]+$/, 'must not contain spaces or control characters')
-  .transform((t) => (t.startsWith(TOPIC_PREFIX) ? t.slice(TOPIC_PREFIX.length) : t))
-  .pipe(z.string().min(1, 'names no topic'));
-const MessageId = z.string().min(1).max(200);
-
-export const MessageSendParams = z.object({ to: z.string().min(1).max(210), body: JsonValue, from: Id.optional() });
-export const MessageReceiveParams = z.object({
-  worker_id: Id,
-  wait_ms: z.number().int().min(0).max(3600 * 1000).default(0),
-  max: z.number().int().min(1).max(1000).default(100),
-});
-export const MessageAckParams = z.object({ worker_id: Id, message_id: MessageId });
-export const TopicParams = z.object({ worker_id: Id, topic: TopicName });
-export const MessageListParams = z.object({ recipient: z.string().min(1).max(210).optional() });
-export const MessageDropParams = z.object({ message_id: MessageId, recipient: z.string().min(1).max(210).optional() });
+export { TOPIC_PREFIX };
 
 export interface Message {
   id: string;
@@ -52,10 +43,8 @@ export class Mailbox {
     });
   }
 
-  async send(params: unknown): Promise<{ message_id: string; to: string; recipients: string[] }> {
-    const p = parse(MessageSendParams, params, 'message_send');
-    const topic = p.to.startsWith(TOPIC_PREFIX) ? parse(TopicName, p.to, 'message_send', 'to') : undefined;
-    if (topic === undefined) parse(Id, p.to, 'message_send', 'to');
+  async send(p: ParsedParamsOf<typeof MessageSend>): Promise<{ message_id: string; to: string; recipients: string[] }> {
+    const topic = p.to.startsWith(TOPIC_PREFIX) ? p.to.slice(TOPIC_PREFIX.length) : undefined;
     return commit(this.ctx, (tx) => {
       const seq = nextSeq(this.ctx, tx, 'message_seq');
       const id = `msg-${seq}`;
@@ -71,8 +60,8 @@ export class Mailbox {
   }
 
   /** The oldest unacknowledged messages for the worker; with `wait_ms`, waits for the first one. */
-  async receive(params: unknown, signal?: AbortSignal): Promise<{ messages: Message[] }> {
-    const p = parse(MessageReceiveParams, params, 'message_receive');
+  async receive(params: ParsedParamsOf<typeof MessageReceive>, signal?: AbortSignal): Promise<{ messages: Message[] }> {
+    const p = { worker_id: params.worker_id, wait_ms: params.wait_ms ?? 0, max: params.max ?? DEFAULT_RECEIVE_MAX };
     const deadline = this.ctx.clock.now() + p.wait_ms;
     for (;;) {
       if (this.closed) throw new HarnessError(ErrorCode.Closed, 'the coordinator is shutting down');
@@ -101,8 +90,7 @@ export class Mailbox {
     });
   }
 
-  async ack(params: unknown): Promise<{ message_id: string; worker_id: string }> {
-    const p = parse(MessageAckParams, params, 'message_ack');
+  async ack(p: ParsedParamsOf<typeof MessageAck>): Promise<{ message_id: string; worker_id: string }> {
     return commit(this.ctx, (tx) => {
       if (!this.ctx.store.primitives.messages(p.message_id).some((m) => m.recipient === p.worker_id)) {
         throw new HarnessError(
@@ -117,8 +105,7 @@ export class Mailbox {
     }).done;
   }
 
-  async subscribe(params: unknown): Promise<{ topic: string; worker_id: string; subscribed: true }> {
-    const p = parse(TopicParams, params, 'topic_subscribe');
+  async subscribe(p: ParsedParamsOf<typeof TopicSubscribe>): Promise<{ topic: string; worker_id: string; subscribed: true }> {
     return commit(this.ctx, (tx) => {
       if (!this.ctx.store.primitives.subscriptionsOf(p.worker_id).includes(p.topic)) {
         tx.w.apply({ op: 'subscription', row: { topic: p.topic, worker_id: p.worker_id, since: nowIso(this.ctx) } });
@@ -128,8 +115,7 @@ export class Mailbox {
     }).done;
   }
 
-  async unsubscribe(params: unknown): Promise<{ topic: string; worker_id: string; subscribed: false }> {
-    const p = parse(TopicParams, params, 'topic_unsubscribe');
+  async unsubscribe(p: ParsedParamsOf<typeof TopicUnsubscribe>): Promise<{ topic: string; worker_id: string; subscribed: false }> {
     return commit(this.ctx, (tx) => {
       if (this.ctx.store.primitives.subscriptionsOf(p.worker_id).includes(p.topic)) this.unsubscribeRow(tx, p.topic, p.worker_id);
       return { topic: p.topic, worker_id: p.worker_id, subscribed: false as const };
@@ -137,8 +123,7 @@ export class Mailbox {
   }
 
   /** Every pending delivery (to whom, even a worker that never came back), oldest first. */
-  list(params: unknown): { messages: Array<Message & { recipient: string }>; topics: Record<string, string[]> } {
-    const { recipient } = parse(MessageListParams, params, 'message_list');
+  list({ recipient }: ParsedParamsOf<typeof MessageList>): { messages: Array<Message & { recipient: string }>; topics: Record<string, string[]> } {
     const rows = this.ctx.store.primitives.messages().filter((m) => recipient === undefined || m.recipient === recipient);
     const topics: Record<string, string[]> = {};
     for (const s of this.ctx.store.primitives.subscriptions()) (topics[s.topic] ??= []).push(s.worker_id);
@@ -146,8 +131,7 @@ export class Mailbox {
   }
 
   /** A person drops a message: every pending delivery of it, or only `recipient`'s. */
-  async drop(params: unknown): Promise<{ message_id: string; recipients: string[] }> {
-    const p = parse(MessageDropParams, params, 'message_drop');
+  async drop(p: ParsedParamsOf<typeof MessageDrop>): Promise<{ message_id: string; recipients: string[] }> {
     return commit(this.ctx, (tx) => {
       const rows = this.ctx.store.primitives.messages(p.message_id).filter((m) => p.recipient === undefined || m.recipient === p.recipient);
       if (rows.length === 0) {

@@ -1,7 +1,7 @@
 import { deepFreeze } from './freeze';
 import type { Instance, TaskStatus } from './model';
 import { MemoryPrimitives, type Undo } from './primitive-store';
-import type { Change, StoreReader, TaskRow } from './store';
+import type { Change, StoreReader, TaskPageQuery, TaskRow, TaskSummary } from './store';
 import { TaskIndex } from './task-index';
 
 const ms = (iso: string) => Date.parse(iso);
@@ -70,8 +70,8 @@ export class MemoryState implements StoreReader {
   listTasks(status?: TaskStatus): TaskRow[] {
     return this.tasks.list(status);
   }
-  tasksAfter(afterSeq: number, limit: number, status?: TaskStatus): TaskRow[] {
-    return this.tasks.after(afterSeq, limit, status);
+  listTasksPage(query: TaskPageQuery): TaskRow[] {
+    return this.tasks.page(query);
   }
   countTasks(): Record<TaskStatus, number> {
     return this.tasks.counts();
@@ -79,8 +79,8 @@ export class MemoryState implements StoreReader {
   countReady(nowIso: string): number {
     return this.tasks.countReady(ms(nowIso));
   }
-  groupCounts(): Map<string, Record<TaskStatus, number>> {
-    return this.tasks.groupCounts();
+  taskSummary(): TaskSummary {
+    return this.tasks.summary();
   }
   groupTasks(group: string): TaskRow[] {
     return this.tasks.group(group);

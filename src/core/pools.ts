@@ -4,32 +4,21 @@
 // holds (`resource_acquire`, a lease with a TTL). Usage is derived from those rows, never counted
 // separately, so it cannot drift. A pool named `cap:NAME` also caps the running tasks that need
 // capability NAME (each counts 1), unless the task declares its own amount of that pool.
-import { z } from 'zod';
+import type { ParsedParamsOf } from '../protocol/command';
+import { DEFAULT_HOLD_TTL_SECONDS, type PoolSet, type ResourceAcquire, type ResourceRelease, type ResourceRenew } from '../protocol/pools';
 import { iso } from './clock';
 import { ErrorCode, HarnessError } from './errors';
-import { Id, PoolName, ResourceAmounts, type Task } from './model';
+import type { Task } from './model';
 import { assertNotStale, commit, nextSeq, nowIso, relative, type PrimitiveContext, type PrimitiveTx } from './prim-context';
 import type { HoldRow, PoolRow } from './primitive-store';
 import type { TaskRow } from './store';
-import { parse } from './validate';
 import { FifoWaiters, WakeTimer } from './waiters';
 
-const Capacity = z.number().int().min(0).max(1_000_000_000);
-const Ttl = z.number().positive().max(7 * 24 * 3600);
-export const DEFAULT_HOLD_TTL_SECONDS = 300;
-
-export const PoolSetParams = z.object({ name: PoolName, capacity: Capacity });
-export const PlanPools = z.record(PoolName, Capacity);
-export const ResourceAcquireParams = z.object({
-  worker_id: Id,
-  amounts: ResourceAmounts.refine((a) => Object.keys(a).length > 0, { message: 'name at least one pool' }),
-  wait_ms: z.number().int().min(0).max(24 * 3600 * 1000).default(0),
-  ttl_seconds: Ttl.default(DEFAULT_HOLD_TTL_SECONDS),
-});
-export const HoldParams = z.object({ worker_id: Id, hold_id: z.string().min(1).max(200) });
-export const ResourceRenewParams = HoldParams.extend({ ttl_seconds: Ttl.optional() });
+export { DEFAULT_HOLD_TTL_SECONDS };
 
 type Amounts = Record<string, number>;
+/** A hold request with its defaults applied. */
+type Acquire = Required<ParsedParamsOf<typeof ResourceAcquire>>;
 type Capacities = Map<string, number>;
 
 export interface PoolHolder {
@@ -140,11 +129,8 @@ export class Pools {
   }
 
   /** At import, in its transaction: sets the plan's pools, then checks every task's needs against them. */
-  checkTasks(tx: PrimitiveTx, tasks: ReadonlyArray<{ id: string; resources?: Amounts | undefined }>, planPools?: unknown): void {
-    if (planPools !== undefined) {
-      const pools = parse(PlanPools, planPools, 'plan', 'resources');
-      for (const [name, capacity] of Object.entries(pools)) this.writePool(tx, name, capacity);
-    }
+  checkTasks(tx: PrimitiveTx, tasks: ReadonlyArray<{ id: string; resources?: Amounts | undefined }>, planPools?: Amounts): void {
+    for (const [name, capacity] of Object.entries(planPools ?? {})) this.writePool(tx, name, capacity);
     const caps = this.capacities();
     for (const t of tasks) this.assertSatisfiable(t.resources ?? {}, caps, `task ${t.id}`);
   }
@@ -169,8 +155,7 @@ export class Pools {
     }
   }
 
-  async set(params: unknown): Promise<{ pool: PoolRow }> {
-    const { name, capacity } = parse(PoolSetParams, params, 'pool_set');
+  async set({ name, capacity }: ParsedParamsOf<typeof PoolSet>): Promise<{ pool: PoolRow }> {
     return commit(this.ctx, (tx) => ({ pool: this.writePool(tx, name, capacity) })).done;
   }
 
@@ -208,8 +193,8 @@ export class Pools {
   }
 
   /** An ad-hoc hold: granted when the amounts are free, else waits in line (FIFO) up to `wait_ms`. */
-  async acquire(params: unknown, signal?: AbortSignal): Promise<{ hold: HoldRow; waited_ms: number }> {
-    const p = parse(ResourceAcquireParams, params, 'resource_acquire');
+  async acquire(params: ParsedParamsOf<typeof ResourceAcquire>, signal?: AbortSignal): Promise<{ hold: HoldRow; waited_ms: number }> {
+    const p: Acquire = { ...params, wait_ms: params.wait_ms ?? 0, ttl_seconds: params.ttl_seconds ?? DEFAULT_HOLD_TTL_SECONDS };
     assertNotStale(this.ctx, p.worker_id);
     this.assertSatisfiable(p.amounts, this.capacities(), 'the request');
     const started = this.ctx.clock.now();
@@ -229,7 +214,7 @@ export class Pools {
     return { hold, waited_ms: this.ctx.clock.now() - started };
   }
 
-  private attempt(p: z.output<typeof ResourceAcquireParams>): Promise<HoldRow> | undefined {
+  private attempt(p: Acquire): Promise<HoldRow> | undefined {
     const now = this.ctx.clock.now();
     const nowS = iso(now);
     const caps = this.capacities();
@@ -275,8 +260,7 @@ export class Pools {
     );
   }
 
-  async release(params: unknown): Promise<{ released: HoldRow }> {
-    const p = parse(HoldParams, params, 'resource_release');
+  async release(p: ParsedParamsOf<typeof ResourceRelease>): Promise<{ released: HoldRow }> {
     return commit(this.ctx, (tx) => {
       const hold = this.requireHold(p.worker_id, p.hold_id);
       this.drop(tx, [hold], 'released');
@@ -284,8 +268,7 @@ export class Pools {
     }).done;
   }
 
-  async renew(params: unknown): Promise<{ hold: HoldRow }> {
-    const p = parse(ResourceRenewParams, params, 'resource_renew');
+  async renew(p: ParsedParamsOf<typeof ResourceRenew>): Promise<{ hold: HoldRow }> {
     return commit(this.ctx, (tx) => {
       const now = this.ctx.clock.now();
       const hold = this.requireHold(p.worker_id, p.hold_id);

@@ -2,31 +2,12 @@
 // name the version it expects (compare-and-set); a mismatch is a CONFLICT carrying the current
 // version. The last `stateHistoryLimit` versions of each key are kept, older ones dropped in the
 // same transaction. A delete is a version too (a tombstone), so versions never repeat.
-import { z } from 'zod';
+import type { ParsedParamsOf } from '../protocol/command';
+import type { StateDelete, StateGet, StateHistory, StateList, StatePut } from '../protocol/shared-state';
 import { ErrorCode, HarnessError } from './errors';
-import { Id, JsonValue, type Json } from './model';
+import type { Json } from './model';
 import { commit, durableRead, nowIso, type PrimitiveContext, type PrimitiveTx } from './prim-context';
 import type { StateVersion } from './primitive-store';
-import { parse } from './validate';
-
-const Key = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(500, 'must be at most 500 characters')
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
-const ExpectedVersion = z.number().int().min(0).optional();
-
-export const StateGetParams = z.object({ key: Key });
-export const StatePutParams = z.object({
-  key: Key,
-  value: JsonValue,
-  /** 0: the key must not exist; N: its current version must be N. */
-  expected_version: ExpectedVersion,
-  worker_id: Id.optional(),
-});
-export const StateDeleteParams = z.object({ key: Key, expected_version: ExpectedVersion, worker_id: Id.optional() });
-export const StateHistoryParams = z.object({ key: Key });
-export const StateListParams = z.object({ prefix: z.string().max(500).default('') });
 
 export interface StateEntry {
   key: string;
@@ -42,8 +23,7 @@ export class SharedState {
   constructor(private readonly ctx: PrimitiveContext) {}
 
   /** The current value and version; NOT_FOUND (with the version a create must expect: 0) when absent. */
-  async get(params: unknown): Promise<StateEntry> {
-    const { key } = parse(StateGetParams, params, 'state_get');
+  async get({ key }: ParsedParamsOf<typeof StateGet>): Promise<StateEntry> {
     const row = await durableRead(this.ctx, () => this.ctx.store.primitives.state(key));
     if (!row || row.deleted) {
       throw new HarnessError(ErrorCode.NotFound, `state key ${JSON.stringify(key)} does not exist`, { key, version: 0 });
@@ -51,8 +31,7 @@ export class SharedState {
     return entry(row);
   }
 
-  async put(params: unknown): Promise<{ key: string; version: number; updated_at: string }> {
-    const p = parse(StatePutParams, params, 'state_put');
+  async put(p: ParsedParamsOf<typeof StatePut>): Promise<{ key: string; version: number; updated_at: string }> {
     return commit(this.ctx, (tx) => {
       const current = this.check(p.key, p.expected_version);
       const row = this.write(tx, { key: p.key, value: p.value, deleted: false, updated_by: p.worker_id ?? null }, current);
@@ -60,8 +39,7 @@ export class SharedState {
     }).done;
   }
 
-  async delete(params: unknown): Promise<{ key: string; version: number }> {
-    const p = parse(StateDeleteParams, params, 'state_delete');
+  async delete(p: ParsedParamsOf<typeof StateDelete>): Promise<{ key: string; version: number }> {
     return commit(this.ctx, (tx) => {
       const current = this.check(p.key, p.expected_version);
       if (!current || current.deleted) {
@@ -73,13 +51,11 @@ export class SharedState {
   }
 
   /** The kept versions of a key, newest first; deletes show as `deleted: true`. */
-  history(params: unknown): { key: string; versions: StateVersion[] } {
-    const { key } = parse(StateHistoryParams, params, 'state_history');
+  history({ key }: ParsedParamsOf<typeof StateHistory>): { key: string; versions: StateVersion[] } {
     return { key, versions: this.ctx.store.primitives.stateHistory(key) };
   }
 
-  list(params: unknown): { entries: StateEntry[] } {
-    const { prefix } = parse(StateListParams, params, 'state_list');
+  list({ prefix = '' }: ParsedParamsOf<typeof StateList>): { entries: StateEntry[] } {
     return { entries: this.ctx.store.primitives.stateList(prefix).filter((r) => !r.deleted).map(entry) };
   }
 

@@ -23,6 +23,23 @@ export type Change =
   | { op: 'meta'; key: string; value: string }
   | PrimitiveChange;
 
+/** One page of tasks in `seq` order (oldest first): the ones after `afterSeq` matching the filters. */
+export interface TaskPageQuery {
+  afterSeq: number;
+  limit: number;
+  status?: TaskStatus | undefined;
+  group?: string | undefined;
+}
+
+/** What `status` reports. */
+export interface TaskSummary {
+  counts: Record<TaskStatus, number>;
+  /** Pending tasks with every dependency completed (those waiting out a retry backoff included). */
+  ready: number;
+  /** The same per group, for tasks that belong to one. */
+  groups: Map<string, Record<TaskStatus, number> & { ready: number }>;
+}
+
 /**
  * Reads. Rows come back frozen: they are the store's own values, shared, never changed in place
  * (a change is a new row given to `apply`).
@@ -31,13 +48,13 @@ export interface StoreReader {
   getTask(id: string): TaskRow | undefined;
   /** Every task (of one status) in sequence order, the order they were added. */
   listTasks(status?: TaskStatus): TaskRow[];
-  /** Up to `limit` tasks whose `seq` is above `afterSeq` (0: from the first), in sequence order: pages from a cursor. */
-  tasksAfter(afterSeq: number, limit: number, status?: TaskStatus): TaskRow[];
+  /** At most `limit` tasks after the cursor, in sequence order: reads cost the page, not the whole table. */
+  listTasksPage(query: TaskPageQuery): TaskRow[];
   countTasks(): Record<TaskStatus, number>;
+  /** Counts kept as tasks change: no pass over the tasks. */
+  taskSummary(): TaskSummary;
   /** Tasks a worker could claim at `nowIso`: pending, dependencies met, no retry backoff left. */
   countReady(nowIso: string): number;
-  /** Counts per status of every group that has tasks. */
-  groupCounts(): Map<string, Record<TaskStatus, number>>;
   /** The tasks of a group, in sequence order. */
   groupTasks(group: string): TaskRow[];
   /** Running tasks whose holder is `workerId`. */

@@ -7,7 +7,7 @@ import BTree from 'sorted-btree';
 import { Deadlines } from './deadlines';
 import { ErrorCode, HarnessError } from './errors';
 import { TASK_STATUSES, type TaskStatus } from './model';
-import { ZERO_COUNTS, type TaskRow } from './store';
+import { ZERO_COUNTS, type TaskPageQuery, type TaskRow, type TaskSummary } from './store';
 
 const PRIORITY_LIMIT = 1_000_000;
 const SEQ_LIMIT = 2 ** 32;
@@ -68,7 +68,9 @@ export class TaskIndex {
   private readonly expired = new BTree<number, string>(undefined, numeric);
   private readonly holders = new Map<string, Set<string>>();
   private readonly reverseDeps = new Map<string, string[]>();
-  private readonly groups = new Map<string, { ids: Set<string>; counts: Record<TaskStatus, number> }>();
+  private readonly groups = new Map<string, { ids: Set<string>; counts: Record<TaskStatus, number>; ready: number }>();
+  /** Pending tasks with every dependency met (a retry backoff or not): the summary's "ready". */
+  private depReady = 0;
 
   get(id: string): TaskRow | undefined {
     return this.rows.get(id);
@@ -121,7 +123,7 @@ export class TaskIndex {
     this.byStatus[row.status].set(row.seq, row.id);
     if (row.group !== undefined) {
       let g = this.groups.get(row.group);
-      if (!g) this.groups.set(row.group, (g = { ids: new Set(), counts: ZERO_COUNTS() }));
+      if (!g) this.groups.set(row.group, (g = { ids: new Set(), counts: ZERO_COUNTS(), ready: 0 }));
       g.ids.add(row.id);
       g.counts[row.status]++;
     }
@@ -135,6 +137,8 @@ export class TaskIndex {
   /** The ready sets, the backoff and lease deadlines, the holders: where a task waits or runs. */
   private indexQueues(row: TaskRow): void {
     if (row.status === 'pending' && row.unmet_deps === 0) {
+      this.depReady++;
+      if (row.group !== undefined) this.groups.get(row.group)!.ready++;
       if (row.retry_at !== undefined) this.backoff.add(row.id, Date.parse(row.retry_at), row.seq);
       else this.addReady(row);
     } else if (row.status === 'running') {
@@ -149,6 +153,8 @@ export class TaskIndex {
 
   private unindexQueues(row: TaskRow): void {
     if (row.status === 'pending' && row.unmet_deps === 0) {
+      this.depReady--;
+      if (row.group !== undefined) this.groups.get(row.group)!.ready--;
       if (row.retry_at !== undefined) this.backoff.remove(row.id);
       else this.removeReady(row.id);
     } else if (row.status === 'running') {
@@ -226,14 +232,21 @@ export class TaskIndex {
 
   /** Tasks in sequence order (the order they were added), of one status when given. */
   list(status?: TaskStatus): TaskRow[] {
-    return this.after(0, Number.POSITIVE_INFINITY, status);
+    return this.page({ afterSeq: 0, limit: Number.POSITIVE_INFINITY, status });
   }
 
-  /** Up to `limit` tasks with a sequence number above `afterSeq`, in sequence order. */
-  after(afterSeq: number, limit: number, status?: TaskStatus): TaskRow[] {
-    const tree = status ? this.byStatus[status] : this.bySeq;
+  /** Up to `limit` tasks with a sequence number above `afterSeq`, in sequence order, filtered. */
+  page({ afterSeq, limit, status, group }: TaskPageQuery): TaskRow[] {
     const out: TaskRow[] = [];
     if (limit <= 0) return out;
+    if (group !== undefined) {
+      for (const row of this.group(group)) {
+        if (row.seq > afterSeq && (!status || row.status === status)) out.push(row);
+        if (out.length >= limit) break;
+      }
+      return out;
+    }
+    const tree = status ? this.byStatus[status] : this.bySeq;
     for (const [, id] of tree.entries(afterSeq + 1)) {
       out.push(this.rows.get(id)!);
       if (out.length >= limit) break;
@@ -247,19 +260,19 @@ export class TaskIndex {
     return counts;
   }
 
+  /** Counts per status, dependency-ready tasks, and the same per group: kept as rows change. */
+  summary(): TaskSummary {
+    const groups: TaskSummary['groups'] = new Map();
+    for (const [name, g] of this.groups) if (g.ids.size > 0) groups.set(name, { ...g.counts, ready: g.ready });
+    return { counts: this.counts(), ready: this.depReady, groups };
+  }
+
   /** Tasks that could be claimed at `nowMs`: pending, dependencies met, no backoff left. */
   countReady(nowMs: number): number {
     this.backoff.advance(nowMs);
     let n = 0;
     for (const b of this.buckets.values()) n += b.ready.size;
     return n;
-  }
-
-  /** Counts per status of every group. */
-  groupCounts(): Map<string, Record<TaskStatus, number>> {
-    const out = new Map<string, Record<TaskStatus, number>>();
-    for (const [name, g] of this.groups) if (g.ids.size > 0) out.set(name, { ...g.counts });
-    return out;
   }
 
   /** The tasks of a group, in sequence order. */

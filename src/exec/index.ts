@@ -12,3 +12,4 @@ export {
   type RunOptions,
   type RunResult,
 } from './runner';
+export { startStreamedRun, type StreamedRun } from './streamed-run';

@@ -7,6 +7,8 @@ import { constants as osConstants } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { HarnessError } from '../protocol/errors';
+import type { OutputChunk, Stream } from '../protocol/output';
 import { BoundedLog } from './bounded-log';
 import { killTree, terminateTree, treeAlive } from './kill';
 
@@ -39,12 +41,9 @@ export interface RunOptions {
   runId?: string;
 }
 
-export type OutputStream = 'stdout' | 'stderr';
-
-export interface OutputChunk {
-  stream: OutputStream;
-  data: string;
-}
+/** The runner's output is the protocol's one chunk type, from here to the webview. */
+export type { OutputChunk };
+export type OutputStream = Stream;
 
 export type OutputListener = (chunk: OutputChunk) => void;
 
@@ -79,16 +78,17 @@ export interface RunHandle {
 
 export type RunErrorCode = 'SPAWN_FAILED' | 'INVALID_OPTIONS';
 
-export class RunError extends Error {
+/** A run that could not start: a HarnessError, so every edge reports it like any other. */
+export class RunError extends HarnessError {
   override readonly name = 'RunError';
 
   constructor(
-    readonly code: RunErrorCode,
+    override readonly code: RunErrorCode,
     message: string,
     /** The OS error code behind a spawn failure, e.g. 'ENOENT'. */
     readonly errno?: string,
   ) {
-    super(message);
+    super(code, message, errno ? { errno } : undefined);
   }
 }
 

@@ -1,9 +1,10 @@
-import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { parse as parseYaml } from 'yaml';
-import type { HarnessApi } from '../client/api';
-import { describeError } from '../core/errors';
-import type { Task } from '../core/model';
+import { listAllTasks } from '../client/paging';
+import { importPlan, readPlanFile } from '../client/plan';
+import type { HarnessApi } from '../protocol/api';
+import { explainThrown } from '../protocol/error-words';
+import type { Task, TaskInput } from '../protocol/model';
+import { TaskAdd, TaskCancel, TaskClaim, TaskComplete, TaskFail, TaskGet, TaskRelease, TaskRetry } from '../protocol/tasks';
 import { CommandId } from '../ui/ids';
 import type { Settings } from '../ui/settings';
 import type { Connection } from './connection';
@@ -31,7 +32,7 @@ export function register(id: CommandId, log: vscode.LogOutputChannel, handler: (
     try {
       return await handler(...args);
     } catch (e) {
-      const message = describeError(e);
+      const message = explainThrown(e);
       log.error(`${id}: ${message}`);
       void vscode.window.showErrorMessage(`Agent Harness: ${message}`, 'Show Log').then((pick) => pick && log.show());
       return undefined;
@@ -47,9 +48,8 @@ function slug(text: string): string {
 async function pickTask(api: HarnessApi, arg: unknown, statuses: Task['status'][], title: string): Promise<Task | undefined> {
   const node = arg as TaskNode | undefined;
   if (node?.kind === 'task') return node.task;
-  if (typeof arg === 'string') return (await api.request<{ task: Task }>('task_get', { task_id: arg })).task;
-  const { tasks } = await api.request<{ tasks: Task[] }>('task_list');
-  const candidates = tasks.filter((t) => statuses.includes(t.status));
+  if (typeof arg === 'string') return (await api.call(TaskGet, { task_id: arg })).task;
+  const candidates = (await Promise.all(statuses.map((status) => listAllTasks(api, { status })))).flat();
   if (candidates.length === 0) {
     void vscode.window.showInformationMessage(`No ${statuses.join(' or ')} task to ${title.toLowerCase()}.`);
     return undefined;
@@ -71,7 +71,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
   const api = () => d.connection.ensure();
   const folder = d.connection.folder;
   return [
-    register(CommandId.addTask, log, async (input?: { description: string; id?: string; dependencies?: string[]; priority?: number }) => {
+    register(CommandId.addTask, log, async (input?: TaskInput) => {
       const a = await api();
       let task = input;
       if (!task) {
@@ -79,7 +79,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
         if (!description) return undefined;
         const id = await vscode.window.showInputBox({ title: 'Add Task (2/4)', prompt: 'Task id', value: slug(description) });
         if (!id) return undefined;
-        const { tasks } = await a.request<{ tasks: Task[] }>('task_list');
+        const tasks = await listAllTasks(a);
         const deps = tasks.length
           ? await vscode.window.showQuickPick(
               tasks.map((t) => ({ label: t.id, description: `${t.status} · ${t.description}` })),
@@ -96,7 +96,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
         if (priority === undefined) return undefined;
         task = { description, id, dependencies: deps.map((x) => x.label), priority: Number(priority) };
       }
-      const { task: added } = await a.request<{ task: Task }>('task_add', { task });
+      const { task: added } = await a.call(TaskAdd, { task });
       void vscode.window.showInformationMessage(`Added task ${added.id}.`);
       return added;
     }),
@@ -114,21 +114,14 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
           })
         )?.[0];
       if (!file) return undefined;
-      const text = fs.readFileSync(file.fsPath, 'utf8');
-      let plan: unknown;
-      try {
-        plan = /\.ya?ml$/i.test(file.fsPath) ? parseYaml(text) : JSON.parse(text);
-      } catch (e) {
-        throw new Error(`${vscode.workspace.asRelativePath(file)} is not valid ${/\.ya?ml$/i.test(file.fsPath) ? 'YAML' : 'JSON'}: ${describeError(e)}`);
-      }
-      const body = Array.isArray(plan) ? { tasks: plan } : (plan as Record<string, unknown>);
-      const result = await a.request<{ count: number }>('plan_import', body);
+      // The CLI's plan module: the same checks and words, and a big plan staged in pieces.
+      const result = await importPlan(a, readPlanFile(file.fsPath));
       void vscode.window.showInformationMessage(`Imported ${result.count} tasks from ${vscode.workspace.asRelativePath(file)}.`);
       return result;
     }),
 
     register(CommandId.claimNext, log, async () => {
-      const claim = await (await api()).request<{ task: Task | null; is_retry: boolean }>('task_claim', { worker_id: d.workerId });
+      const claim = await (await api()).call(TaskClaim, { worker_id: d.workerId });
       if (!claim.task) void vscode.window.showInformationMessage('No task is ready for you right now.');
       else void vscode.window.showInformationMessage(`${claim.is_retry ? 'You still hold' : 'Claimed'} ${claim.task.id}: ${claim.task.description}`);
       return claim;
@@ -137,7 +130,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     register(CommandId.completeTask, log, async (arg?: unknown) => {
       const a = await api();
       const task = await pickTask(a, arg, ['running'], 'Complete Task');
-      return task && (await a.request<{ task: Task }>('task_complete', lease(task))).task;
+      return task && (await a.call(TaskComplete, lease(task))).task;
     }),
     register(CommandId.failTask, log, async (arg?: unknown, reason?: string) => {
       const a = await api();
@@ -145,22 +138,22 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       if (!task) return undefined;
       const error = reason ?? (await vscode.window.showInputBox({ title: `Fail ${task.id}`, prompt: 'Why did it fail?' }));
       if (error === undefined) return undefined;
-      return (await a.request<{ task: Task }>('task_fail', { ...lease(task), error: error || 'failed from the editor' })).task;
+      return (await a.call(TaskFail, { ...lease(task), error: error || 'failed from the editor' })).task;
     }),
     register(CommandId.releaseTask, log, async (arg?: unknown) => {
       const a = await api();
       const task = await pickTask(a, arg, ['running'], 'Release Task');
-      return task && (await a.request<{ task: Task }>('task_release', lease(task))).task;
+      return task && (await a.call(TaskRelease, lease(task))).task;
     }),
     register(CommandId.retryTask, log, async (arg?: unknown) => {
       const a = await api();
       const task = await pickTask(a, arg, ['dead_letter'], 'Retry Dead-Lettered Task');
-      return task && (await a.request<{ task: Task }>('task_retry', { task_id: task.id })).task;
+      return task && (await a.call(TaskRetry, { task_id: task.id })).task;
     }),
     register(CommandId.cancelTask, log, async (arg?: unknown) => {
       const a = await api();
       const task = await pickTask(a, arg, ['pending', 'running', 'dead_letter'], 'Cancel Task');
-      return task && (await a.request<{ task: Task }>('task_cancel', { task_id: task.id })).task;
+      return task && (await a.call(TaskCancel, { task_id: task.id })).task;
     }),
 
     register(CommandId.spawnWorkers, log, async (input?: { count: number; command?: string; isolated?: boolean }) => {

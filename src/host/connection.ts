@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
-import { InProcessApi, SocketApi, type HarnessApi } from '../client/api';
-import { DEFAULT_CONFIG } from '../core/coordinator';
-import { describeError, ErrorCode, HarnessError } from '../core/errors';
-import { startService } from '../server/service';
-import { defaultSocketPath } from '../server/socket-path';
+import { SocketApi } from '../client/api';
+import { defaultSocketPath } from '../protocol/address';
+import type { HarnessApi } from '../protocol/api';
+import { describeError, ErrorCode, HarnessError } from '../protocol/errors';
+import { InProcessApi } from '../server/in-process-api';
+import { startService, type CoordinatorService } from '../server/service';
 import type { Settings } from '../ui/settings';
-import type { Webhooks } from '../webhooks';
 
 /**
  * The coordinator of the workspace folder, started on first need: in this process on the
@@ -76,10 +76,9 @@ export class Connection implements vscode.Disposable {
     const s = this.settings();
     try {
       const service = await startService({
-        worktree: this.folder,
+        workspace: this.folder,
         stateDir: s.stateDirectory,
         config: {
-          ...DEFAULT_CONFIG,
           defaultTimeoutSeconds: s.leaseTimeoutSeconds,
           defaultMaxAttempts: s.maxAttempts,
           staleInstanceMs: s.staleInstanceSeconds * 1000,
@@ -100,7 +99,7 @@ export class Connection implements vscode.Disposable {
     }
   }
 
-  private async listenForWebhooks(webhooks: Webhooks, port: number): Promise<void> {
+  private async listenForWebhooks(webhooks: CoordinatorService['webhooks'], port: number): Promise<void> {
     try {
       await webhooks.listen(port > 0 ? { port } : undefined);
     } catch (e) {

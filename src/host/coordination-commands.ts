@@ -1,15 +1,18 @@
 // Commands on the Coordination tree's rows (and the palette): drop a message nobody will read,
 // record a checkpoint of a task group, wait for a group to converge.
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import type { Checkpoint, GroupStatus } from '../core/convergence';
-import type { Task } from '../core/model';
-import { groupNames, type CoordNode, type PendingMessage } from '../ui/coordination-view-models';
+import { listAllTasks } from '../client/paging';
+import type { HarnessApi } from '../protocol/api';
+import { affectsAny } from '../protocol/events';
+import type { GroupStatus } from '../protocol/groups';
+import { MessageDrop, MessageList } from '../protocol/mailbox';
+import { CheckpointRecord, GroupStatusCommand } from '../protocol/tasks';
+import { groupNames, type CoordNode } from '../ui/coordination-view-models';
 import { CommandId } from '../ui/ids';
 import { register } from './commands';
 
-/** Events after which a group's status may have changed (a heartbeat changes nothing shown). */
-const changesGroups = (event: string) => (event.startsWith('task:') && event !== 'task:heartbeat') || event === 'lease:expired';
+/** Events after which a group's status may have changed: those that change tasks. */
+const changesGroups = (event: string) => affectsAny(event, ['tasks']);
 /** Events may be missed when the connection is replaced mid-wait: look again at least this often. */
 const POLL_MS = 2000;
 
@@ -19,14 +22,14 @@ async function pickGroup(api: HarnessApi, arg: unknown, title: string): Promise<
   if (node?.kind === 'group') return node.entry.status.group;
   if (node?.kind === 'checkpoint' || node?.kind === 'stream') return node.group;
   if (typeof arg === 'string') return arg;
-  const names = groupNames((await api.request<{ tasks: Task[] }>('task_list')).tasks);
+  const names = groupNames(await listAllTasks(api));
   if (names.length === 0) {
     void vscode.window.showInformationMessage('No task belongs to a group yet (a task\'s "group" field).');
     return undefined;
   }
   const items = await Promise.all(
     names.map(async (group) => {
-      const s = await api.request<GroupStatus>('group_status', { group });
+      const s = await api.call(GroupStatusCommand, { group });
       return { label: group, description: `${s.completed}/${s.total} completed${s.done ? ' · done' : ''}` };
     }),
   );
@@ -43,7 +46,7 @@ async function pickMessage(api: HarnessApi, arg: unknown): Promise<{ message_id:
   if (node && 'message_id' in node && typeof node.message_id === 'string') {
     return { message_id: node.message_id, ...(node.recipient ? { recipient: node.recipient } : {}), label: node.message_id };
   }
-  const { messages } = await api.request<{ messages: PendingMessage[] }>('message_list');
+  const { messages } = await api.call(MessageList);
   if (messages.length === 0) {
     void vscode.window.showInformationMessage('No message is pending.');
     return undefined;
@@ -72,14 +75,14 @@ export function registerCoordinationCommands(log: vscode.LogOutputChannel, api: 
         if (answer !== 'Drop') return undefined;
       }
       const { label: _label, ...params } = target;
-      return a.request<{ message_id: string; recipients: string[] }>('message_drop', params);
+      return a.call(MessageDrop, params);
     }),
 
     register(CommandId.recordCheckpoint, log, async (arg?: unknown) => {
       const a = await api();
       const group = await pickGroup(a, arg, 'Record Checkpoint of Group');
       if (!group) return undefined;
-      const { checkpoint } = await a.request<{ checkpoint: Checkpoint }>('checkpoint_record', { group });
+      const { checkpoint } = await a.call(CheckpointRecord, { group });
       void vscode.window.showInformationMessage(`Recorded a checkpoint of ${group}: ${checkpoint.streams.length} streams.`);
       return checkpoint;
     }),
@@ -131,7 +134,7 @@ function waitWithProgress(api: HarnessApi, group: string): Promise<GroupStatus> 
             }
             checking = true;
             try {
-              const s = await api.request<GroupStatus>('group_status', { group });
+              const s = await api.call(GroupStatusCommand, { group });
               last = s;
               const percent = s.total > 0 ? (100 * s.finished) / s.total : 0;
               progress.report({ message: `${s.completed}/${s.total} completed${s.failed ? `, ${s.failed} failed` : ''}`, increment: percent - shownPercent });

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import type { Task } from '../core/model';
+import type { HarnessApi } from '../protocol/api';
+import type { Task } from '../protocol/model';
 import {
   coordinationChildren,
   coordinationItem,
@@ -28,9 +28,9 @@ export class CoordinationTree implements vscode.TreeDataProvider<CoordNode> {
     return this.model;
   }
 
-  /** `tasks` is the list the Tasks tree just fetched: the groups come from it, at no extra request. */
-  async refresh(api: HarnessApi | undefined, tasks: readonly Task[]): Promise<void> {
-    this.model = api ? await fetchCoordination(api, tasks) : EMPTY_COORDINATION;
+  /** `groups`: the groups to list with their tasks, from the TaskCache (no extra request); `groupCount`: how many in all. */
+  async refresh(api: HarnessApi | undefined, groups: ReadonlyMap<string, readonly Task[]>, groupCount = groups.size): Promise<void> {
+    this.model = api ? await fetchCoordination(api, groups, groupCount) : EMPTY_COORDINATION;
     this.changed.fire(undefined);
     this.refreshed.fire(this.model);
   }

@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import type { RunResult } from '../exec';
-import { startStreamedRun } from '../cli/run-stream';
+import { startStreamedRun, type RunResult } from '../exec';
+import type { HarnessApi } from '../protocol/api';
 
 export interface ExecOutcome {
   result: RunResult;

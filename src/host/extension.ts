@@ -2,13 +2,17 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import { describeError } from '../core/errors';
+import type { HarnessApi } from '../protocol/api';
+import { describeError } from '../protocol/errors';
+import { QUIET_EVENTS, type EventData } from '../protocol/events';
+import { Isolate } from '../protocol/isolation';
 import type { EventLine } from '../protocol/messages';
 import { CommandId, CONFIG_SECTION, ContextKey, ViewId } from '../ui/ids';
 import { readSettings, type Settings } from '../ui/settings';
-import { statusBarText, type StatusCounts } from '../ui/view-models';
-import { workerEnvironment } from '../isolation';
+import { MAX_GROUPS } from '../ui/coordination-view-models';
+import type { StateTimings } from '../ui/outbox';
+import { TaskCache } from '../ui/task-cache';
+import { statusBarText } from '../ui/view-models';
 import { registerCommands } from './commands';
 import { registerCoordinationCommands } from './coordination-commands';
 import { CoordinationTree } from './coordination-tree';
@@ -16,21 +20,33 @@ import { Connection } from './connection';
 import { CoordinationPanel } from './panel';
 import { installCliEnvironment } from './terminals';
 import { InstancesTree, TasksTree } from './trees';
+import type { TaskGroup } from '../ui/view-models';
 
 /** What the extension hands to its tests (and to other extensions) through `exports`. */
 export interface HarnessExtensionApi {
   connection: Connection | undefined;
+  /** Every task, kept current from coordinator events: what the trees and the panel show. */
+  cache: TaskCache;
   tasks: TasksTree;
   instances: InstancesTree;
   /** Locks, pools, pending messages and task groups. */
   coordination: CoordinationTree;
   workerId: string;
   activationMs: number;
-  /** Milliseconds from the last coordinator event to the trees being refreshed. */
+  /** Milliseconds from the last coordinator event that changed tasks to the Tasks tree redrawn. */
   lastEventToRefreshMs: number | undefined;
+  /** Milliseconds from the last coordinator event to the panel's webview having rendered it. */
+  panelEventToRenderedMs(): number | undefined;
+  /** Of the panel's last state: waiting, reading, the trip to the webview and back, its rendering (ms). */
+  panelStateTimings(): StateTimings | undefined;
   /** The output of a run the panel has been sent so far. */
   panelOutput(runId: string): string | undefined;
 }
+
+/** Task changes are drawn this soon after the first of a burst: a plan import is one redraw. */
+const TASKS_COALESCE_MS = 20;
+/** The views that read the coordinator (workers, coordination) coalesce a little longer. */
+const OTHERS_COALESCE_MS = 30;
 
 export function activate(context: vscode.ExtensionContext): HarnessExtensionApi {
   const started = performance.now();
@@ -38,17 +54,21 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   context.subscriptions.push(log);
 
   let settings = loadSettings(log);
-  const tasks = new TasksTree();
+  const cache = new TaskCache();
+  const tasks = new TasksTree(cache);
   const instances = new InstancesTree();
   const coordination = new CoordinationTree();
   const exported: HarnessExtensionApi = {
     connection: undefined,
+    cache,
     tasks,
     instances,
     coordination,
     workerId: workerIdFor(context),
     activationMs: 0,
     lastEventToRefreshMs: undefined,
+    panelEventToRenderedMs: () => CoordinationPanel.current?.lastEventToRenderedMs,
+    panelStateTimings: () => CoordinationPanel.current?.lastStateTimings,
     panelOutput: (runId) => CoordinationPanel.current?.postedOutputFor(runId),
   };
   const tasksView = vscode.window.createTreeView(ViewId.tasks, { treeDataProvider: tasks, showCollapseAll: true });
@@ -75,54 +95,96 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   let binDir: string | undefined;
   const ensureCli = () => (binDir ??= installCliEnvironment(context, folder, connection.socketPath));
 
-  // Refreshes are coalesced: a burst of events becomes one refresh of each view.
-  let pending: NodeJS.Timeout | undefined;
+  // Views refresh on short timers, so a burst of events is one redraw. The Tasks tree and the
+  // status bar read the TaskCache, which applies each event itself: no request, even with
+  // 100,000 tasks. The Instances and Coordination trees read the coordinator; the Coordination
+  // tree only while it is visible (it asks for every listed group's checkpoint).
+  let tasksPending: NodeJS.Timeout | undefined;
+  let othersPending: NodeJS.Timeout | undefined;
+  let coordinationStale = true;
   let firstEventAt: number | undefined;
   let eventSub: vscode.Disposable | undefined;
-  const refreshSoon = () => {
-    firstEventAt ??= performance.now();
-    pending ??= setTimeout(() => void refresh(), 30);
+  const tasksSoon = () => (tasksPending ??= setTimeout(refreshTasks, TASKS_COALESCE_MS));
+  const othersSoon = () => (othersPending ??= setTimeout(() => void refreshOthers(), OTHERS_COALESCE_MS));
+  const refreshTasks = () => {
+    tasksPending = undefined;
+    tasks.refresh();
+    updateStatus();
+    if (firstEventAt !== undefined) exported.lastEventToRefreshMs = performance.now() - firstEventAt;
+    firstEventAt = undefined;
+    coordinationStale = true; // its groups come from the tasks
+    if (coordinationView.visible) othersSoon();
   };
-  const refresh = async () => {
-    pending = undefined;
+  const refreshOthers = async () => {
+    othersPending = undefined;
     const api = connection.current;
     try {
-      // The Coordination tree takes its groups from the task list just fetched, not a second one.
-      await Promise.all([tasks.refresh(api).then(() => coordination.refresh(api, tasks.snapshot)), instances.refresh(api), updateStatus(api)]);
-      if (firstEventAt !== undefined) exported.lastEventToRefreshMs = performance.now() - firstEventAt;
+      const jobs = [instances.refresh(api)];
+      if (coordinationView.visible) {
+        coordinationStale = false;
+        // Only the listed groups' tasks are read: with thousands of groups a refresh stays small.
+        const { groups, count } = cache.groupsToList(MAX_GROUPS);
+        jobs.push(coordination.refresh(api, groups, count));
+      }
+      await Promise.all(jobs);
+      updateStatus();
     } catch (e) {
       log.warn(`refresh failed: ${describeError(e)}`);
-    } finally {
-      firstEventAt = undefined;
     }
   };
-  const updateStatus = async (api: HarnessApi | undefined) => {
-    if (!api) {
+  const refreshAll = () => {
+    coordinationStale = true;
+    refreshTasks();
+    return refreshOthers();
+  };
+  const updateStatus = () => {
+    if (!connection.current) {
       status.hide();
       return;
     }
-    const s = statusBarText(await api.request<StatusCounts>('status'));
+    const counts = cache.countsByDisplay();
+    const s = statusBarText({
+      counts: { pending: counts.ready + counts.blocked, running: counts.running, completed: counts.completed, dead_letter: counts.dead_letter, cancelled: counts.cancelled },
+      ready: counts.ready,
+      instances: instances.snapshot.filter((i) => i.status === 'live').length,
+    });
     status.text = s.text;
     status.tooltip = s.tooltip;
     status.show();
   };
   context.subscriptions.push(
+    cache.onDidChange((change) => change.quiet || tasksSoon()),
+    coordinationView.onDidChangeVisibility((e) => e.visible && coordinationStale && othersSoon()),
+  );
+  context.subscriptions.push(
     connection.onDidChange((api) => {
       eventSub?.dispose();
       eventSub = api?.onEvent((e: EventLine) => {
-        if (!QUIET_EVENTS.has(e.event)) refreshSoon();
-        if (e.event === 'instance:stale') notifyStale(e.data as { instance: { worker_id: string }; freed_tasks: string[] });
+        const arrived = performance.now();
+        const quiet = QUIET_EVENTS.has(e.event);
+        if (cache.applyEvent(e) && !quiet) firstEventAt ??= arrived;
+        if (!quiet && !/^(task|lease):/.test(e.event)) othersSoon();
+        if (e.event === 'instance:stale') notifyStale(e.data as EventData<'instance:stale'>);
       });
+      void cache.reload(api).catch((err: unknown) => {
+        log.error(`could not list the tasks: ${describeError(err)}`);
+        tasksSoon();
+      });
+      tasksSoon(); // "Reading the tasks…" while a big plan is listed
       void vscode.commands.executeCommand('setContext', ContextKey.connected, api !== undefined);
       void vscode.commands.executeCommand('setContext', ContextKey.mode, api?.mode);
       if (api) ensureCli();
       CoordinationPanel.current?.setApi(api);
-      refreshSoon();
+      othersSoon();
     }),
     { dispose: () => eventSub?.dispose() },
     // The lease timers in the tree tick even when nothing happens.
     (() => {
-      const timer = setInterval(() => (tasksView.visible || coordinationView.visible) && connection.current && refreshSoon(), 5000);
+      const timer = setInterval(() => {
+        if (!connection.current) return;
+        if (tasksView.visible) tasks.refresh();
+        if (coordinationView.visible) othersSoon();
+      }, 5000);
       return { dispose: () => clearInterval(timer) };
     })(),
     ...registerCommands({
@@ -133,18 +195,23 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       log,
       workerId: exported.workerId,
       binDir: ensureCli,
-      openPanel: (api) => CoordinationPanel.show(context, api, log),
+      openPanel: (api) => CoordinationPanel.show(context, api, cache, log),
+      // Through the coordinator, wherever it runs: it reads the isolation settings of its state directory.
       isolation: async (workerId) => {
-        const { cwd, env } = await workerEnvironment(folder, workerId);
+        const { cwd, env } = await (await connection.ensure()).call(Isolate, { worker_id: workerId });
         return { cwd, env };
       },
     }),
     ...registerCoordinationCommands(log, () => connection.ensure()),
-    vscode.commands.registerCommand(CommandId.refresh, () => refresh()),
+    vscode.commands.registerCommand(CommandId.refresh, async () => {
+      await cache.reload(connection.current);
+      await refreshAll();
+    }),
+    vscode.commands.registerCommand(CommandId.showMore, (group: TaskGroup) => tasks.showMore(group)),
     // A panel left open comes back after a window reload, and catches up from the coordinator.
     vscode.window.registerWebviewPanelSerializer('agentHarness.panel', {
       deserializeWebviewPanel: async (panel) => {
-        CoordinationPanel.revive(panel, context, connection.current, log);
+        CoordinationPanel.revive(panel, context, connection.current, cache, log);
         start();
       },
     }),
@@ -172,7 +239,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
 }
 
 /** A worker that stopped heartbeating is worth a person's attention: its work moved on. */
-function notifyStale({ instance, freed_tasks }: { instance: { worker_id: string }; freed_tasks: string[] }): void {
+function notifyStale({ instance, freed_tasks }: EventData<'instance:stale'>): void {
   const freed = freed_tasks.length ? ` Its task${freed_tasks.length > 1 ? 's' : ''} ${freed_tasks.join(', ')} went back to the queue.` : '';
   void vscode.window.showWarningMessage(`Agent Harness: worker ${instance.worker_id} stopped heartbeating.${freed}`);
 }
@@ -195,9 +262,6 @@ function workerIdFor(context: vscode.ExtensionContext): string {
   }
   return id;
 }
-
-/** Events that change nothing the trees show (lease times tick on the periodic refresh). */
-const QUIET_EVENTS = new Set(['run:output', 'task:heartbeat', 'lock:renewed', 'events:dropped']);
 
 let activeConnection: Connection | undefined;
 

@@ -1,22 +1,35 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import { describeError } from '../core/errors';
-import type { Disposable } from '../core/events';
-import type { Logger } from '../core/log';
-import { type RunLogMessage, type StateMessage, type TaskActionMessage, parseWebviewMessage } from '../protocol/webview';
-import { PanelOutbox } from '../ui/outbox';
+import type { Disposable, HarnessApi } from '../protocol/api';
+import { describeError } from '../protocol/errors';
+import { InstanceList } from '../protocol/instances';
+import type { Logger } from '../protocol/log';
+import { RunList, RunLog } from '../protocol/runs';
+import { type RunLogMessage, type Scope, type StateMessage, type TaskAction, type TaskActionMessage, parseWebviewMessage } from '../protocol/webview';
+import { CommandId } from '../ui/ids';
+import { PanelOutbox, type StateTimings } from '../ui/outbox';
 import { makeNonce, renderPanelHtml } from '../ui/panel-html';
-import { toRunLogMessage, toStateMessage } from '../ui/panel-state';
+import { taskState, toRunLogMessage, toStateMessage } from '../ui/panel-state';
+import type { TaskCache } from '../ui/task-cache';
 
 /** Webview log lines taken from one panel; a webview failing in a loop must not flood the log. */
 const MAX_WEBVIEW_LOGS = 200;
 /** The webview ticks heartbeat ages itself; this corrects them now and then, while visible. */
 const PERIODIC_REFRESH_MS = 5000;
+/** The panel's actions are the commands the tree rows run: one implementation, one error path. */
+const ACTION_COMMANDS: Record<TaskAction, string> = {
+  complete: CommandId.completeTask,
+  fail: CommandId.failTask,
+  release: CommandId.releaseTask,
+  retry: CommandId.retryTask,
+  cancel: CommandId.cancelTask,
+};
+export const PANEL_TITLE = 'Task Graph';
 
 /**
- * The coordination panel: the task graph, workers, runs and live run output in one webview.
- * One per window. The host logic (what to post, when) lives in PanelOutbox; this class wires it
- * to VS Code and to the HarnessApi.
+ * The task graph panel: the graph (or the summary of a big plan), the selected task's details,
+ * workers, runs and live run output in one webview. One per window. The host logic (what to
+ * post, when) lives in PanelOutbox; this class wires it to VS Code, the HarnessApi and the
+ * TaskCache the tasks come from.
  */
 export class CoordinationPanel implements vscode.Disposable {
   static readonly viewType = 'agentHarness.panel';
@@ -29,22 +42,25 @@ export class CoordinationPanel implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
   private webviewLogs = 0;
   private disposed = false;
+  /** The part of a big plan the webview asked to see. */
+  private scope: Scope | null = null;
+  private readonly cacheSub: { dispose(): void };
 
   /** Opens the panel, or reveals it (and takes `api`) when it is open already. */
-  static show(context: vscode.ExtensionContext, api: HarnessApi | undefined, log: Logger): CoordinationPanel {
+  static show(context: vscode.ExtensionContext, api: HarnessApi | undefined, cache: TaskCache, log: Logger): CoordinationPanel {
     const open = CoordinationPanel.current;
     if (open) {
       open.setApi(api);
       open.panel.reveal();
       return open;
     }
-    const panel = vscode.window.createWebviewPanel(CoordinationPanel.viewType, 'Agent Harness', vscode.ViewColumn.Active, {
+    const panel = vscode.window.createWebviewPanel(CoordinationPanel.viewType, PANEL_TITLE, vscode.ViewColumn.Active, {
       ...webviewOptions(context.extensionUri),
       // The webview is rebuilt from the host's state when shown again (ready → replay), which
       // costs less than keeping a hidden DOM of thousands of output lines alive.
       retainContextWhenHidden: false,
     });
-    CoordinationPanel.current = new CoordinationPanel(panel, context.extensionUri, api, log);
+    CoordinationPanel.current = new CoordinationPanel(panel, context.extensionUri, api, cache, log);
     return CoordinationPanel.current;
   }
 
@@ -53,10 +69,11 @@ export class CoordinationPanel implements vscode.Disposable {
    * registered under `viewType` (with `onWebviewPanel:agentHarness.panel` activation). The
    * webview keeps its own state (the selected run) through vscode.setState.
    */
-  static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, api: HarnessApi | undefined, log: Logger): CoordinationPanel {
+  static revive(panel: vscode.WebviewPanel, context: vscode.ExtensionContext, api: HarnessApi | undefined, cache: TaskCache, log: Logger): CoordinationPanel {
     CoordinationPanel.current?.dispose();
     panel.webview.options = webviewOptions(context.extensionUri);
-    CoordinationPanel.current = new CoordinationPanel(panel, context.extensionUri, api, log);
+    panel.title = PANEL_TITLE;
+    CoordinationPanel.current = new CoordinationPanel(panel, context.extensionUri, api, cache, log);
     return CoordinationPanel.current;
   }
 
@@ -64,6 +81,7 @@ export class CoordinationPanel implements vscode.Disposable {
     readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     api: HarnessApi | undefined,
+    private readonly cache: TaskCache,
     private readonly log: Logger,
   ) {
     const webview = panel.webview;
@@ -73,7 +91,8 @@ export class CoordinationPanel implements vscode.Disposable {
       nonce: makeNonce(),
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
       styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css')).toString(),
-      title: 'Agent Harness',
+      layoutWorkerUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'elk-worker.js')).toString(),
+      title: PANEL_TITLE,
     });
     this.outbox = new PanelOutbox({
       fetchState: () => this.fetchState(),
@@ -94,6 +113,9 @@ export class CoordinationPanel implements vscode.Disposable {
       webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw)),
       { dispose: () => clearInterval(timer) },
     );
+    // Task changes come through the cache (which applies the events first, and reads the tasks
+    // a stale worker freed); other changes (workers, runs) through the events themselves.
+    this.cacheSub = cache.onDidChange((change) => change.quiet || this.outbox.scheduleState());
     this.setApi(api);
   }
 
@@ -132,12 +154,23 @@ export class CoordinationPanel implements vscode.Disposable {
     return this.outbox.selectedRunId;
   }
 
+  /** Milliseconds from the last coordinator event to the webview having rendered it. */
+  get lastEventToRenderedMs(): number | undefined {
+    return this.outbox.lastEventToRenderedMs;
+  }
+
+  /** Of the last state rendered: reading it and the webview's checking and rendering, in ms. */
+  get lastStateTimings(): StateTimings | undefined {
+    return this.outbox.lastStateTimings;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     if (CoordinationPanel.current === this) CoordinationPanel.current = undefined;
     this.outbox.dispose();
     this.eventSub?.dispose();
+    this.cacheSub.dispose();
     for (const s of this.subscriptions.splice(0)) s.dispose();
     this.panel.dispose();
   }
@@ -147,18 +180,15 @@ export class CoordinationPanel implements vscode.Disposable {
     return this.api;
   }
 
+  /** Tasks from the cache (no request, whatever their number); workers and runs from the coordinator. */
   private async fetchState(): Promise<StateMessage> {
     const api = this.requireApi();
-    const [t, i, r] = await Promise.all([
-      api.request<{ tasks: unknown[] }>('task_list'),
-      api.request<{ instances: unknown[] }>('instance_list'),
-      api.request<{ runs: unknown[] }>('run_list'),
-    ]);
-    return toStateMessage({ tasks: t.tasks, instances: i.instances, runs: r.runs });
+    const [i, r] = await Promise.all([api.call(InstanceList), api.call(RunList)]);
+    return toStateMessage(taskState(this.cache, this.scope), i.instances, r.runs);
   }
 
   private async fetchLog(runId: string): Promise<RunLogMessage> {
-    return toRunLogMessage(runId, await this.requireApi().request<{ output: unknown[]; dropped_bytes: number }>('run_log', { run_id: runId }));
+    return toRunLogMessage(runId, await this.requireApi().call(RunLog, { run_id: runId }));
   }
 
   private onMessage(raw: unknown): void {
@@ -180,6 +210,13 @@ export class CoordinationPanel implements vscode.Disposable {
       case 'taskAction':
         void this.taskAction(message);
         break;
+      case 'rendered':
+        this.outbox.onRendered(message.seq, message.render_ms);
+        break;
+      case 'scope':
+        this.scope = message.scope;
+        this.outbox.scheduleState();
+        break;
       case 'log':
         if (++this.webviewLogs <= MAX_WEBVIEW_LOGS) this.log[message.level](`panel webview: ${message.message}`);
         if (this.webviewLogs === MAX_WEBVIEW_LOGS) this.log.warn('panel webview: further log lines are dropped');
@@ -187,13 +224,13 @@ export class CoordinationPanel implements vscode.Disposable {
     }
   }
 
+  /** Runs the command a tree row would (it reports its own errors); the state follows by events. */
   private async taskAction({ action, task_id }: TaskActionMessage): Promise<void> {
+    this.log.info(`panel: ${action} task ${task_id}`);
     try {
-      await this.requireApi().request(action === 'retry' ? 'task_retry' : 'task_cancel', { task_id });
-      this.log.info(`panel: ${action} task ${task_id}`);
+      await vscode.commands.executeCommand(ACTION_COMMANDS[action], task_id);
     } catch (e) {
       this.log.warn(`panel: ${action} task ${task_id} failed: ${describeError(e)}`);
-      void vscode.window.showErrorMessage(`Agent Harness: could not ${action} task ${task_id}: ${describeError(e)}`);
     }
     this.outbox.scheduleState();
   }

@@ -22,7 +22,8 @@ export function installCliEnvironment(context: vscode.ExtensionContext, folder: 
   env.description = 'Agent Harness: the `harness` CLI and the coordinator socket';
   env.prepend('PATH', binDir + path.delimiter);
   env.replace('HARNESS_SOCKET', socketPath);
-  env.replace('HARNESS_WORKTREE', folder);
+  env.replace('HARNESS_WORKSPACE', folder);
+  env.replace('HARNESS_WORKTREE', folder); // its old name, for scripts that read it
   return binDir;
 }
 
@@ -54,6 +55,7 @@ export async function spawnWorkers(count: number, options: WorkerTerminalOptions
       env: {
         ...extra.env,
         HARNESS_SOCKET: options.socketPath,
+        HARNESS_WORKSPACE: options.folder,
         HARNESS_WORKTREE: options.folder,
         HARNESS_WORKER_ID: workerId,
         PATH: `${options.binDir}${path.delimiter}${process.env.PATH ?? ''}`,

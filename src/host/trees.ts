@@ -1,11 +1,20 @@
 import * as vscode from 'vscode';
-import type { HarnessApi } from '../client/api';
-import type { InstanceView, Task } from '../core/model';
-import { groupItem, groupOf, groupTasks, instanceItem, markdownLink, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
+import type { HarnessApi } from '../protocol/api';
+import { InstanceList } from '../protocol/instances';
+import type { InstanceView, Task } from '../protocol/model';
+import { CommandId } from '../ui/ids';
+import type { TaskCache } from '../ui/task-cache';
+import { groupItem, instanceItem, markdownLink, moreItem, taskItem, TASK_GROUPS, type ItemModel, type TaskGroup } from '../ui/view-models';
 
 export type TaskNode =
   | { kind: 'group'; group: TaskGroup }
-  | { kind: 'task'; task: Task; group: TaskGroup; parent: string };
+  | { kind: 'task'; task: Task; group: TaskGroup; parent: string }
+  | { kind: 'more'; group: TaskGroup }
+  /** Shown while the first listing is read, instead of the "No tasks yet" welcome. */
+  | { kind: 'loading' };
+
+/** Rows a group lists at first, and how many more each "Show more" adds. */
+export const GROUP_PAGE = 200;
 
 export function toTreeItem(m: ItemModel): vscode.TreeItem {
   const item = new vscode.TreeItem(
@@ -21,6 +30,7 @@ export function toTreeItem(m: ItemModel): vscode.TreeItem {
   item.tooltip = m.link ? linkTooltip(m.tooltip, m.link) : m.tooltip;
   item.contextValue = m.contextValue;
   item.iconPath = new vscode.ThemeIcon(m.icon, m.iconColor ? new vscode.ThemeColor(m.iconColor) : undefined);
+  if (m.command) item.command = { command: m.command.id, title: m.command.title, arguments: m.command.args };
   return item;
 }
 
@@ -30,49 +40,81 @@ function linkTooltip(text: string, link: { label: string; url: string }): vscode
 }
 
 /**
- * Renders a model it is given; fetching happens in `refresh`, driven by coordinator events.
- * Rows keep stable ids, so a refresh updates them in place without collapsing anything.
+ * The tasks, attention first, from the TaskCache (which coordinator events keep current). A
+ * refresh re-renders rows; it never refetches. Group nodes are the same objects across refreshes
+ * (VS Code knows elements by identity) and rows keep stable ids, so nothing a person expanded
+ * collapses. A big group lists its first GROUP_PAGE tasks and a "Show more" row.
  */
 export class TasksTree implements vscode.TreeDataProvider<TaskNode> {
-  private tasks: Task[] = [];
-  private groups = groupTasks([]);
+  private readonly groupNodes = new Map<TaskGroup, TaskNode>(TASK_GROUPS.map((group) => [group, { kind: 'group', group }]));
+  private readonly limits = new Map<TaskGroup, number>();
   private readonly changed = new vscode.EventEmitter<TaskNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly refreshed = new vscode.EventEmitter<Task[]>();
-  /** Fires after the model changed and the tree was told: for tests and timing. */
+  private readonly refreshed = new vscode.EventEmitter<void>();
+  /** Fires after the tree was told to redraw: for tests and timing. */
   readonly onDidRefresh = this.refreshed.event;
+  private hadTasks: boolean | undefined;
 
+  constructor(readonly cache: TaskCache) {}
+
+  /** The tasks as the tree has them (all of them: for tests). */
   get snapshot(): readonly Task[] {
-    return this.tasks;
+    return [...this.cache.all()];
   }
 
-  async refresh(api: HarnessApi | undefined): Promise<void> {
-    this.tasks = api ? (await api.request<{ tasks: Task[] }>('task_list')).tasks : [];
-    this.groups = groupTasks(this.tasks);
-    void vscode.commands.executeCommand('setContext', 'agentHarness.hasTasks', this.tasks.length > 0);
+  /** Redraws after the cache changed. */
+  refresh(): void {
+    const has = this.cache.size > 0;
+    if (has !== this.hadTasks) {
+      this.hadTasks = has;
+      void vscode.commands.executeCommand('setContext', 'agentHarness.hasTasks', has);
+    }
     this.changed.fire(undefined);
-    this.refreshed.fire(this.tasks);
+    this.refreshed.fire();
+  }
+
+  /** Lists GROUP_PAGE more of a group. */
+  showMore(group: TaskGroup): void {
+    this.limits.set(group, (this.limits.get(group) ?? GROUP_PAGE) + GROUP_PAGE);
+    this.changed.fire(this.groupNodes.get(group));
   }
 
   getTreeItem(node: TaskNode): vscode.TreeItem {
-    if (node.kind === 'group') return toTreeItem(groupItem(node.group, this.groups.get(node.group)!.length));
-    return toTreeItem(taskItem(node.task, node.group, Date.now(), node.parent));
+    if (node.kind === 'loading') {
+      const item = new vscode.TreeItem('Reading the tasks…');
+      item.iconPath = new vscode.ThemeIcon('loading~spin');
+      return item;
+    }
+    if (node.kind === 'group') return toTreeItem(groupItem(node.group, this.cache.count(node.group)));
+    if (node.kind === 'more') {
+      const limit = this.limits.get(node.group) ?? GROUP_PAGE;
+      return toTreeItem(moreItem(node.group, limit, this.cache.count(node.group), GROUP_PAGE, CommandId.showMore));
+    }
+    return toTreeItem(taskItem(node.task, node.group, Date.now(), node.parent, node.group === 'blocked' ? this.waitingFor(node.task) : []));
   }
 
   getChildren(node?: TaskNode): TaskNode[] {
     if (!node) {
-      if (this.tasks.length === 0) return []; // the welcome view shows instead
-      return TASK_GROUPS.filter((g) => this.groups.get(g)!.length > 0).map((group) => ({ kind: 'group', group }));
+      if (this.cache.size === 0) return this.cache.loading ? [{ kind: 'loading' }] : []; // else the welcome view shows
+      return TASK_GROUPS.filter((g) => this.cache.count(g) > 0).map((g) => this.groupNodes.get(g)!);
     }
+    if (node.kind === 'more' || node.kind === 'loading') return [];
     if (node.kind === 'group') {
-      return this.groups.get(node.group)!.map((task) => ({ kind: 'task', task, group: node.group, parent: '' }));
+      const limit = this.limits.get(node.group) ?? GROUP_PAGE;
+      const rows: TaskNode[] = this.cache.list(node.group, limit).map((task) => ({ kind: 'task', task, group: node.group, parent: '' }));
+      if (this.cache.count(node.group) > limit) rows.push({ kind: 'more', group: node.group });
+      return rows;
     }
     // A task's children are its dependencies, so a blocked task shows what it waits for.
-    const byId = new Map(this.tasks.map((t) => [t.id, t]));
     return node.task.dependencies.flatMap((id) => {
-      const dep = byId.get(id);
-      return dep ? [{ kind: 'task' as const, task: dep, group: groupOf(dep, byId), parent: `${node.parent}${node.task.id}/` }] : [];
+      const dep = this.cache.get(id);
+      const group = dep && this.cache.attentionGroup(id);
+      return dep && group ? [{ kind: 'task' as const, task: dep, group, parent: `${node.parent}${node.task.id}/` }] : [];
     });
+  }
+
+  private waitingFor(task: Task): string[] {
+    return task.dependencies.filter((d) => this.cache.get(d)?.status !== 'completed');
   }
 }
 
@@ -86,7 +128,7 @@ export class InstancesTree implements vscode.TreeDataProvider<InstanceView> {
   }
 
   async refresh(api: HarnessApi | undefined): Promise<void> {
-    this.instances = api ? (await api.request<{ instances: InstanceView[] }>('instance_list')).instances : [];
+    this.instances = api ? (await api.call(InstanceList)).instances : [];
     this.changed.fire(undefined);
   }
 
@@ -95,6 +137,7 @@ export class InstancesTree implements vscode.TreeDataProvider<InstanceView> {
   }
 
   getChildren(i?: InstanceView): InstanceView[] {
-    return i ? [] : this.instances;
+    // Live workers first, then by name: the stale ones are history.
+    return i ? [] : [...this.instances].sort((a, b) => (a.status === b.status ? 0 : a.status === 'live' ? -1 : 1) || a.worker_id.localeCompare(b.worker_id));
   }
 }

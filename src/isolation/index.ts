@@ -1,7 +1,7 @@
 // Per-worker directory isolation (git worktrees, or plain directories outside git) and merging
-// the workers' work back. In-process API for the extension; the socket commands and the CLI use it.
-export { ISOLATION_COMMANDS, type IsolationCommandContext } from './commands';
-export { configPath, loadIsolationConfig, type IsolationConfig, type IsolationSettings } from './config';
+// the workers' work back. The coordinator's isolation commands (src/server/handlers/isolation.ts)
+// call these; tests call them directly.
+export { IsolationSettings } from './config';
 export { IsolationError, IsolationErrorCode } from './errors';
 export {
   BRANCH_PREFIX,
@@ -18,6 +18,7 @@ export {
   type IsolateOptions,
   type IsolateResult,
   type IsolationListing,
+  type IsolationPlace,
   type MergeOptions,
   type MergeResult,
   type PortRange,

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tryPidLock } from '../core/pid-lock';
 import { z } from 'zod';
-import { formatIssues } from '../core/validate';
+import { formatIssues } from '../protocol/validate';
 import { ErrorCode, IsolationError, IsolationErrorCode } from './errors';
 
 /**
@@ -37,23 +37,23 @@ export type RegistryEntry = z.infer<typeof RegistryEntry>;
 const RegistryFile = z.object({ version: z.literal(1), workers: z.array(RegistryEntry) });
 export type Registry = z.infer<typeof RegistryFile>;
 
-export function harnessDir(workspace: string): string {
+/** The coordinator's state directory of a workspace when none is configured. */
+export function defaultStateDir(workspace: string): string {
   return path.join(workspace, '.harness');
 }
 
-export function registryPath(workspace: string): string {
-  return path.join(harnessDir(workspace), 'isolation.json');
+export function registryPath(stateDir: string): string {
+  return path.join(stateDir, 'isolation.json');
 }
 
 /**
- * Creates `.harness/` with a `.gitignore` of `*` (as the coordinator's store does), so nothing
- * under it, worktrees included, is ever seen by git in the main worktree.
+ * Creates the state directory with a `.gitignore` of `*` (as the coordinator's store does), so
+ * nothing under it, worktrees included, is ever seen by git in the main worktree.
  */
-export function prepareHarnessDir(workspace: string): string {
-  const dir = harnessDir(workspace);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  ensureIgnoreAll(dir);
-  return dir;
+export function prepareStateDir(stateDir: string): string {
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  ensureIgnoreAll(stateDir);
+  return stateDir;
 }
 
 /** Writes `<dir>/.gitignore` holding `*` unless the directory already has a .gitignore. */
@@ -62,8 +62,8 @@ export function ensureIgnoreAll(dir: string): void {
   if (!fs.existsSync(ignore)) fs.writeFileSync(ignore, '# Agent Harness state: never commit it\n*\n', { mode: 0o600 });
 }
 
-export function readRegistry(workspace: string): Registry {
-  const file = registryPath(workspace);
+export function readRegistry(stateDir: string): Registry {
+  const file = registryPath(stateDir);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -90,9 +90,9 @@ function corrupt(file: string, why: string): IsolationError {
   );
 }
 
-export function writeRegistry(workspace: string, registry: Registry): void {
-  const file = registryPath(workspace);
-  prepareHarnessDir(workspace);
+export function writeRegistry(stateDir: string, registry: Registry): void {
+  const file = registryPath(stateDir);
+  prepareStateDir(stateDir);
   const tmp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
@@ -111,14 +111,14 @@ const LOCK_WAIT_MS = 60_000;
 
 /**
  * Runs `fn` as the only isolation writer of the workspace: queued behind other calls in this
- * process, and holding `.harness/isolation.lock` (a pid file, taken over when its process is gone)
- * against other processes. Kept to short steps: a setup command runs outside it.
+ * process, and holding `isolation.lock` in the state directory (a pid file, taken over when its
+ * process is gone) against other processes. Kept to short steps: a setup command runs outside it.
  */
-export function withIsolationLock<T>(workspace: string, fn: () => Promise<T>): Promise<T> {
-  const key = path.resolve(workspace);
+export function withIsolationLock<T>(stateDir: string, fn: () => Promise<T>): Promise<T> {
+  const key = path.resolve(stateDir);
   const prev = chains.get(key) ?? Promise.resolve();
   const run = prev.catch(() => {}).then(async () => {
-    const release = await acquireFileLock(workspace);
+    const release = await acquireFileLock(stateDir);
     try {
       return await fn();
     } finally {
@@ -133,9 +133,9 @@ export function withIsolationLock<T>(workspace: string, fn: () => Promise<T>): P
   return run;
 }
 
-async function acquireFileLock(workspace: string): Promise<() => void> {
-  prepareHarnessDir(workspace);
-  const file = path.join(harnessDir(workspace), 'isolation.lock');
+async function acquireFileLock(stateDir: string): Promise<() => void> {
+  prepareStateDir(stateDir);
+  const file = path.join(stateDir, 'isolation.lock');
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     // This process queues its own callers above, so a lock holding our pid is a stale one.

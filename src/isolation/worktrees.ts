@@ -8,8 +8,20 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { z } from 'zod';
 import { RunError, runProcess, type RunResult } from '../exec';
-import { loadIsolationConfig, type IsolationConfig } from './config';
+import type {
+  CleanupResult,
+  IsolatedWorker,
+  IsolateResult,
+  IsolationListing,
+  MergedWorker as MergedWorkerSchema,
+  MergeResult,
+  PortRange as PortRangeSchema,
+  SetupReport as SetupReportSchema,
+  StreamOutputsResult,
+} from '../protocol/isolation';
+import { defaultIsolationSettings, type IsolationSettings } from './config';
 import { ErrorCode, IsolationError, IsolationErrorCode } from './errors';
 import {
   currentBranch,
@@ -25,9 +37,9 @@ import {
 } from './git';
 import {
   ensureIgnoreAll,
-  harnessDir,
+  defaultStateDir,
   isAlive,
-  prepareHarnessDir,
+  prepareStateDir,
   readRegistry,
   withIsolationLock,
   writeRegistry,
@@ -63,118 +75,29 @@ export function validateWorkerId(id: unknown): string {
   return id;
 }
 
-// ---- results ----
+// ---- results: their shapes are the protocol's (src/protocol/isolation.ts) ----
 
-export interface PortRange {
-  base: number;
-  count: number;
-}
-
-export interface SetupReport {
-  command: string[] | string;
-  returncode: number;
-  timed_out: boolean;
-  duration_ms: number;
-  stdout_tail: string;
-  stderr_tail: string;
-}
-
-export interface IsolateResult {
-  worker: string;
-  /** `git`: a worktree on `branch`; `plain`: a directory (the workspace is not in a git repository). */
-  mode: 'git' | 'plain';
-  /** The worker's directory (a worktree's root). */
-  path: string;
-  /** Where the worker should run: `path`, or the workspace's subdirectory inside it when the workspace is below the repository's top. */
-  cwd: string;
-  branch: string | null;
-  /** The commit the branch started from. */
-  base: string | null;
-  /** True when this call made the directory; false when the worker already had it. */
-  created: boolean;
-  /** True when an existing `harness/<worker>` branch (with no worktree) was checked out again. */
-  reused_branch: boolean;
-  /** What the worker's processes should have in their environment (also in `env_file`). */
-  env: Record<string, string>;
-  env_file: string;
-  ports: PortRange | null;
-  /** Files copied in from the workspace by this call (`isolation.copy`). */
-  copied: string[];
-  /** `isolation.copy` entries not copied: missing in the workspace, or already in the checkout. */
-  not_copied: Array<{ path: string; reason: string }>;
-  /** The setup command's outcome, when this call ran it. */
-  setup: SetupReport | null;
-  note?: string;
-}
-
-export interface IsolatedWorker {
-  worker: string;
-  mode: 'git' | 'plain';
-  path: string;
-  cwd: string;
-  branch: string | null;
-  base: string | null;
-  /** The branch's current commit. */
-  head: string | null;
-  /** Whether the directory is still on disk. */
-  exists: boolean;
-  /** Commits on the branch not yet in the main worktree's branch (null when that is unknown). */
-  unmerged_commits: number | null;
-  ports: PortRange | null;
-  env: Record<string, string>;
-  setup: RegistryEntry['setup']['state'];
-  created_at: string;
-}
-
-export interface MergedWorker {
-  worker: string;
-  branch: string;
-  /** Commits the merge brought in. */
-  commits: number;
-  /** The merge commit. */
-  commit: string;
-  /** Uncommitted files in the worker's directory: not merged (only commits are). */
-  uncommitted: string[];
-}
-
-export interface MergeResult {
-  git: true;
-  target: string;
-  /** Where the merges were made: the main worktree, or a temporary worktree of `target`. */
-  merged_in: 'main-worktree' | 'temporary-worktree';
-  before: string;
-  after: string;
-  merged: MergedWorker[];
-  skipped: Array<{ worker: string; branch: string; reason: string; uncommitted: string[] }>;
-}
-
-export interface StreamOutputsResult {
-  git: false;
-  /** Says plainly that there is no git merge outside a repository. */
-  message: string;
-  /** Each worker's files, relative to its directory: the "merge_stream_outputs". */
-  outputs: Array<{ worker: string; path: string; files: string[] }>;
-}
-
-export interface CleanupResult {
-  target: string | null;
-  removed: Array<{
-    worker: string;
-    path: string;
-    branch: string | null;
-    /** The branch's last commit: `git branch <branch> <sha>` brings a forced removal back. */
-    branch_head: string | null;
-    forced: boolean;
-    /** What --force threw away (empty when nothing was at stake). */
-    discarded: string[];
-  }>;
-}
+export type { CleanupResult, IsolatedWorker, IsolateResult, IsolationListing, MergeResult, StreamOutputsResult };
+export type PortRange = z.output<typeof PortRangeSchema>;
+type SetupReport = z.output<typeof SetupReportSchema>;
+type MergedWorker = z.output<typeof MergedWorkerSchema>;
 
 // ---- context ----
 
+/**
+ * Where isolation keeps its registry and lock (the coordinator's state directory, default
+ * `<workspace>/.harness`) and its settings (the `isolation` section of that directory's
+ * config.json, read by the caller: the coordinator does; default: the defaults).
+ */
+export interface IsolationPlace {
+  stateDir?: string | undefined;
+  config?: IsolationSettings | undefined;
+}
+
 interface Ctx {
   workspace: string;
-  config: IsolationConfig;
+  stateDir: string;
+  config: IsolationSettings;
   /** The top of the workspace's git checkout; undefined outside git. */
   top: string | undefined;
   /** The directory holding the worker directories. */
@@ -191,18 +114,19 @@ function realDir(dir: string, what: string): string {
   }
 }
 
-async function context(workspaceIn: string): Promise<Ctx> {
+async function context(workspaceIn: string, place: IsolationPlace = {}): Promise<Ctx> {
   const workspace = realDir(workspaceIn, 'workspace');
-  const config = loadIsolationConfig(workspace);
+  const stateDir = place.stateDir !== undefined ? path.resolve(workspace, place.stateDir) : defaultStateDir(workspace);
+  const config = place.config ?? defaultIsolationSettings();
   const top = await gitTopLevel(workspace);
-  const fallback = path.join(harnessDir(workspace), top ? 'worktrees' : 'workers');
+  const fallback = path.join(stateDir, top ? 'worktrees' : 'workers');
   let dir = config.directory ? path.resolve(workspace, config.directory) : fallback;
   try {
     dir = fs.realpathSync(dir);
   } catch {
     // made on first use
   }
-  return { workspace, config, top: top ? fs.realpathSync(top) : undefined, dir };
+  return { workspace, stateDir, config, top: top ? fs.realpathSync(top) : undefined, dir };
 }
 
 function inside(parent: string, child: string): boolean {
@@ -254,9 +178,9 @@ async function adoptStray(ctx: Ctx, reg: Registry, worktrees: WorktreeInfo[]): P
 }
 
 async function loadRegistry(ctx: Ctx): Promise<{ reg: Registry; worktrees: WorktreeInfo[] }> {
-  const reg = readRegistry(ctx.workspace);
+  const reg = readRegistry(ctx.stateDir);
   const worktrees = ctx.top ? await listWorktrees(ctx.top) : [];
-  if (ctx.top && (await adoptStray(ctx, reg, worktrees))) writeRegistry(ctx.workspace, reg);
+  if (ctx.top && (await adoptStray(ctx, reg, worktrees))) writeRegistry(ctx.stateDir, reg);
   return { reg, worktrees };
 }
 
@@ -302,7 +226,8 @@ function assignPorts(ctx: Ctx, reg: Registry, entry: RegistryEntry): boolean {
 function workerEnv(ctx: Ctx, entry: RegistryEntry): Record<string, string> {
   const env: Record<string, string> = {
     HARNESS_WORKER_ID: entry.worker,
-    HARNESS_WORKTREE: ctx.workspace,
+    HARNESS_WORKSPACE: ctx.workspace,
+    HARNESS_WORKTREE: ctx.workspace, // the old name of HARNESS_WORKSPACE, for scripts that read it
     HARNESS_WORKER_DIR: workerCwd(ctx, entry),
   };
   if (entry.ports) {
@@ -372,7 +297,7 @@ function copyIntoWorker(ctx: Ctx, cwd: string): { copied: string[]; not_copied: 
 
 // ---- isolate ----
 
-export interface IsolateOptions {
+export interface IsolateOptions extends IsolationPlace {
   /** What a new branch starts from (a branch, tag or commit); default HEAD of the main worktree. */
   base?: string | undefined;
 }
@@ -417,18 +342,18 @@ interface Prepared {
 }
 
 async function isolateNow(workspace: string, id: string, options: IsolateOptions): Promise<IsolateResult> {
-  const ctx = await context(workspace);
-  const prepared = await withIsolationLock(ctx.workspace, () => prepare(ctx, id, options));
+  const ctx = await context(workspace, options);
+  const prepared = await withIsolationLock(ctx.stateDir, () => prepare(ctx, id, options));
   const { entry } = prepared;
   let setup: SetupReport | null = null;
   if (prepared.created && ctx.config.setup) {
     setup = await runSetup(ctx, entry);
-    await withIsolationLock(ctx.workspace, async () => {
-      const reg = readRegistry(ctx.workspace);
+    await withIsolationLock(ctx.stateDir, async () => {
+      const reg = readRegistry(ctx.stateDir);
       const e = reg.workers.find((x) => x.worker === id);
       if (e) {
         e.setup = { state: 'ok', duration_ms: setup!.duration_ms };
-        writeRegistry(ctx.workspace, reg);
+        writeRegistry(ctx.stateDir, reg);
       }
     });
   }
@@ -478,9 +403,9 @@ async function prepare(ctx: Ctx, id: string, options: IsolateOptions): Promise<P
       // Its setup died with the process that ran it: start over.
       await removeWorkerDirectory(ctx, existing, worktrees, { deleteBranch: existing.created_branch });
       reg.workers.splice(reg.workers.indexOf(existing), 1);
-      writeRegistry(ctx.workspace, reg);
+      writeRegistry(ctx.stateDir, reg);
     } else if (intact(ctx, existing, worktrees)) {
-      if (assignPorts(ctx, reg, existing)) writeRegistry(ctx.workspace, reg);
+      if (assignPorts(ctx, reg, existing)) writeRegistry(ctx.stateDir, reg);
       writeEnvFile(existing, workerEnv(ctx, existing));
       let note: string | undefined;
       if (options.base !== undefined && ctx.top) {
@@ -495,7 +420,7 @@ async function prepare(ctx: Ctx, id: string, options: IsolateOptions): Promise<P
       // same branch and with the same ports.
       keptPorts = existing.ports;
       reg.workers.splice(reg.workers.indexOf(existing), 1);
-      writeRegistry(ctx.workspace, reg);
+      writeRegistry(ctx.stateDir, reg);
       if (ctx.top) await git(ctx.top, ['worktree', 'prune']);
     }
   }
@@ -545,7 +470,7 @@ async function createWorktree(ctx: Ctx, reg: Registry, id: string, options: Isol
   const dir = path.join(ctx.dir, id);
   fs.mkdirSync(ctx.dir, { recursive: true });
   if (inside(top, ctx.dir)) {
-    if (inside(harnessDir(ctx.workspace), ctx.dir)) prepareHarnessDir(ctx.workspace);
+    if (inside(ctx.stateDir, ctx.dir)) prepareStateDir(ctx.stateDir);
     else ensureIgnoreAll(ctx.dir);
   }
   refuseOccupied(dir, id);
@@ -594,7 +519,7 @@ async function createWorktree(ctx: Ctx, reg: Registry, id: string, options: Isol
     reg.workers.push(entry);
     assignPorts(ctx, reg, entry);
     writeEnvFile(entry, workerEnv(ctx, entry));
-    writeRegistry(ctx.workspace, reg);
+    writeRegistry(ctx.stateDir, reg);
     return { entry, created: true, reused_branch: reused, ...copies };
   } catch (e) {
     await removeWorkerDirectory(ctx, entry, await listWorktrees(top), { deleteBranch: !reused }).catch(() => {});
@@ -619,7 +544,7 @@ async function resolveBase(top: string, base: string | undefined): Promise<strin
 
 async function createPlain(ctx: Ctx, reg: Registry, id: string, _options: IsolateOptions, ports: PortRange | null): Promise<Prepared> {
   const dir = path.join(ctx.dir, id);
-  if (inside(harnessDir(ctx.workspace), ctx.dir)) prepareHarnessDir(ctx.workspace);
+  if (inside(ctx.stateDir, ctx.dir)) prepareStateDir(ctx.stateDir);
   const existed = fs.existsSync(dir);
   fs.mkdirSync(dir, { recursive: true });
   const entry = newEntry(id, 'plain', fs.realpathSync(dir), null, null, false, ctx, ports);
@@ -630,7 +555,7 @@ async function createPlain(ctx: Ctx, reg: Registry, id: string, _options: Isolat
   reg.workers.push(entry);
   assignPorts(ctx, reg, entry);
   writeEnvFile(entry, workerEnv(ctx, entry));
-  writeRegistry(ctx.workspace, reg);
+  writeRegistry(ctx.stateDir, reg);
   return { entry, created: !existed, reused_branch: false, ...copies };
 }
 
@@ -665,12 +590,12 @@ async function runSetup(ctx: Ctx, entry: RegistryEntry): Promise<SetupReport> {
   }
   // Failed: the new directory goes again, so the next isolate starts over instead of handing out
   // a half-prepared directory.
-  await withIsolationLock(ctx.workspace, async () => {
-    const reg = readRegistry(ctx.workspace);
+  await withIsolationLock(ctx.stateDir, async () => {
+    const reg = readRegistry(ctx.stateDir);
     const worktrees = ctx.top ? await listWorktrees(ctx.top) : [];
     await removeWorkerDirectory(ctx, entry, worktrees, { deleteBranch: entry.created_branch });
     reg.workers = reg.workers.filter((e) => e.worker !== entry.worker);
-    writeRegistry(ctx.workspace, reg);
+    writeRegistry(ctx.stateDir, reg);
   });
   const how = spawnError
     ? spawnError
@@ -721,17 +646,10 @@ async function removeWorkerDirectory(
 
 // ---- list ----
 
-export interface IsolationListing {
-  mode: 'git' | 'plain';
-  directory: string;
-  /** The branch checked out in the main worktree (the default merge target). */
-  target: string | null;
-  workers: IsolatedWorker[];
-}
 
-export async function listIsolated(workspace: string): Promise<IsolationListing> {
-  const ctx = await context(workspace);
-  return withIsolationLock(ctx.workspace, async () => {
+export async function listIsolated(workspace: string, place: IsolationPlace = {}): Promise<IsolationListing> {
+  const ctx = await context(workspace, place);
+  return withIsolationLock(ctx.stateDir, async () => {
     const { reg } = await loadRegistry(ctx);
     const target = ctx.top ? ((await currentBranch(ctx.top)) ?? null) : null;
     const workers: IsolatedWorker[] = [];
@@ -788,7 +706,7 @@ function filesUnder(root: string, skip: ReadonlySet<string>): string[] {
 
 // ---- merge ----
 
-export interface MergeOptions {
+export interface MergeOptions extends IsolationPlace {
   /** The branch to merge into; default the branch checked out in the main worktree. */
   into?: string | undefined;
   /** Which workers, in this order; default every isolated worker, oldest first. */
@@ -808,7 +726,7 @@ export interface MergeOptions {
  * Outside git there is nothing to merge: each worker's files are listed instead.
  */
 export async function merge(workspace: string, options: MergeOptions = {}): Promise<MergeResult | StreamOutputsResult> {
-  const ctx = await context(workspace);
+  const ctx = await context(workspace, options);
   if (!ctx.top) {
     if (options.into !== undefined) {
       throw new IsolationError(
@@ -818,7 +736,7 @@ export async function merge(workspace: string, options: MergeOptions = {}): Prom
         { workspace: ctx.workspace },
       );
     }
-    return withIsolationLock(ctx.workspace, async () => {
+    return withIsolationLock(ctx.stateDir, async () => {
       const { reg } = await loadRegistry(ctx);
       const outputs = selectWorkers(reg, options.workers).map((e) => ({
         worker: e.worker,
@@ -832,7 +750,7 @@ export async function merge(workspace: string, options: MergeOptions = {}): Prom
       };
     });
   }
-  return withIsolationLock(ctx.workspace, () => mergeGit(ctx, options));
+  return withIsolationLock(ctx.stateDir, () => mergeGit(ctx, options));
 }
 
 async function mergeGit(ctx: Ctx, options: MergeOptions): Promise<MergeResult> {
@@ -891,7 +809,7 @@ async function mergeGit(ctx: Ctx, options: MergeOptions): Promise<MergeResult> {
         { target, checked_out_in: holder.path },
       );
     }
-    temp = path.join(prepareHarnessDir(ctx.workspace), `merge-${process.pid}-${randomUUID().slice(0, 8)}`);
+    temp = path.join(prepareStateDir(ctx.stateDir), `merge-${process.pid}-${randomUUID().slice(0, 8)}`);
     await git(top, ['worktree', 'add', '--detach', temp, before]);
     dir = temp;
   }
@@ -973,7 +891,7 @@ async function undo(dir: string, before: string, inMain: boolean): Promise<void>
 
 // ---- cleanup ----
 
-export interface CleanupOptions {
+export interface CleanupOptions extends IsolationPlace {
   /** Which workers; default every isolated worker. */
   workers?: readonly string[] | undefined;
   /** Remove even with unmerged commits or uncommitted changes (they are lost). */
@@ -1008,8 +926,8 @@ function describeStake(s: AtStake, target: string | null): string {
  * nothing is removed and the error lists what would be lost, unless `force`.
  */
 export async function cleanup(workspace: string, options: CleanupOptions = {}): Promise<CleanupResult> {
-  const ctx = await context(workspace);
-  return withIsolationLock(ctx.workspace, async () => {
+  const ctx = await context(workspace, options);
+  return withIsolationLock(ctx.stateDir, async () => {
     const { reg, worktrees } = await loadRegistry(ctx);
     const selected = selectWorkers(reg, options.workers);
     let target: string | null = null;
@@ -1079,7 +997,7 @@ export async function cleanup(workspace: string, options: CleanupOptions = {}): 
       const e = s.entry;
       await removeWorkerDirectory(ctx, e, worktrees, { deleteBranch: e.mode === 'git' });
       reg.workers = reg.workers.filter((x) => x !== e);
-      writeRegistry(ctx.workspace, reg); // after each one: a failure later leaves the registry true
+      writeRegistry(ctx.stateDir, reg); // after each one: a failure later leaves the registry true
       const discarded = [
         ...(s.busy ? ['a running setup'] : []),
         ...s.unmerged.map((c) => `commit ${c}`),

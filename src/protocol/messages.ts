@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeError, ErrorCode, HarnessError, type AnyErrorCode } from './errors';
 
 /** One request line: `{"command": "...", "id"?: ..., ...parameters}`. */
 export const RequestEnvelope = z.looseObject({
@@ -6,6 +7,16 @@ export const RequestEnvelope = z.looseObject({
   id: z.union([z.string().max(200), z.number()]).optional(),
 });
 export type RequestEnvelope = z.infer<typeof RequestEnvelope>;
+
+/** The envelope's own keys; everything else on the line is the command's parameters. */
+export const ENVELOPE_KEYS: ReadonlySet<string> = new Set(['command', 'id']);
+
+/** A request line's parameters: the line without its envelope keys. */
+export function paramsOf(message: Record<string, unknown>): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const key of Object.keys(message)) if (!ENVELOPE_KEYS.has(key)) params[key] = message[key];
+  return params;
+}
 
 export type RequestId = string | number | undefined;
 
@@ -22,6 +33,23 @@ export interface ErrorReply {
   details?: Record<string, unknown>;
 }
 export type Reply<T = unknown> = OkReply<T> | ErrorReply;
+
+/** A reply's data, or its error thrown as the HarnessError it was (code, message, details). */
+export function dataOf(reply: Reply): unknown {
+  if (reply.status === 'ok') return reply.data;
+  throw new HarnessError(reply.code as AnyErrorCode, reply.message, reply.details);
+}
+
+/**
+ * The one mapping from anything thrown to an error reply: a HarnessError keeps its code, message
+ * and details; anything else is INTERNAL (a bug: the dispatcher also logs its stack).
+ */
+export function toErrorReply(e: unknown): ErrorReply {
+  if (e instanceof HarnessError) {
+    return { status: 'error', code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
+  }
+  return { status: 'error', code: ErrorCode.Internal, message: `internal error: ${describeError(e)}` };
+}
 
 /** What a subscribed connection receives for every coordinator event. */
 export interface EventLine {
@@ -44,4 +72,4 @@ export const ReplyShape = z.union([
 /** The longest line either side accepts. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
-export const PROTOCOL_VERSION = 1;
+export { PROTOCOL_VERSION } from './meta';

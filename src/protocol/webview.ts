@@ -1,5 +1,5 @@
 /**
- * Every message between the extension host and the coordination panel's webview, as zod schemas
+ * Every message between the extension host and the task graph panel's webview, as zod schemas
  * both sides check on arrival (a webview is another trust domain and another build). Imports only
  * zod, so the webview bundle can share it: zod/mini, because the classic API's chaining object
  * pulls the whole library (~450 kB minified) into the webview bundle, where mini costs ~20 kB.
@@ -11,6 +11,9 @@
  */
 import en from 'zod/v4/locales/en.js';
 import * as z from 'zod/mini';
+import { RunChunk, Stream } from './output';
+
+export { Stream };
 
 // English issue messages (mini ships none by default); the same setting classic zod makes.
 z.config(en());
@@ -22,6 +25,17 @@ const Bytes = z.number().check(z.minimum(0));
 
 export const PANEL_TASK_STATUSES = ['pending', 'running', 'completed', 'dead_letter', 'cancelled'] as const;
 
+/**
+ * A task as the panel shows it: `pending` split into ready (every dependency completed) and
+ * blocked. The host derives it for the summary of a big plan, the webview for a whole one.
+ */
+export const DISPLAY_STATUSES = ['ready', 'blocked', 'running', 'completed', 'dead_letter', 'cancelled'] as const;
+export type DisplayStatus = (typeof DISPLAY_STATUSES)[number];
+/** Text the host keeps of a task's result for the panel (the rest is in `harness task show`). */
+export const MAX_RESULT_PREVIEW = 2000;
+
+const Time = z.nullable(Text(100));
+
 export const TaskView = z.object({
   id: Name,
   description: z._default(Text(10_000), ''),
@@ -32,6 +46,16 @@ export const TaskView = z.object({
   max_attempts: z._default(Count, 0),
   priority: z._default(z.number(), 0),
   error: z._default(z.nullable(Text(100_000)), null),
+  group: z._default(z.nullable(Name), null),
+  capabilities: z._default(z.array(Text(100)).check(z.maxLength(100)), []),
+  started_at: z._default(Time, null),
+  lease_expires_at: z._default(Time, null),
+  completed_at: z._default(Time, null),
+  progress: z._default(z.nullable(z.object({ percent: z.number(), message: z.nullable(Text(1000)), at: Text(100) })), null),
+  /** The result as JSON text, cut at MAX_RESULT_PREVIEW characters; null when there is none. */
+  result_preview: z._default(z.nullable(Text(MAX_RESULT_PREVIEW + 1)), null),
+  /** Ready or blocked, as the host knows it (a scoped part of a big plan lacks the dependencies). */
+  display_status: z._default(z.nullable(z.enum(DISPLAY_STATUSES)), null),
   /** Where the task came from; the URL only http(s), as the core accepts it. */
   source: z.optional(
     z.object({
@@ -65,22 +89,64 @@ export const RunView = z.object({
 });
 export type RunView = z.infer<typeof RunView>;
 
-export const Stream = z.enum(['stdout', 'stderr']);
-export type Stream = z.infer<typeof Stream>;
-
 /** Bounds of one `output` batch; the host splits or falls back to a `runLog` past them. */
 export const MAX_BATCH_CHUNKS = 500;
 export const MAX_BATCH_CHARS = 1_000_000;
 const MAX_LOG_CHARS = 64 * 1024 * 1024;
 
-export const OutputChunk = z.object({ run_id: Name, stream: Stream, data: Text(MAX_BATCH_CHARS) });
+/** The one chunk type of run output (src/protocol/output.ts), bounded for the panel. */
+export const OutputChunk = z.extend(RunChunk, { run_id: Name, data: Text(MAX_BATCH_CHARS) });
 export type OutputChunk = z.infer<typeof OutputChunk>;
 
 // --- host → webview ---------------------------------------------------------------------------
 
+/**
+ * Past this many tasks the host sends a summary instead of every task, and the graph shows a
+ * group or a filter of at most this many: the layout of 1,500 nodes takes seconds already.
+ */
+export const SUMMARY_ABOVE = 1500;
+/** Tasks listed in the summary's ready frontier and running list (the rest are counted). */
+export const SUMMARY_LIST_MAX = 100;
+/** Groups the summary lists, those with work left first; `group_count` says how many there are. */
+export const SUMMARY_GROUPS_MAX = 200;
+
+const StatusCounts = z.object(Object.fromEntries(DISPLAY_STATUSES.map((s) => [s, Count])) as Record<DisplayStatus, typeof Count>);
+export type StatusCounts = z.infer<typeof StatusCounts>;
+
+/** What part of a big plan the graph shows: a group, or tasks matching a filter. */
+export const Scope = z.object({
+  statuses: z._default(z.array(z.enum(DISPLAY_STATUSES)).check(z.maxLength(DISPLAY_STATUSES.length)), []),
+  group: z._default(z.nullable(Name), null),
+  holder: z._default(z.nullable(Name), null),
+  /** Matches the id or the description, case-insensitively. */
+  text: z._default(Text(200), ''),
+});
+export type Scope = z.infer<typeof Scope>;
+
+/** A plan too big to send whole: counts, and the tasks a person acts on next. */
+export const Summary = z.object({
+  total: Count,
+  counts: StatusCounts,
+  groups: z.array(z.object({ group: Name, total: Count, counts: StatusCounts })).check(z.maxLength(SUMMARY_GROUPS_MAX)),
+  group_count: Count,
+  /** Ready tasks, highest priority first (at most SUMMARY_LIST_MAX). */
+  frontier: z.array(TaskView).check(z.maxLength(SUMMARY_LIST_MAX)),
+  running: z.array(TaskView).check(z.maxLength(SUMMARY_LIST_MAX)),
+  /** The scope the state's `tasks` answer, and how many tasks match it (more than sent: none sent). */
+  scope: z.nullable(Scope),
+  matched: Count,
+});
+export type Summary = z.infer<typeof Summary>;
+
 export const StateMessage = z.object({
   type: z.literal('state'),
+  /** Numbers the states; the webview says `rendered` with it, and the host sends the next after. */
+  seq: z._default(Count, 0),
+  /** Every task, or with a summary the tasks of its scope. */
   tasks: z.array(TaskView).check(z.maxLength(100_000)),
+  summary: z._default(z.nullable(Summary), null),
+  /** The host's clock (ms since the epoch) when it sent this: lease countdowns correct for skew. */
+  host_now: z._default(z.number(), 0),
   instances: z.array(InstanceView).check(z.maxLength(10_000)),
   runs: z.array(RunView).check(z.maxLength(10_000)),
 });
@@ -124,7 +190,8 @@ export type HostMessage = z.infer<typeof HostMessage>;
 /** Sent once the script runs (and again after every reload), with the run it remembers. */
 export const ReadyMessage = z.object({ type: z.literal('ready'), selected_run_id: z.nullable(Name) });
 export const SelectRunMessage = z.object({ type: z.literal('selectRun'), run_id: z.nullable(Name) });
-export const TASK_ACTIONS = ['retry', 'cancel'] as const;
+export const TASK_ACTIONS = ['complete', 'fail', 'release', 'retry', 'cancel'] as const;
+export type TaskAction = (typeof TASK_ACTIONS)[number];
 export const TaskActionMessage = z.object({
   type: z.literal('taskAction'),
   action: z.enum(TASK_ACTIONS),
@@ -136,11 +203,23 @@ export const LogMessage = z.object({
   message: Text(10_000),
 });
 
+/** The webview has shown the state numbered `seq`: the host may send the next one. */
+export const RenderedMessage = z.object({
+  type: z.literal('rendered'),
+  seq: Count,
+  /** How long the webview took to check and render it, in ms (for the host's figures). */
+  render_ms: z._default(z.number().check(z.minimum(0)), 0),
+});
+/** The part of a big plan the graph should show (null: the summary alone). */
+export const ScopeMessage = z.object({ type: z.literal('scope'), scope: z.nullable(Scope) });
+
 export const WebviewMessage = z.discriminatedUnion('type', [
   ReadyMessage,
   SelectRunMessage,
   TaskActionMessage,
   LogMessage,
+  RenderedMessage,
+  ScopeMessage,
 ]);
 export type WebviewMessage = z.infer<typeof WebviewMessage>;
 export type ReadyMessage = z.infer<typeof ReadyMessage>;

@@ -1,52 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
+import type { ParsedParamsOf } from '../protocol/command';
+import type { EventData } from '../protocol/events';
+import type { OutputChunk, Stream } from '../protocol/output';
+import type { RunInfo, RunStart } from '../protocol/runs';
 import { ErrorCode, HarnessError } from '../core/errors';
 import { TypedEmitter } from '../core/events';
 import type { Logger } from '../core/log';
 
-export type Stream = 'stdout' | 'stderr';
-
-export interface RunInfo {
-  run_id: string;
-  worker_id: string | null;
-  task_id: string | null;
-  argv: string[];
-  cwd: string | null;
-  started_at: string;
-  status: 'running' | 'finished';
-  /** The runner's result (returncode, signal_name, timed_out, ...) once finished. */
-  result: Record<string, unknown> | null;
-  /** Output bytes received, and how many of them the log kept. */
-  output_bytes: number;
-  logged_bytes: number;
-}
-
-export interface OutputChunk {
-  stream: Stream;
-  data: string;
-}
+export type { OutputChunk, RunInfo, Stream };
 
 export interface RunEvents {
-  'run:started': { run: RunInfo };
-  'run:output': { run_id: string; task_id: string | null; stream: Stream; data: string };
-  'run:finished': { run: RunInfo };
+  'run:started': EventData<'run:started'>;
+  'run:output': EventData<'run:output'>;
+  'run:finished': EventData<'run:finished'>;
 }
-
-export const RunStartParams = z.object({
-  run_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).optional(),
-  worker_id: z.string().max(200).nullable().optional(),
-  task_id: z.string().max(200).nullable().optional(),
-  argv: z.array(z.string()).min(1).max(10_000),
-  cwd: z.string().max(4096).nullable().optional(),
-});
-export const RunOutputParams = z.object({
-  run_id: z.string(),
-  stream: z.enum(['stdout', 'stderr']),
-  data: z.string(),
-});
-export const RunFinishParams = z.object({ run_id: z.string(), result: z.record(z.string(), z.unknown()) });
 
 /**
  * Every exec run the coordinator knows of, with its output. The output log of a run is kept on
@@ -75,8 +44,7 @@ export class RunRegistry {
     }
   }
 
-  start(params: z.input<typeof RunStartParams>): RunInfo {
-    const p = RunStartParams.parse(params);
+  start(p: ParsedParamsOf<typeof RunStart>): RunInfo {
     const run: RunInfo = {
       run_id: p.run_id ?? `run-${Date.now().toString(36)}-${randomUUID().slice(0, 6)}`,
       worker_id: p.worker_id ?? null,

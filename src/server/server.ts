@@ -1,27 +1,23 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import type { Coordinator } from '../core/coordinator';
 import { describeError, ErrorCode, HarnessError } from '../core/errors';
 import type { Disposable } from '../core/events';
-import type { Logger } from '../core/log';
-import { formatIssues } from '../core/validate';
-import { MAX_LINE_BYTES, RequestEnvelope, type EventLine, type Reply, type RequestId } from '../protocol/messages';
-import { COMMANDS, type CommandContext } from './commands';
-import type { RunRegistry } from './runs';
-import { ensurePrivateDirectory } from './socket-path';
+import type { EventName } from '../protocol/events';
+import { MAX_LINE_BYTES, type EventLine, type Reply } from '../protocol/messages';
+import type { ServerContext } from './context';
+import { ensurePrivateDirectory } from './private-dir';
+import { handleLine } from './request-line';
 
 export interface ServerOptions {
   socketPath: string;
-  worktree: string;
-  coordinator: Coordinator;
-  runs: RunRegistry;
-  log: Logger;
+  /** What every connection's requests run with; each connection adds its own signal and subscribe. */
+  context: Omit<ServerContext, 'signal' | 'subscribe'>;
   maxLineBytes?: number;
   /** A connection whose unsent output grows past this is a slow consumer and is dropped. */
   maxBufferedBytes?: number;
   /** Answers a request line (default: `handleLine` here); a cluster node forwards what it does not lead. */
-  dispatch?(line: string, ctx: CommandContext): Promise<Reply>;
+  dispatch?(line: string, ctx: ServerContext): Promise<Reply | EventLine | undefined>;
   /** Where subscribers' events come from (default: this coordinator's and its runs'); a cluster node's come over NATS. */
   events?(forward: (name: string, data: unknown) => void): Disposable;
 }
@@ -33,64 +29,6 @@ interface Backlog {
   /** Live-output events skipped since the reader fell behind. */
   skipped: number;
   timer: NodeJS.Timeout | undefined;
-}
-
-/** Arrays and objects inside one request, at most (a request itself is level 1). */
-export const MAX_NESTING = 256;
-
-/** Whether `value` nests arrays/objects more than `max` levels deep; iterative, so any depth is safe. */
-function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: Array<[object, number]> = value !== null && typeof value === 'object' ? [[value, 1]] : [];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (child !== null && typeof child === 'object') stack.push([child as object, depth + 1]);
-    }
-  }
-  return false;
-}
-
-/** Builds the reply for one request line; never throws. */
-export async function handleLine(line: string, ctx: CommandContext, log: Logger): Promise<Reply> {
-  let id: RequestId;
-  try {
-    let message: unknown;
-    try {
-      message = JSON.parse(line);
-    } catch (e) {
-      throw new HarnessError(ErrorCode.InvalidArgument, `malformed JSON: ${describeError(e)}`);
-    }
-    const envelope = RequestEnvelope.safeParse(message);
-    if (!envelope.success) {
-      if (message && typeof message === 'object' && !Array.isArray(message)) {
-        const raw = (message as { id?: unknown }).id;
-        if (typeof raw === 'string' || typeof raw === 'number') id = raw;
-      }
-      throw new HarnessError(ErrorCode.InvalidArgument, `invalid request: ${formatIssues(envelope.error)}`);
-    }
-    id = envelope.data.id;
-    if (nestedDeeperThan(message, MAX_NESTING)) {
-      // Validation and JSON.stringify recurse: past a few thousand levels they overflow the stack.
-      throw new HarnessError(ErrorCode.InvalidArgument, `invalid request: nested more than ${MAX_NESTING} levels deep`);
-    }
-    const handler = Object.hasOwn(COMMANDS, envelope.data.command) ? COMMANDS[envelope.data.command] : undefined;
-    if (!handler) {
-      throw new HarnessError(ErrorCode.InvalidArgument, `unknown command ${JSON.stringify(envelope.data.command.slice(0, 100))}`);
-    }
-    const data = await handler(envelope.data, ctx);
-    return withId({ status: 'ok', data }, id);
-  } catch (e) {
-    if (e instanceof HarnessError) {
-      return withId({ status: 'error', code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) }, id);
-    }
-    log.error(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    return withId({ status: 'error', code: ErrorCode.Internal, message: `internal error: ${describeError(e)}` }, id);
-  }
-}
-
-function withId<R extends Reply>(reply: R, id: RequestId): R {
-  return id === undefined ? reply : { ...reply, id };
 }
 
 /**
@@ -131,7 +69,7 @@ export class HarnessServer {
         resolve();
       });
     });
-    server.on('error', (e) => this.options.log.error(`socket server: ${describeError(e)}`));
+    server.on('error', (e) => this.options.context.log.error(`socket server: ${describeError(e)}`));
     if (process.platform !== 'win32') fs.chmodSync(socketPath, 0o600);
     this.server = server;
   }
@@ -139,10 +77,8 @@ export class HarnessServer {
   private accept(socket: net.Socket): void {
     this.connections.add(socket);
     const gone = new AbortController();
-    const ctx: CommandContext = {
-      coordinator: this.options.coordinator,
-      runs: this.options.runs,
-      worktree: this.options.worktree,
+    const ctx: ServerContext = {
+      ...this.options.context,
       signal: gone.signal,
       subscribe: (events) => subscription.push(this.subscribe(socket, events)),
     };
@@ -152,8 +88,9 @@ export class HarnessServer {
     let discarding = false; // inside a line that was too long: skip to its end
     let replies: Promise<unknown> = Promise.resolve();
 
-    const respond = (reply: Promise<Reply>) => {
-      replies = replies.then(() => reply).then((r) => this.write(socket, JSON.stringify(r)));
+    // Lines are answered in the order they came; a notification that succeeded has no answer.
+    const respond = (answer: Promise<Reply | EventLine | undefined>) => {
+      replies = replies.then(() => answer).then((r) => r && this.write(socket, JSON.stringify(r)));
     };
 
     this.replyChains.set(socket, () => replies);
@@ -177,7 +114,7 @@ export class HarnessServer {
           continue;
         }
         if (line.trim() === '') continue;
-        respond(this.options.dispatch ? this.options.dispatch(line, ctx) : handleLine(line, ctx, this.options.log));
+        respond(this.options.dispatch ? this.options.dispatch(line, ctx) : handleLine(line, ctx));
       }
       if (start < data.length && !discarding) {
         chunks.push(data.subarray(start));
@@ -245,21 +182,21 @@ export class HarnessServer {
   }
 
   private dropSlowConsumer(socket: net.Socket): void {
-    this.options.log.warn('dropping a connection that does not read what it is sent (slow consumer)');
+    this.options.context.log.warn('dropping a connection that does not read what it is sent (slow consumer)');
     clearTimeout(this.backlogs.get(socket)?.timer);
     socket.destroy();
   }
 
   /** Forwards coordinator and run events (all, or the named ones) to the connection. */
-  private subscribe(socket: net.Socket, events: readonly string[] | undefined): Disposable {
-    const wanted = events && events.length > 0 ? new Set(events) : undefined;
+  private subscribe(socket: net.Socket, events: readonly EventName[] | undefined): Disposable {
+    const wanted = events && events.length > 0 ? new Set<string>(events) : undefined;
     const forward = (name: string, data: unknown) => {
       if (wanted && !wanted.has(name)) return;
       const line: EventLine = { event: name, data, ts: new Date().toISOString() };
       this.write(socket, JSON.stringify(line), name === 'run:output');
     };
     if (this.options.events) return this.options.events(forward);
-    const subscriptions = [this.options.coordinator.events.onAny(forward), this.options.runs.events.onAny(forward)];
+    const subscriptions = [this.options.context.coordinator.events.onAny(forward), this.options.context.runs.events.onAny(forward)];
     return { dispose: () => subscriptions.forEach((s) => s.dispose()) };
   }
 

@@ -2,21 +2,26 @@ import * as path from 'node:path';
 import { systemClock, type Clock } from '../core/clock';
 import { Coordinator, DEFAULT_CONFIG, type CoordinatorConfig } from '../core/coordinator';
 import { describeError } from '../core/errors';
-import type { FileOps } from '../core/files';
+import { blockingFileOps, type FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { FileStore } from '../core/file-store';
+import { readHarnessConfig } from '../config/harness';
+import { defaultSocketPath } from '../protocol/address';
 import { Webhooks, type ListenOptions } from '../webhooks';
-import type { ClusterSettings } from '../cluster/settings';
-import { startClusterService } from './cluster-service';
+import type { ServerContext } from './context';
+import { PlanStaging } from './plan-staging';
 import { watchForRecovery } from './recovery';
 import { RunRegistry } from './runs';
 import { HarnessServer } from './server';
-import { defaultSocketPath } from './socket-path';
+
+/** The state directory when none is configured, relative to the workspace. */
+export const DEFAULT_STATE_DIR = '.harness';
 
 export interface ServiceOptions {
-  worktree: string;
+  /** The workspace folder to coordinate. */
+  workspace: string;
   socketPath?: string;
-  /** Defaults to `<worktree>/.harness`. */
+  /** Defaults to `<workspace>/.harness`; a relative path is taken from the workspace. */
   stateDir?: string;
   config?: Partial<CoordinatorConfig>;
   /** How often stale instances and expired leases are looked for. */
@@ -25,22 +30,32 @@ export interface ServiceOptions {
   clock?: Clock;
   /** The store's file layer; tests inject faults (disk full, write errors) through it. */
   files?: FileOps;
+  /**
+   * Flush the journal on the event loop (files.ts blockingFileOps): faster, and right for a process
+   * that serves nothing else (`harness serve`); never in the VS Code extension host.
+   */
+  blockingFlush?: boolean;
   /** Listen for webhooks (off when absent); the rules are in `.harness/config.json`. */
   webhooks?: ListenOptions;
-  /** Run as one coordinator of a cluster on NATS JetStream (cluster-service.ts) instead of on the state directory. */
-  cluster?: ClusterSettings;
 }
 
 export interface CoordinatorService {
   coordinator: Coordinator;
   runs: RunRegistry;
   server: HarnessServer;
-  worktree: string;
+  /** What every request runs with: the socket server's and the in-process API's. */
+  context: Omit<ServerContext, 'signal' | 'subscribe'>;
+  workspace: string;
   socketPath: string;
   stateDir: string;
   /** The webhook listener (when asked for) and the completion hook. */
   webhooks: Webhooks;
   close(): Promise<void>;
+}
+
+/** The state directory of a workspace, from the setting or flag (relative to the workspace). */
+export function stateDirOf(workspace: string, stateDir = DEFAULT_STATE_DIR): string {
+  return path.resolve(workspace, stateDir);
 }
 
 /**
@@ -49,15 +64,16 @@ export interface CoordinatorService {
  * service on the same workspace fails with a clear error instead of corrupting it.
  */
 export async function startService(options: ServiceOptions): Promise<CoordinatorService> {
-  if (options.cluster) return startClusterService(options, options.cluster);
-  const worktree = path.resolve(options.worktree);
-  const stateDir = path.resolve(worktree, options.stateDir ?? '.harness');
-  const socketPath = options.socketPath ?? defaultSocketPath(worktree);
+  const workspace = path.resolve(options.workspace);
+  const stateDir = stateDirOf(workspace, options.stateDir);
+  const socketPath = options.socketPath ?? defaultSocketPath(workspace);
   const { log } = options;
+  // A bad config.json is a clear error now, not a surprise at the first stale worker or isolate.
+  readHarnessConfig(stateDir);
   const store = await FileStore.open({
     dir: stateDir,
     log: (level, message) => log[level](message),
-    ...(options.files ? { files: options.files } : {}),
+    ...(options.files ? { files: options.files } : options.blockingFlush ? { files: blockingFileOps } : {}),
   });
   log.info(
     `opened ${stateDir} in ${store.stats.open_ms.toFixed(1)} ms (snapshot ${store.stats.snapshot_bytes} bytes, ` +
@@ -67,14 +83,21 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     log.error(`event listener failed: ${describeError(e)}`),
   );
   const runs = new RunRegistry(path.join(stateDir, 'runs'), log);
-  const server = new HarnessServer({ socketPath, worktree, coordinator, runs, log });
+  const context = { coordinator, runs, workspace, stateDir, staging: new PlanStaging(), log };
+  const server = new HarnessServer({ socketPath, context });
   try {
     await server.listen();
   } catch (e) {
     await coordinator.close();
     throw e;
   }
-  const webhooks = new Webhooks({ coordinator, worktree, log, ...(options.clock ? { clock: options.clock } : {}) });
+  const webhooks = new Webhooks({
+    coordinator,
+    workspace,
+    settings: () => readHarnessConfig(stateDir).webhooks,
+    log,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   try {
     await webhooks.listen(options.webhooks);
   } catch (e) {
@@ -83,7 +106,7 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     await coordinator.close();
     throw e;
   }
-  const recovery = watchForRecovery(coordinator, worktree, log);
+  const recovery = watchForRecovery(coordinator, { workspace, stateDir }, log);
   const interval = options.sweepIntervalMs ?? Math.min(5000, coordinator.settings.staleInstanceMs / 4);
   let sweeping = false;
   const timer = setInterval(() => {
@@ -101,7 +124,8 @@ export async function startService(options: ServiceOptions): Promise<Coordinator
     coordinator,
     runs,
     server,
-    worktree,
+    context,
+    workspace,
     socketPath,
     stateDir,
     webhooks,

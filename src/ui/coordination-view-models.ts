@@ -1,14 +1,18 @@
 // The Coordination tree's model and rows, free of vscode so they are unit-tested in plain Node:
 // locks, resource pools, pending messages and task groups with their latest checkpoint. The host
 // (src/host/coordination-tree.ts) fetches the model on every debounced refresh and renders it.
-import { groupStatus, type Checkpoint, type GroupStatus } from '../core/convergence';
-import type { Message } from '../core/mailbox';
-import type { InstanceStatus, Task } from '../core/model';
-import type { PoolHolder, PoolView } from '../core/pools';
-import type { LockRow } from '../core/primitive-store';
+import type { Caller } from '../protocol/api';
+import { groupStatus, type Checkpoint, type GroupStatus } from '../protocol/groups';
+import { InstanceList } from '../protocol/instances';
+import { LockList, type Lock as LockRow } from '../protocol/locks';
+import { MessageList, type PendingMessage } from '../protocol/mailbox';
+import type { InstanceStatus, Task } from '../protocol/model';
+import { PoolList, type PoolHolder, type PoolView } from '../protocol/pools';
+import { CheckpointList } from '../protocol/tasks';
+import { formatAgo } from '../protocol/human-time';
 import { formatDuration, progressText, type ItemModel } from './view-models';
 
-export type PendingMessage = Message & { recipient: string };
+export type { PendingMessage };
 export interface LockWaiting {
   path: string;
   worker_id: string;
@@ -26,15 +30,19 @@ export interface CoordinationModel {
   messages: PendingMessage[];
   /** Status of each registered worker, to mark messages nobody will pick up. */
   workers: Record<string, InstanceStatus>;
+  /** The groups listed: the open ones first, at most MAX_GROUPS. */
   groups: GroupEntry[];
+  /** How many groups there are in all. */
+  groupCount: number;
 }
 
-export const EMPTY_COORDINATION: CoordinationModel = { locks: [], lockWaiting: [], pools: [], messages: [], workers: {}, groups: [] };
+export const EMPTY_COORDINATION: CoordinationModel = { locks: [], lockWaiting: [], pools: [], messages: [], workers: {}, groups: [], groupCount: 0 };
+
+/** Groups listed (each costs a checkpoint request per refresh); the panel shows every one. */
+export const MAX_GROUPS = 100;
 
 /** The part of HarnessApi the fetch needs, so tests can hand in a fake. */
-export interface Requester {
-  request<T>(command: string, params?: Record<string, unknown>): Promise<T>;
-}
+export type Requester = Caller;
 
 /** The distinct groups of some tasks, sorted. */
 export function groupNames(tasks: readonly Task[]): string[] {
@@ -42,18 +50,22 @@ export function groupNames(tasks: readonly Task[]): string[] {
 }
 
 /**
- * One round of requests, all in parallel. Group status is derived from the task list the Tasks
- * tree just fetched, with the coordinator's own function (what `group_status` would answer), so a
- * refresh costs one `checkpoint_list` per group on top of the four list requests.
+ * One round of requests, all in parallel. Group status is derived from the tasks the extension
+ * keeps (TaskCache), with the coordinator's own function (what `group_status` would answer), so a
+ * refresh costs one `checkpoint_list` per listed group on top of the four list requests.
+ * `groups`: the groups to list with their tasks; `groupCount`: how many there are in all.
  */
-export async function fetchCoordination(api: Requester, tasks: readonly Task[]): Promise<CoordinationModel> {
-  const names = groupNames(tasks);
+export async function fetchCoordination(api: Requester, groups: ReadonlyMap<string, readonly Task[]>, groupCount = groups.size): Promise<CoordinationModel> {
+  const statuses = [...groups].map(([group, tasks]) => groupStatus(group, tasks));
+  statuses.sort((a, b) => Number(a.done) - Number(b.done) || a.group.localeCompare(b.group));
+  const listed = statuses.slice(0, MAX_GROUPS);
+  const names = listed.map((g) => g.group);
   const [locks, pools, mail, instances, checkpoints] = await Promise.all([
-    api.request<{ locks: LockRow[]; waiting: LockWaiting[] }>('lock_list'),
-    api.request<{ pools: PoolView[] }>('pool_list'),
-    api.request<{ messages: PendingMessage[] }>('message_list'),
-    api.request<{ instances: Array<{ worker_id: string; status: InstanceStatus }> }>('instance_list'),
-    Promise.all(names.map((group) => api.request<{ checkpoints: Checkpoint[] }>('checkpoint_list', { group }))),
+    api.call(LockList),
+    api.call(PoolList),
+    api.call(MessageList),
+    api.call(InstanceList),
+    Promise.all(names.map((group) => api.call(CheckpointList, { group }))),
   ]);
   return {
     locks: locks.locks,
@@ -61,7 +73,8 @@ export async function fetchCoordination(api: Requester, tasks: readonly Task[]):
     pools: pools.pools,
     messages: [...mail.messages].sort((a, b) => a.sent_at.localeCompare(b.sent_at)),
     workers: Object.fromEntries(instances.instances.map((i) => [i.worker_id, i.status])),
-    groups: names.map((group, i) => ({ status: groupStatus(group, tasks), checkpoint: checkpoints[i]!.checkpoints.at(-1) ?? null })),
+    groups: listed.map((status, i) => ({ status, checkpoint: checkpoints[i]!.checkpoints.at(-1) ?? null })),
+    groupCount: Math.max(groupCount, statuses.length),
   };
 }
 
@@ -83,7 +96,7 @@ function sectionSize(m: CoordinationModel, s: CoordSection): number {
   if (s === 'locks') return new Set(m.locks.map((l) => l.path)).size;
   if (s === 'pools') return m.pools.length;
   if (s === 'messages') return m.messages.length;
-  return m.groups.length;
+  return Math.max(m.groups.length, m.groupCount);
 }
 
 /** Rows under `node` (the top level without one); sections without items are left out. */
@@ -130,7 +143,7 @@ const SECTION_LABEL: Record<CoordSection, [string, string]> = {
 };
 
 function ago(iso: string, now: number): string {
-  return `${formatDuration(now - Date.parse(iso))} ago`;
+  return formatAgo(now - Date.parse(iso));
 }
 
 function left(iso: string | null, now: number): string {

@@ -16,6 +16,7 @@ export const CommandId = {
   dropMessage: 'agentHarness.dropMessage',
   recordCheckpoint: 'agentHarness.recordCheckpoint',
   waitForGroup: 'agentHarness.waitForGroup',
+  showMore: 'agentHarness.showMoreTasks',
 } as const;
 export type CommandId = (typeof CommandId)[keyof typeof CommandId];
 

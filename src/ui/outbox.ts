@@ -1,5 +1,5 @@
 /**
- * What the coordination panel sends its webview, and when: the host side of the panel without
+ * What the task graph panel sends its webview, and when: the host side of the panel without
  * `vscode`, so plain-Node tests drive it with a fake API and fake timers.
  *
  * - Nothing is posted before the webview said `ready`, nor while the panel is hidden (a hidden
@@ -7,11 +7,16 @@
  *   fetched fresh when posting is possible again; output is queued, bounded, and past the bound
  *   replaced by a refetch of the run's whole log.
  * - A second `ready` (the webview reloaded) replays everything: fresh state, the selected run's log.
- * - Coordinator events become one debounced state refresh; `run:output` of the selected run is
+ * - Coordinator events become one state refresh per burst (and per webview answer, below); `run:output` of the selected run is
  *   posted in batches every `outputFlushMs`, each at most `maxBatchChunks` / `maxBatchChars`.
+ * - Flow control: the webview answers each state with `rendered`; the next state goes only then
+ *   (or after `renderTimeoutMs`, for a webview that never answers), so a busy webview gets the
+ *   newest state once instead of a queue of stale ones.
  */
-import type { Logger } from '../core/log';
+import { affectsAny, type View } from '../protocol/events';
+import type { Logger } from '../protocol/log';
 import type { EventLine } from '../protocol/messages';
+import { headOf } from '../protocol/output';
 import {
   type HostMessage,
   MAX_BATCH_CHARS,
@@ -28,6 +33,15 @@ export interface OutboxDeps {
   post(message: HostMessage): void;
   log: Logger;
   timers?: Timers;
+  /** Milliseconds on a monotonic clock, for the event-to-rendered latency. */
+  now?: () => number;
+}
+
+export interface StateTimings {
+  waitMs: number;
+  fetchMs: number;
+  tripMs: number;
+  renderMs: number;
 }
 
 export interface Timers {
@@ -42,18 +56,23 @@ export interface OutboxOptions {
   maxBatchChars: number;
   /** Output held while the webview cannot take it; past this it is dropped for a log refetch. */
   maxQueuedChars: number;
+  /** How long a sent state may go unanswered before the next one is sent anyway. */
+  renderTimeoutMs: number;
 }
 
 export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
-  stateDebounceMs: 50,
+  // Events in one burst (one tick) are one state; later ones wait for the webview to answer the
+  // state before (flow control), so no delay is needed to coalesce: the first change goes at once.
+  stateDebounceMs: 0,
   outputFlushMs: 30,
   maxBatchChunks: 200,
   maxBatchChars: 256 * 1024,
   maxQueuedChars: 2 * 1024 * 1024,
+  renderTimeoutMs: 2000,
 };
 
-/** Events that change nothing the panel shows; every other event (known or new) refreshes. */
-const QUIET_EVENTS = new Set(['task:heartbeat', 'run:output']);
+/** What the panel shows: events that change none of it (e.g. lock renewals) do not refresh it; unknown ones do. */
+const PANEL_VIEWS: readonly View[] = ['tasks', 'instances', 'runs'];
 
 export class PanelOutbox {
   private readonly options: OutboxOptions;
@@ -74,6 +93,19 @@ export class PanelOutbox {
   private pendingError: string | null = null;
   private hostSelection: string | null | undefined;
   private disposed = false;
+  private stateSeq = 0;
+  /** The state sent and not yet answered with `rendered`, and when it was sent. */
+  private unanswered: { seq: number; timer: unknown; eventAt: number | null; waitMs: number; fetchMs: number; sentAt: number } | null = null;
+  /** When the first event not yet in a sent state arrived. */
+  private eventAt: number | null = null;
+  /** Milliseconds from a coordinator event to the webview having rendered a state with it. */
+  lastEventToRenderedMs: number | undefined;
+  /**
+   * Of the last state answered, in ms: from its first event to reading it (waiting), reading it
+   * (host), from posting it to the answer (the trip, the webview's work included), and the
+   * webview's checking and rendering alone.
+   */
+  lastStateTimings: StateTimings | undefined;
   /** What was posted per run, for tests and diagnostics. */
   readonly posted = new PostedText();
 
@@ -103,6 +135,7 @@ export class PanelOutbox {
   /** The webview (re)loaded: everything it shows comes again, for the run it remembers. */
   onReady(selectedRunId: string | null): void {
     this.ready = true;
+    this.answered(); // a reloaded webview answers nothing it was sent before
     const hostSelection = this.hostSelection;
     this.hostSelection = undefined;
     this.select(hostSelection === undefined ? selectedRunId : hostSelection);
@@ -114,6 +147,7 @@ export class PanelOutbox {
   setVisible(visible: boolean): void {
     if (visible === this.visible) return;
     this.visible = visible;
+    if (!visible) this.answered(); // a hidden webview is torn down: it will answer nothing
     if (visible) {
       this.stateDirty = true; // events while hidden were not fetched
       this.pump();
@@ -144,7 +178,21 @@ export class PanelOutbox {
     if (this.disposed) return;
     if (line.event === 'run:output') this.onOutput(line.data);
     else if (line.event === 'coordinator:error') this.error(`coordinator: ${String((line.data as { message?: unknown })?.message)}`);
-    if (!QUIET_EVENTS.has(line.event)) this.scheduleState();
+    if (affectsAny(line.event, PANEL_VIEWS)) {
+      this.eventAt ??= this.now();
+      this.scheduleState();
+    }
+  }
+
+  /** The webview has rendered state `seq` (in `renderMs`): the next may go. */
+  onRendered(seq: number, renderMs = 0): void {
+    if (this.unanswered?.seq !== seq) return;
+    const { eventAt, waitMs, fetchMs, sentAt } = this.unanswered;
+    const now = this.now();
+    if (eventAt !== null) this.lastEventToRenderedMs = now - eventAt;
+    this.lastStateTimings = { waitMs, fetchMs, tripMs: now - sentAt, renderMs };
+    this.answered();
+    this.pump();
   }
 
   /** A refresh soon, coalescing bursts (a plan import emits one event per task). */
@@ -160,9 +208,19 @@ export class PanelOutbox {
 
   dispose(): void {
     this.disposed = true;
+    this.answered();
     if (this.stateTimer !== null) this.timers.clearTimeout(this.stateTimer);
     if (this.flushTimer !== null) this.timers.clearTimeout(this.flushTimer);
     this.queue = [];
+  }
+
+  private answered(): void {
+    if (this.unanswered) this.timers.clearTimeout(this.unanswered.timer);
+    this.unanswered = null;
+  }
+
+  private now(): number {
+    return (this.deps.now ?? (() => performance.now()))();
   }
 
   private select(runId: string | null): void {
@@ -201,7 +259,7 @@ export class PanelOutbox {
       this.send({ type: 'error', message: this.pendingError });
       this.pendingError = null;
     }
-    if (this.stateDirty && !this.stateInFlight && this.stateTimer === null) void this.refreshState();
+    if (this.stateDirty && !this.stateInFlight && this.stateTimer === null && !this.unanswered) void this.refreshState();
     if (this.logDirty && this.selected !== null && !this.logFetch) void this.refreshLog(this.selected);
     if (this.queue.length > 0 && !this.logFetch) this.flushBatch();
   }
@@ -209,10 +267,27 @@ export class PanelOutbox {
   private async refreshState(): Promise<void> {
     this.stateDirty = false;
     this.stateInFlight = true;
+    const eventAt = this.eventAt;
+    this.eventAt = null;
     try {
+      const fetchStarted = this.now();
+      const waitMs = eventAt === null ? 0 : fetchStarted - eventAt;
       const state = await this.deps.fetchState();
-      if (this.canPost) this.send(state);
-      else this.stateDirty = true;
+      const fetchMs = this.now() - fetchStarted;
+      if (this.canPost) {
+        const seq = ++this.stateSeq;
+        const timer = this.timers.setTimeout(() => {
+          if (this.unanswered?.seq !== seq) return;
+          this.deps.log.debug(`panel: state ${seq} not rendered within ${this.options.renderTimeoutMs} ms; sending the next anyway`);
+          this.unanswered = null;
+          this.pump();
+        }, this.options.renderTimeoutMs);
+        this.unanswered = { seq, timer, eventAt, waitMs, fetchMs, sentAt: this.now() };
+        this.send({ ...state, seq });
+      } else {
+        this.stateDirty = true;
+        this.eventAt ??= eventAt;
+      }
     } catch (e) {
       this.deps.log.warn(`panel: could not read the coordinator's state: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
@@ -253,7 +328,7 @@ export class PanelOutbox {
       const head = this.queue[0]!;
       let data = head.data;
       if (chars + data.length > maxBatchChars) {
-        data = splitSafely(data, maxBatchChars - chars); // the rest stays queued
+        data = headOf(data, maxBatchChars - chars); // the rest stays queued
         head.data = head.data.slice(data.length);
       } else this.queue.shift();
       const last = batch[batch.length - 1];
@@ -279,11 +354,3 @@ export class PanelOutbox {
   }
 }
 
-/** At most `max` characters from the start, not cutting a surrogate pair in two. */
-export function splitSafely(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = Math.max(0, max);
-  const code = text.charCodeAt(end - 1);
-  if (end > 1 && code >= 0xd800 && code <= 0xdbff) end--;
-  return text.slice(0, end);
-}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * The coordination panel's HTML, apart from `vscode` so tests (and the browser test's static
+ * The task graph panel's HTML, apart from `vscode` so tests (and the browser test's static
  * page) render exactly what the panel serves.
  */
 export interface PanelHtmlOptions {
@@ -10,6 +10,8 @@ export interface PanelHtmlOptions {
   nonce: string;
   scriptUri: string;
   styleUri: string;
+  /** ELK's worker script (dist/elk-worker.js); the webview fetches it and starts it from a blob. */
+  layoutWorkerUri: string;
   title: string;
 }
 
@@ -35,6 +37,8 @@ function escapeAttr(text: string): string {
 /**
  * No 'unsafe-inline' for styles either: the webview sets computed styles through CSSOM
  * (element.style), which style-src does not govern, and everything else through classes.
+ * The layout worker: its script is fetched from the extension's files (connect-src) and run from
+ * a blob: URL (worker-src), since a worker must come from the webview's own origin.
  */
 export function contentSecurityPolicy(cspSource: string, nonce: string): string {
   return [
@@ -43,11 +47,13 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
     `style-src ${cspSource}`,
     `script-src 'nonce-${nonce}'`,
     `font-src ${cspSource}`,
+    `connect-src ${cspSource}`,
+    'worker-src blob:',
   ].join('; ');
 }
 
 export function renderPanelHtml(options: PanelHtmlOptions): string {
-  const { cspSource, nonce, scriptUri, styleUri, title } = options;
+  const { cspSource, nonce, scriptUri, styleUri, layoutWorkerUri, title } = options;
   if (!/^[A-Za-z0-9+/_=-]{16,}$/.test(nonce)) throw new Error('renderPanelHtml: the nonce must be 16+ base64 characters');
   const attr = escapeAttr;
   return `<!DOCTYPE html>
@@ -59,21 +65,36 @@ export function renderPanelHtml(options: PanelHtmlOptions): string {
 <link rel="stylesheet" href="${attr(styleUri)}">
 <title>${escapeHtml(title)}</title>
 </head>
-<body>
+<body data-layout-worker="${attr(layoutWorkerUri)}">
 <div id="app" class="app">
   <div id="banner" class="banner" role="alert" hidden></div>
   <section class="pane pane-dag" aria-labelledby="dag-title">
-    <header class="pane-header"><h2 id="dag-title">Tasks</h2><span id="dag-summary" class="summary" aria-live="polite"></span>
-      <span class="zoom" role="group" aria-label="Zoom the graph"><button type="button" class="icon" data-zoom="out" aria-label="Zoom out" title="Zoom out">−</button><button type="button" class="icon" data-zoom="in" aria-label="Zoom in" title="Zoom in">+</button><button type="button" class="icon" data-zoom="fit" aria-label="Fit the whole graph" title="Fit the whole graph">Fit</button><button type="button" class="icon" data-zoom="auto" aria-label="Readable size" title="Readable size, fit to width">1:1</button></span></header>
-    <div id="dag" class="dag" role="group" aria-label="Task dependency graph"></div>
-    <div id="task-detail" class="task-detail" aria-live="polite"></div>
+    <header class="pane-header"><h2 id="dag-title">Task graph</h2><span id="dag-summary" class="summary" aria-live="polite"></span>
+      <span class="zoom" role="group" aria-label="Zoom the graph"><button type="button" class="icon" data-zoom="out" aria-label="Zoom out" title="Zoom out (-)">−</button><button type="button" class="icon" data-zoom="in" aria-label="Zoom in" title="Zoom in (+)">+</button><button type="button" class="icon" data-zoom="fit" aria-label="Fit the graph" title="Fit the graph, down to a readable size (0)">Fit</button><button type="button" class="icon" data-zoom="actual" aria-label="Actual size" title="Actual size">1:1</button></span></header>
+    <div class="toolbar" role="toolbar" aria-label="Search and filter the graph">
+      <input id="search" type="search" placeholder="Search id or text" aria-label="Search tasks by id or text (Enter: next match)" autocomplete="off" spellcheck="false"><span id="search-count" class="search-count" aria-live="polite"></span>
+      <span id="status-chips" class="chips" role="group" aria-label="Filter by status"></span>
+      <select id="filter-group" aria-label="Filter by group"></select>
+      <select id="filter-holder" aria-label="Filter by holder"></select>
+      <button id="collapse" class="toggle" type="button" aria-pressed="false" title="Fold completed tasks that depend on each other into one node">Collapse done</button>
+    </div>
+    <div id="scope-bar" class="scope-bar" hidden><span id="scope-text"></span><button id="scope-back" class="action secondary" type="button">Back to the summary</button></div>
+    <div class="dag-wrap">
+      <div id="dag" class="dag" tabindex="-1"></div>
+      <div id="summary" class="summary-view" hidden></div>
+      <div id="minimap" class="minimap" hidden></div>
+    </div>
   </section>
   <section class="pane pane-side">
-    <section aria-labelledby="instances-title">
+    <section class="side-section" aria-labelledby="detail-title">
+      <header class="pane-header"><h2 id="detail-title">Details</h2></header>
+      <div id="task-detail" class="task-detail" aria-live="polite"></div>
+    </section>
+    <section class="side-section" aria-labelledby="instances-title">
       <header class="pane-header"><h2 id="instances-title">Workers</h2></header>
       <ul id="instances" class="list instances" aria-label="Workers"></ul>
     </section>
-    <section aria-labelledby="runs-title">
+    <section class="side-section" aria-labelledby="runs-title">
       <header class="pane-header"><h2 id="runs-title">Runs</h2></header>
       <ul id="runs" class="list runs" role="listbox" aria-label="Runs"></ul>
     </section>

@@ -1,13 +1,9 @@
-// The `webhooks` section of `.harness/config.json`: the GitHub endpoint and its rules, Standard
-// Webhooks senders, the completion hook, and how issue labels map to priority and capabilities.
-// Only the schema and the smallest reader live here; secrets are read separately (secrets.ts) so
-// they never sit in a parsed config that could be logged.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// The `webhooks` section of config.json (read with the others by src/config/): the GitHub
+// endpoint and its rules, Standard Webhooks senders, the completion hook, and how issue labels map
+// to priority and capabilities. Only the schema lives here; secrets are read separately
+// (secrets.ts) so they never sit in a parsed config that could be logged.
 import { z } from 'zod';
-import { ErrorCode, HarnessError } from '../core/errors';
-import { Id, JsonValue } from '../core/model';
-import { formatIssues } from '../core/validate';
+import { Id, JsonValue } from '../protocol/model';
 
 /** Where a secret comes from: an environment variable, or a file only its owner may read. */
 export const SecretSource = z.union([
@@ -94,61 +90,9 @@ export const WebhookSettings = z.strictObject({
 });
 export type WebhookSettings = z.output<typeof WebhookSettings>;
 
-/** Other sections of config.json belong to other parts of harness and are left alone. */
-const ConfigFile = z.looseObject({ webhooks: WebhookSettings.optional() });
-
-export function webhookConfigPath(worktree: string): string {
-  return path.join(worktree, '.harness', 'config.json');
-}
-
 /**
- * Reads the `webhooks` section: undefined when the file or the section is absent; a malformed
- * one is an INVALID_ARGUMENT error naming the file and the field.
+ * Where the webhook code gets its settings: the `webhooks` section as of now (re-read when the
+ * file changes, so editing rules takes effect without a restart; a broken edit keeps failing
+ * loudly, each caller reporting it, rather than falling back to old rules).
  */
-export function loadWebhookSettings(worktree: string): WebhookSettings | undefined {
-  const file = webhookConfigPath(worktree);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new HarnessError(ErrorCode.InvalidArgument, `cannot read ${file}: ${(e as Error).message}`, { file });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new HarnessError(ErrorCode.InvalidArgument, `${file} is not valid JSON: ${(e as Error).message}`, { file });
-  }
-  const result = ConfigFile.safeParse(json);
-  if (!result.success) throw new HarnessError(ErrorCode.InvalidArgument, `${file}: ${formatIssues(result.error)}`, { file });
-  return result.data.webhooks;
-}
-
-/**
- * The settings as of the file's last change: re-read when config.json changes, so editing rules
- * takes effect without a restart. A file broken by an edit keeps failing loudly (each caller
- * reports it) rather than silently falling back to old rules.
- */
-export class WebhookSettingsCache {
-  private stamp = '';
-  private value: WebhookSettings | undefined;
-
-  constructor(private readonly worktree: string) {}
-
-  get(): WebhookSettings | undefined {
-    const file = webhookConfigPath(this.worktree);
-    let stamp = 'absent';
-    try {
-      const st = fs.statSync(file);
-      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
-    } catch {
-      // absent: no settings
-    }
-    if (stamp !== this.stamp) {
-      this.value = loadWebhookSettings(this.worktree);
-      this.stamp = stamp;
-    }
-    return this.value;
-  }
-}
+export type WebhookSettingsSource = () => WebhookSettings | undefined;

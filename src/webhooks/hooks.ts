@@ -13,7 +13,7 @@ import type { Disposable } from '../core/events';
 import type { Logger } from '../core/log';
 import type { Task } from '../core/model';
 import { runProcess } from '../exec';
-import { WebhookSettingsCache, type HookSettings, type WebhookSettings } from './config';
+import type { HookSettings, WebhookSettings, WebhookSettingsSource } from './config';
 import { StateMap } from './state-map';
 import { fill } from './template';
 
@@ -46,15 +46,16 @@ function wants(hook: HookSettings | undefined, task: Task): hook is HookSettings
 
 export interface CompletionHooksOptions {
   coordinator: Coordinator;
-  worktree: string;
+  /** The workspace folder: the hook runs there. */
+  workspace: string;
   log: Logger;
-  settings?: WebhookSettingsCache;
+  settings: WebhookSettingsSource;
   env?: NodeJS.ProcessEnv;
 }
 
 export class CompletionHooks implements Disposable {
   private readonly owed: StateMap;
-  private readonly settings: WebhookSettingsCache;
+  private readonly settings: WebhookSettingsSource;
   /** `<task>:<fencing token>` of hooks queued or running, so none runs twice at once. */
   private readonly active = new Set<string>();
   private readonly queue: Array<() => Promise<void>> = [];
@@ -66,7 +67,7 @@ export class CompletionHooks implements Disposable {
 
   constructor(private readonly options: CompletionHooksOptions) {
     this.owed = new StateMap(options.coordinator, HOOKS_OWED_PREFIX);
-    this.settings = options.settings ?? new WebhookSettingsCache(options.worktree);
+    this.settings = options.settings;
     const events = options.coordinator.events;
     this.subscriptions.push(
       events.on('task:claimed', ({ task }) => this.claimed(task)),
@@ -80,7 +81,7 @@ export class CompletionHooks implements Disposable {
   private hook(): HookSettings | undefined {
     let settings: WebhookSettings | undefined;
     try {
-      settings = this.settings.get();
+      settings = this.settings();
     } catch (e) {
       this.complain(`completion hook: ${describeError(e)}`);
       return undefined;
@@ -167,7 +168,7 @@ export class CompletionHooks implements Disposable {
   }
 
   private async run(task: Task, hook: HookSettings): Promise<void> {
-    const { log, worktree } = this.options;
+    const { log, workspace } = this.options;
     const json = JSON.stringify(task);
     let file: string | undefined;
     if (Buffer.byteLength(json) > MAX_ENV_BYTES) {
@@ -181,12 +182,13 @@ export class CompletionHooks implements Disposable {
       HARNESS_TASK_STATUS: task.status,
       HARNESS_TASK_SOURCE_URL: task.source?.url ?? '',
       HARNESS_TASK_ERROR: task.error ?? '',
-      HARNESS_WORKTREE: worktree,
+      HARNESS_WORKSPACE: workspace,
+      HARNESS_WORKTREE: workspace, // the old name, for hooks written against it
       // The webhook secrets are the coordinator's, not the hook's.
       ...Object.fromEntries(this.secretVariables().map((name) => [name, undefined])),
     };
     try {
-      const result = await runProcess({ argv: hookArgv(hook.command, task), cwd: worktree, timeoutMs: hook.timeout_seconds * 1000, env: env as Record<string, string> }).result;
+      const result = await runProcess({ argv: hookArgv(hook.command, task), cwd: workspace, timeoutMs: hook.timeout_seconds * 1000, env: env as Record<string, string> }).result;
       const how = result.timed_out ? `timed out after ${hook.timeout_seconds} s` : result.signal_name ? `killed by ${result.signal_name}` : `exit ${result.returncode}`;
       const tail = result.returncode === 0 ? '' : `: ${(result.stderr_tail || result.stdout_tail).trim().slice(-500)}`;
       (result.returncode === 0 ? log.info : log.warn).call(log, `completion hook for ${task.id} (${task.status}): ${how}${tail}`);
@@ -203,7 +205,7 @@ export class CompletionHooks implements Disposable {
   private secretVariables(): string[] {
     let settings: WebhookSettings | undefined;
     try {
-      settings = this.settings.get();
+      settings = this.settings();
     } catch {
       return [];
     }

@@ -3,7 +3,7 @@
 import type { Clock } from '../core/clock';
 import type { Coordinator } from '../core/coordinator';
 import type { Logger } from '../core/log';
-import { WebhookSettingsCache } from './config';
+import type { WebhookSettingsSource } from './config';
 import { CompletionHooks } from './hooks';
 import { WebhookListener } from './listener';
 
@@ -12,7 +12,10 @@ export { WebhookListener } from './listener';
 
 export interface WebhooksOptions {
   coordinator: Coordinator;
-  worktree: string;
+  /** The workspace folder: where the completion hook runs. */
+  workspace: string;
+  /** The `webhooks` section of config.json, as of now. */
+  settings: WebhookSettingsSource;
   log: Logger;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
@@ -28,7 +31,7 @@ export class Webhooks {
   private current: WebhookListener | undefined;
 
   constructor(private readonly options: WebhooksOptions) {
-    this.hooks = new CompletionHooks({ ...options, settings: new WebhookSettingsCache(options.worktree) });
+    this.hooks = new CompletionHooks(options);
   }
 
   get listener(): WebhookListener | undefined {

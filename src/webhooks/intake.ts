@@ -1,12 +1,16 @@
 // What happens to a delivery once its bytes are in: signature, parse, rules, then "store first,
 // act after": the tasks and the delivery id are durable before anything is answered 2xx. Free
 // of HTTP, so it can be tested directly; listener.ts is the HTTP side.
+import { z } from 'zod';
 import type { Clock } from '../core/clock';
 import type { Coordinator } from '../core/coordinator';
 import { describeError, ErrorCode, HarnessError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Json, TaskInput } from '../core/model';
-import { WebhookSettingsCache, type WebhookSettings } from './config';
+import { TaskInput as TaskInputSchema } from '../protocol/model';
+import { MAX_PLAN_TASKS } from '../protocol/tasks';
+import { parse } from '../protocol/validate';
+import type { WebhookSettings, WebhookSettingsSource } from './config';
 import { DeliveryLedger } from './deliveries';
 import { checkGitHubTemplates, githubTasks, templateStrings } from './github-rules';
 import { readSecret } from './secrets';
@@ -27,7 +31,10 @@ export interface Answer {
 
 export interface IntakeOptions {
   coordinator: Coordinator;
-  worktree: string;
+  /** The workspace folder: secret files are relative to it. */
+  workspace: string;
+  /** The `webhooks` section of config.json, as of now. */
+  settings: WebhookSettingsSource;
   clock: Clock;
   log: Logger;
   env?: NodeJS.ProcessEnv;
@@ -58,21 +65,21 @@ export function checkSettings(settings: WebhookSettings): string[] {
 }
 
 export class Intake {
-  private readonly settings: WebhookSettingsCache;
+  private readonly settings: WebhookSettingsSource;
   private readonly ledger: DeliveryLedger;
   /** Deliveries being stored right now, so a concurrent duplicate waits for the first. */
   private readonly inFlight = new Map<string, Promise<Answer>>();
 
   constructor(private readonly options: IntakeOptions) {
-    this.settings = new WebhookSettingsCache(options.worktree);
+    this.settings = options.settings;
     this.ledger = new DeliveryLedger(options.coordinator, options.clock);
   }
 
   /** Settings now, checked; throws INVALID_ARGUMENT naming the problem. */
   currentSettings(): WebhookSettings | undefined {
-    const settings = this.settings.get();
+    const settings = this.settings();
     const problems = settings ? checkSettings(settings) : [];
-    if (problems.length > 0) throw new HarnessError(ErrorCode.InvalidArgument, `webhooks in .harness/config.json: ${problems.join('; ')}`);
+    if (problems.length > 0) throw new HarnessError(ErrorCode.InvalidArgument, `webhooks in config.json: ${problems.join('; ')}`);
     return settings;
   }
 
@@ -92,7 +99,7 @@ export class Intake {
 
   private secret(source: Parameters<typeof readSecret>[0], what: string): Buffer | undefined {
     try {
-      return readSecret(source, what, this.options.worktree, this.options.env);
+      return readSecret(source, what, this.options.workspace, this.options.env);
     } catch (e) {
       this.options.log.error(`webhook refused: ${describeError(e)}`);
       return undefined;
@@ -186,11 +193,16 @@ export class Intake {
   }
 }
 
+const WebhookTasks = z.array(TaskInputSchema.extend({ id: TaskInputSchema.shape.id.unwrap() })).max(MAX_PLAN_TASKS);
+
 /**
  * Adds the tasks not already present, atomically; a task that is present already (this issue
  * was labelled before, the delivery came twice) is "already have it", not an error.
  */
-export async function addMissing(coordinator: Coordinator, tasks: ReadonlyArray<TaskInput & { id: string }>): Promise<string[]> {
+export async function addMissing(coordinator: Coordinator, made: ReadonlyArray<TaskInput & { id: string }>): Promise<string[]> {
+  // The tasks come from outside (an event's fields filled into a template): this is their edge,
+  // so they are checked here as a request's parameters would be (the coordinator does not parse).
+  const tasks = parse(WebhookTasks, made, 'tasks from the webhook', 'tasks');
   for (let attempt = 0; ; attempt++) {
     const missing = tasks.filter((t) => !coordinator.store.getTask(t.id));
     if (missing.length === 0) {

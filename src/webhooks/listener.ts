@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../core/clock';
 import type { Coordinator } from '../core/coordinator';
 import { describeError, ErrorCode, HarnessError } from '../core/errors';
 import type { Logger } from '../core/log';
+import type { WebhookSettingsSource } from './config';
 import { Intake, type Answer } from './intake';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -14,7 +15,10 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 export interface WebhookListenerOptions {
   coordinator: Coordinator;
-  worktree: string;
+  /** The workspace folder: secret files are relative to it. */
+  workspace: string;
+  /** The `webhooks` section of config.json, as of now. */
+  settings: WebhookSettingsSource;
   log: Logger;
   port: number;
   /** Defaults to 127.0.0.1: a listener on another address is a choice, never a default. */
@@ -37,7 +41,8 @@ export class WebhookListener {
   static async start(options: WebhookListenerOptions): Promise<WebhookListener> {
     const intake = new Intake({
       coordinator: options.coordinator,
-      worktree: options.worktree,
+      workspace: options.workspace,
+      settings: options.settings,
       clock: options.clock ?? systemClock,
       log: options.log,
       ...(options.env ? { env: options.env } : {}),

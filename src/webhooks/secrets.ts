@@ -6,13 +6,13 @@ import { ErrorCode, HarnessError } from '../core/errors';
 import type { SecretSource } from './config';
 
 /** Reads a secret; throws INVALID_ARGUMENT naming the variable or file (never the value). */
-export function readSecret(source: SecretSource, what: string, worktree: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+export function readSecret(source: SecretSource, what: string, workspace: string, env: NodeJS.ProcessEnv = process.env): Buffer {
   if ('env' in source) {
     const value = env[source.env];
     if (!value) throw new HarnessError(ErrorCode.InvalidArgument, `${what}: environment variable ${source.env} is not set or empty`);
     return Buffer.from(value, 'utf8');
   }
-  const file = path.resolve(worktree, source.file);
+  const file = path.resolve(workspace, source.file);
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY);

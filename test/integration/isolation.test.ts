@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cleanup, isolate, listIsolated, workerEnvironment } from '../../src/isolation/index';
+import { readHarnessConfig } from '../../src/config/harness';
 import {
   childEnv,
   cleanupAll,
@@ -174,7 +175,7 @@ describe('harness isolate / merge: per-worker git worktrees (real git, real proc
         git: true,
         files: { '.env': 'SECRET=42\n', 'conf/local.json': '{"x":1}\n' },
         config: {
-          other_section: { untouched: true },
+          recovery: { command: 'true' }, // another feature's section: read by the same reader, left to its feature
           isolation: {
             copy: ['.env', 'conf', 'missing.txt'],
             setup: { command: [process.execPath, '-e', setupScript], timeout_seconds: 60 },
@@ -570,7 +571,11 @@ describe('harness isolate / merge: per-worker git worktrees (real git, real proc
       assert.equal(e.details!.field, 'isolation.ports.base');
       fs.writeFileSync(config, JSON.stringify({ isolation: { copyy: ['.env'] } }));
       e = fails(await w.cli(['isolate', '--worker', 'a']), 'INVALID_CONFIG');
-      assert.match(e.message, /isolation: .*copyy/);
+      assert.match(e.message, /config\.json: isolation\.copyy: unknown field/);
+      assert.equal(e.details!.field, 'isolation.copyy');
+      fs.writeFileSync(config, JSON.stringify({ isolaton: { copy: ['.env'] } }));
+      e = fails(await w.cli(['isolate', '--worker', 'a']), 'INVALID_CONFIG');
+      assert.match(e.message, /config\.json: isolaton: unknown field/, 'a misspelt section is an error, not silently ignored');
       fs.writeFileSync(config, JSON.stringify({ isolation: { copy: ['../outside'] } }));
       e = fails(await w.cli(['isolate', '--worker', 'a']), 'INVALID_CONFIG');
       assert.match(e.message, /isolation\.copy\[0\]: must be a path relative to the workspace/);
@@ -638,7 +643,8 @@ describe('isolation module in-process (what the extension calls)', function () {
 
   it('workerEnvironment gives the directory and env; concurrent calls never share a directory or ports', async () => {
     const ids = ['p0', 'p1', 'p2', 'p3', 'p4', 'p0', 'p1'];
-    const all = await Promise.all(ids.map((id) => workerEnvironment(repo, id)));
+    const config = readHarnessConfig(path.join(repo, '.harness')).isolation; // read by the coordinator, handed in
+    const all = await Promise.all(ids.map((id) => workerEnvironment(repo, id, { config })));
     for (const [i, r] of all.entries()) {
       assert.equal(r.cwd, path.join(repo, '.harness', 'worktrees', ids[i]!));
       assert.equal(r.env.HARNESS_WORKER_ID, ids[i]);
@@ -662,7 +668,7 @@ describe('isolation module in-process (what the extension calls)', function () {
     fs.writeFileSync(path.join(sub, '.env'), 'X=1\n'); // untracked
     fs.mkdirSync(path.join(sub, '.harness'));
     fs.writeFileSync(path.join(sub, '.harness', 'config.json'), JSON.stringify({ isolation: { copy: ['.env'] } }));
-    const r = await isolate(sub, 'deep');
+    const r = await isolate(sub, 'deep', { config: readHarnessConfig(path.join(sub, '.harness')).isolation });
     assert.equal(r.path, path.join(sub, '.harness', 'worktrees', 'deep'));
     assert.equal(r.cwd, path.join(r.path, 'packages', 'app'));
     assert.deepEqual(r.copied, ['.env']);

@@ -95,6 +95,13 @@ describe('the .vsix package (npm run package)', function () {
     assert.match(entries.get('extension.vsixmanifest')!.toString('utf8'), new RegExp(`Type="Microsoft.VisualStudio.Services.Icons.Default" Path="extension/${pkg.icon}"`));
   });
 
+  it('holds every file the Task Graph panel loads: its script, its style and the layout worker', () => {
+    // src/host/panel.ts serves these from the extension's folder; a missing one is a blank graph.
+    for (const file of ['dist/webview.js', 'dist/elk-worker.js', 'media/panel.css', 'media/harness.svg']) {
+      assert.ok(entries.has(`extension/${file}`), `${file} is not in the package`);
+    }
+  });
+
   it('its harness CLI runs outside VS Code from the folder the extension is installed in', async () => {
     // VS Code unpacks the package's extension/ folder to <extensions>/<publisher>.<name>-<version>.
     const installed = path.join(tempDir('hext-'), `${pkg.publisher}.${pkg.name}-${pkg.version}`);

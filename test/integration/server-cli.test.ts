@@ -365,7 +365,7 @@ describe('harness serve over its socket and the harness CLI (real processes)', f
         assert.equal(r.code, 1);
         assert.ok(Date.now() - started >= 1_000, 'it retried for a while first');
         assert.equal(r.json.status, 'error');
-        assert.match(r.json.message, /no coordinator is listening on .*none\.sock.*start one with `harness serve --worktree <dir>`/);
+        assert.match(r.json.message, /no coordinator is listening on .*none\.sock.*start one with `harness serve --workspace <dir>`/);
         assert.match(r.stderr, /harness serve/);
       });
     });

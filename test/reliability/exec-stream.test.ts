@@ -11,6 +11,8 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
 import { childEnv, cleanupAll, CLI, ensureCliBuilt, RawConnection, ServeProcess, tempDir, within } from '../support/harness-process';
+import { Ping } from '../../src/protocol/meta';
+import { RunLog } from '../../src/protocol/runs';
 
 const MB = 1024 * 1024;
 /** Whole 100-byte lines, under the run log's 8 MiB cap and over the 1 MiB line cap several times. */
@@ -47,7 +49,7 @@ async function assertPolicy(socket: string, runId: string, seen: Seen): Promise<
   }
   const client = await HarnessClient.connect(socket);
   try {
-    const log = await client.request<{ run: { output_bytes: number }; output: Array<{ data: string }>; dropped_bytes: number }>('run_log', { run_id: runId });
+    const log = await client.call(RunLog, { run_id: runId });
     assert.equal(log.run.output_bytes, TOTAL, 'bytes the coordinator received');
     assert.equal(log.dropped_bytes, 0);
     const text = log.output.map((c) => c.data).join('');
@@ -79,7 +81,7 @@ describe('reliability: exec output streaming', function () {
         else if (e.event === 'run:finished' && d.run?.run_id === runId) resolve();
       });
     });
-    await sub.request('ping');
+    await sub.call(Ping);
     const execRun = await printThroughExec(socket);
     await within(finished, 30_000, 'run:finished at the subscriber');
     sub.close();

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
+import { listAllTasks } from '../../src/client/paging';
 import { nodeFileOps, type FileOps } from '../../src/core/files';
 import { silentLogger } from '../../src/core/log';
 import type { Task } from '../../src/core/model';
@@ -15,6 +16,9 @@ import type { Reply } from '../../src/protocol/messages';
 import { startService, type CoordinatorService } from '../../src/server/service';
 import { cleanupAll, ensureCliBuilt, oneJsonDoc, RawConnection, ServeProcess, tempDir, within } from '../support/harness-process';
 import { fdCount, rssMb, scale, sleep } from '../support/reliability';
+import { Ping } from '../../src/protocol/meta';
+import { RunOutput, RunStart } from '../../src/protocol/runs';
+import { PlanImport, Status, TaskAdd, TaskClaim, TaskComplete, TaskGet, TaskList } from '../../src/protocol/tasks';
 
 type Fault = 'ENOSPC' | 'EIO' | 'EROFS' | 'EACCES';
 
@@ -54,7 +58,7 @@ function faultyFiles() {
 
 const services: CoordinatorService[] = [];
 async function service(dir: string, files?: FileOps): Promise<CoordinatorService> {
-  const s = await startService({ worktree: dir, socketPath: path.join(dir, 'h.sock'), log: silentLogger, config: { instanceLimit: 0 }, ...(files ? { files } : {}) });
+  const s = await startService({ workspace: dir, socketPath: path.join(dir, 'h.sock'), log: silentLogger, config: { instanceLimit: 0 }, ...(files ? { files } : {}) });
   services.push(s);
   return s;
 }
@@ -90,8 +94,8 @@ describe('reliability: faults', function () {
         const { files, faults } = faultyFiles();
         const s = await service(dir, files);
         const client = await HarnessClient.connect(s.socketPath);
-        await client.request('plan_import', { tasks: [{ id: 'a' }, { id: 'b' }] });
-        const a = await client.request<{ task: Task }>('task_claim', { worker_id: 'w1' });
+        await client.call(PlanImport, { tasks: [{ id: 'a' }, { id: 'b' }] });
+        const a = { task: (await client.call(TaskClaim, { worker_id: 'w1' })).task! };
 
         faults[op] = fault;
         expectStorageError(await client.send('task_add', { task_id: 'lost' }), 'task_add', fault);
@@ -106,17 +110,17 @@ describe('reliability: faults', function () {
         replies.forEach((r, i) => expectStorageError(r, `concurrent task_add ${i}`, fault));
         // Nothing of it is visible: memory went back to what the disk holds.
         assert.equal((await client.send('task_get', { task_id: 'lost' })).status, 'error');
-        assert.equal((await client.request<{ task: Task }>('task_get', { task_id: a.task.id })).task.status, 'running');
+        assert.equal((await client.call(TaskGet, { task_id: a.task.id })).task.status, 'running');
 
         delete faults[op];
-        await client.request('task_complete', { worker_id: 'w1', task_id: a.task.id, fencing_token: a.task.fencing_token });
-        await client.request('task_add', { task_id: 'after' });
+        await client.call(TaskComplete, { worker_id: 'w1', task_id: a.task.id, fencing_token: a.task.fencing_token });
+        await client.call(TaskAdd, { task_id: 'after' });
         for (const c of [client, ...others]) c.close();
         await s.close();
 
         const again = await service(dir);
         const c2 = await HarnessClient.connect(again.socketPath);
-        const { tasks } = await c2.request<{ tasks: Task[] }>('task_list');
+        const { tasks } = await c2.call(TaskList);
         assert.deepEqual(
           tasks.map((t) => `${t.id}:${t.status}`),
           [`a:completed`, `b:pending`, `after:pending`],
@@ -132,7 +136,7 @@ describe('reliability: faults', function () {
       const s = await service(dir, files);
       const admin = await HarnessClient.connect(s.socketPath);
       const n = scale(300, 2000);
-      await admin.request('plan_import', { tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}` })) });
+      await admin.call(PlanImport, { tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}` })) });
       const acked = new Map<string, number>(); // task → token of the acked complete
       const claimed = new Map<string, number>(); // task → highest acked claim token
       let refused = 0;
@@ -182,7 +186,7 @@ describe('reliability: faults', function () {
 
       const again = await service(dir);
       const c2 = await HarnessClient.connect(again.socketPath);
-      const { tasks } = await c2.request<{ tasks: Task[] }>('task_list');
+      const tasks = await listAllTasks(c2); // past one page (1,000) in the full form
       c2.close();
       assert.equal(tasks.length, n);
       for (const t of tasks) {
@@ -203,22 +207,22 @@ describe('reliability: faults', function () {
 
       const s = await service(dir, files);
       const client = await HarnessClient.connect(s.socketPath);
-      await client.request('task_add', { task_id: 'kept' });
+      await client.call(TaskAdd, { task_id: 'kept' });
       faults.write = 'EROFS';
       faults.openAppend = 'EROFS'; // recovery re-opens the journal: the file system stays read-only
       for (let i = 0; i < 3; i++) expectStorageError(await client.send('task_add', { task_id: `ro-${i}` }), `write ${i}`, 'EROFS');
       // Reads still work, and show only what is on disk.
-      const { tasks } = await client.request<{ tasks: Task[] }>('task_list');
+      const { tasks } = await client.call(TaskList);
       assert.deepEqual(tasks.map((t) => t.id), ['kept']);
-      assert.equal((await client.request<{ pong: boolean }>('ping')).pong, true);
+      assert.equal((await client.call(Ping)).pong, true);
       delete faults.write;
       delete faults.openAppend;
-      await client.request('task_add', { task_id: 'writable-again' });
+      await client.call(TaskAdd, { task_id: 'writable-again' });
       client.close();
       await s.close();
       const again = await service(dir);
       const c2 = await HarnessClient.connect(again.socketPath);
-      assert.deepEqual((await c2.request<{ tasks: Task[] }>('task_list')).tasks.map((t) => t.id), ['kept', 'writable-again']);
+      assert.deepEqual((await c2.call(TaskList)).tasks.map((t) => t.id), ['kept', 'writable-again']);
       c2.close();
     });
 
@@ -227,7 +231,7 @@ describe('reliability: faults', function () {
       const { files, faults } = faultyFiles();
       const s = await service(dir, files);
       const client = await HarnessClient.connect(s.socketPath);
-      await client.request('plan_import', { tasks: Array.from({ length: 50 }, (_, i) => ({ id: `s${i}` })) });
+      await client.call(PlanImport, { tasks: Array.from({ length: 50 }, (_, i) => ({ id: `s${i}` })) });
       client.close();
       faults.writeAtomic = 'ENOSPC';
       await assert.rejects(s.close(), /ENOSPC/);
@@ -235,7 +239,7 @@ describe('reliability: faults', function () {
       delete faults.writeAtomic;
       const again = await service(dir);
       const c2 = await HarnessClient.connect(again.socketPath);
-      assert.equal((await c2.request<{ tasks: Task[] }>('task_list')).tasks.length, 50);
+      assert.equal((await c2.call(TaskList)).tasks.length, 50);
       c2.close();
     });
   });
@@ -401,21 +405,23 @@ describe('reliability: faults', function () {
 
       const producer = await HarnessClient.connect(socket);
       const prober = await HarnessClient.connect(socket);
-      const { run } = await producer.request<{ run: { run_id: string } }>('run_start', { argv: ['flood'] });
+      const { run } = await producer.call(RunStart, { argv: ['flood'] });
       const chunk = 'x'.repeat(256 * 1024);
       const latencies: number[] = [];
       let flooding = true;
       const probing = (async () => {
         while (flooding) {
           const t = performance.now();
-          await prober.request('status');
+          await prober.call(Status);
           latencies.push(performance.now() - t);
           await sleep(5);
         }
       })();
       const total = scale(40, 120) * 1024 * 1024;
       for (let sent = 0; sent < total; sent += chunk.length) {
-        await producer.request('run_output', { run_id: run.run_id, stream: 'stdout', data: chunk });
+        // A notification has no reply: a ping after it paces the producer as a reply would.
+        producer.notify(RunOutput, { run_id: run.run_id, stream: 'stdout', data: chunk });
+        await producer.call(Ping);
       }
       flooding = false;
       await probing;
@@ -434,7 +440,7 @@ describe('reliability: faults', function () {
       assert.ok(rss - rss0 < 400, `the server buffered without bound: RSS ${rss0.toFixed(0)} → ${rss.toFixed(0)} MB`);
       slow.resume(); // let the close arrive
       await within((async () => { while (!slowClosed) await sleep(20); })(), 10_000, 'the slow connection to be closed');
-      assert.equal((await prober.request<{ pong: boolean }>('ping')).pong, true);
+      assert.equal((await prober.call(Ping)).pong, true);
       producer.close();
       prober.close();
       await serve.stop();

@@ -10,21 +10,17 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { HarnessClient } from '../../src/client/client';
-import {
-  ClaimParams,
-  CompleteParams,
-  FailParams,
-  LeaseParams,
-  RegisterParams,
-  TaskIdParams,
-  WorkerParams,
-} from '../../src/core/coordinator';
-import { TaskInput } from '../../src/core/model';
-import { MAX_LINE_BYTES, RequestEnvelope } from '../../src/protocol/messages';
-import { COMMANDS } from '../../src/server/commands';
-import { RunFinishParams, RunOutputParams, RunStartParams } from '../../src/server/runs';
+import { COMMAND_NAMES, findCommand } from '../../src/protocol/catalog';
+import type { AnyCommand } from '../../src/protocol/command';
+import { InstanceDeregister, InstanceHeartbeat, InstanceList } from '../../src/protocol/instances';
+import { MAX_LINE_BYTES, paramsOf, RequestEnvelope } from '../../src/protocol/messages';
+import { TaskCancel, TaskFail, TaskHeartbeat, TaskRelease, TaskRetry } from '../../src/protocol/tasks';
 import { cleanupAll, ensureCliBuilt, ServeProcess, tempDir, within } from '../support/harness-process';
 import { FULL, rssMb, scale, seedFromEnv } from '../support/reliability';
+import { InstanceRegister } from '../../src/protocol/instances';
+import { Ping } from '../../src/protocol/meta';
+import { RunFinish, RunList, RunOutput, RunStart } from '../../src/protocol/runs';
+import { PlanImport, Status, TaskClaim, TaskComplete, TaskList } from '../../src/protocol/tasks';
 
 const MESSAGES = scale(40_000, 300_000);
 const MAX_BATCH = 60;
@@ -33,36 +29,28 @@ const RSS_GROWTH_LIMIT_MB = 150;
 /** Commands that never change state. Everything else is sent only when provably invalid. */
 const READ_ONLY = new Set(['ping', 'task_get', 'task_list', 'status', 'instance_list', 'run_list', 'run_log', 'subscribe', 'lock_list', 'state_get', 'state_list']);
 
-type Check = (msg: Record<string, unknown>) => boolean;
-const valid = (schema: { safeParse(v: unknown): { success: boolean } }): Check => (m) => schema.safeParse(m).success;
-const holdsR1: Check = (m) => m.worker_id === 'holder' && m.task_id === 'r1';
-/** For each mutating command: could this request be accepted (then it is not sent)? */
-const MAY_SUCCEED: Record<string, Check> = {
-  task_add: (m) => {
-    const { command: _c, id: _i, task_id, ...rest } = m;
-    const task = m.task !== undefined ? m.task : task_id === undefined ? rest : { id: task_id, ...rest };
-    return TaskInput.safeParse(task).success;
-  },
-  plan_import: (m) => !Array.isArray(m.tasks) ? false : m.tasks.length === 0 || m.resources !== undefined || m.tasks.every((t) => TaskInput.safeParse(t).success),
-  task_claim: valid(ClaimParams),
-  // Only the seeded running task r1, held by "holder", can be heartbeaten, released, completed or
-  // failed (the state never changes, so this stays true); anything else is refused whatever its shape.
-  task_heartbeat: (m) => holdsR1(m) && valid(LeaseParams)(m),
-  task_release: (m) => holdsR1(m) && valid(LeaseParams)(m),
-  task_complete: (m) => holdsR1(m) && valid(CompleteParams)(m),
-  task_fail: (m) => holdsR1(m) && valid(FailParams)(m),
-  task_retry: valid(TaskIdParams),
-  task_cancel: valid(TaskIdParams),
-  instance_register: valid(RegisterParams),
-  instance_heartbeat: valid(WorkerParams),
-  instance_deregister: valid(WorkerParams),
-  run_start: valid(RunStartParams),
-  run_output: valid(RunOutputParams),
-  run_finish: valid(RunFinishParams),
+/** Could these parameters pass the command's schema (the dispatcher's one check)? */
+const valid = (command: AnyCommand, params: Record<string, unknown>) => command.params.safeParse(params).success;
+const holdsR1 = (p: Record<string, unknown>) => p.worker_id === 'holder' && p.task_id === 'r1';
+/**
+ * Mutating commands whose valid requests are refused anyway, whatever their values: only the
+ * seeded running task r1, held by "holder", can be heartbeaten, released, completed or failed (the
+ * state never changes, so this stays true). Any other mutation that passes its schema might succeed.
+ */
+const REFUSED_ANYWAY: Record<string, (p: Record<string, unknown>) => boolean> = {
+  task_heartbeat: (p) => !holdsR1(p),
+  task_release: (p) => !holdsR1(p),
+  task_complete: (p) => !holdsR1(p),
+  task_fail: (p) => !holdsR1(p),
 };
+// The set above is judged against these commands' schemas; keep them in the catalog.
+for (const c of [TaskHeartbeat, TaskRelease, TaskFail, TaskRetry, TaskCancel, InstanceHeartbeat, InstanceDeregister]) assert.ok(findCommand(c.name));
 
-/** What the server makes of a line: whether it answers, and with which id. */
-function expectation(line: Buffer): { reply: boolean; id?: string | number; harmless: boolean } {
+/**
+ * What the server makes of a line: whether it answers, and with which id; a notification (no
+ * reply) that is refused is told as one `notification:failed` event instead (`notice`).
+ */
+function expectation(line: Buffer): { reply: boolean; notice?: boolean; id?: string | number; harmless: boolean } {
   if (line.length > MAX_LINE_BYTES) return { reply: true, harmless: true };
   const text = line.toString('utf8');
   if (text.trim() === '') return { reply: false, harmless: true };
@@ -79,16 +67,17 @@ function expectation(line: Buffer): { reply: boolean; id?: string | number; harm
   }
   const envelope = RequestEnvelope.safeParse(msg);
   if (!envelope.success) return { reply: true, id, harmless: true };
-  const command = envelope.data.command;
-  if (!Object.hasOwn(COMMANDS, command) || READ_ONLY.has(command)) return { reply: true, id, harmless: true };
-  const check = MAY_SUCCEED[command];
+  const command = findCommand(envelope.data.command);
+  if (!command || READ_ONLY.has(command.name)) return { reply: true, id, harmless: true };
   let mayChange = true;
   try {
-    // Judged on what the handler gets: the envelope's output (which, e.g., drops "__proto__" keys).
-    mayChange = check ? check(envelope.data as Record<string, unknown>) : true;
+    // Judged on what the dispatcher gets: the envelope's output (which, e.g., drops "__proto__" keys).
+    const params = paramsOf(envelope.data);
+    mayChange = valid(command, params) && !(REFUSED_ANYWAY[command.name]?.(params) ?? false);
   } catch {
     // e.g. too deep for the schema here: it might not be for the server, so count it as a change
   }
+  if (command.kind === 'notification') return { reply: false, notice: true, harmless: !mayChange };
   return { reply: true, id, harmless: !mayChange };
 }
 
@@ -99,7 +88,7 @@ const FIELDS = [
   'run_id', 'stream', 'data', 'argv', 'cwd', 'capabilities', 'name', 'pid', 'path', 'ttl_seconds', 'token', 'key', 'value',
   'resources', '__proto__', 'constructor',
 ];
-const commandNames = Object.keys(COMMANDS);
+const commandNames = [...COMMAND_NAMES];
 const weird = fc.constantFrom(
   '', ' ', '\u0000', '\u2028', '\ud800', '../../../etc/passwd', '/etc/passwd', 'a'.repeat(201), '__proto__', 'constructor',
   'toString', 'hasOwnProperty', 'NaN', '-0', '1e400', 'holder', 'p1', 'r1', 'run-fixed', 'x\ny',
@@ -240,10 +229,10 @@ async function exchange(socketPath: string, lines: Buffer[], end: 'normal' | 'cu
 
 async function stateOf(client: HarnessClient): Promise<unknown> {
   const [tasks, instances, runs, status] = await Promise.all([
-    client.request('task_list'),
-    client.request<{ instances: Array<Record<string, unknown>> }>('instance_list'),
-    client.request('run_list'),
-    client.request('status'),
+    client.call(TaskList),
+    client.call(InstanceList),
+    client.call(RunList),
+    client.call(Status),
   ]);
   // Ages move with the clock; everything else must not move at all.
   const steady = instances.instances.map(({ last_seen_age_ms: _a, ...rest }) => rest);
@@ -263,7 +252,7 @@ describe('reliability: protocol fuzzing', function () {
 
     // Some state of every kind, so that invalid requests have something to damage.
     const client = await HarnessClient.connect(socket);
-    await client.request('plan_import', {
+    await client.call(PlanImport, {
       tasks: [
         { id: 'p1', description: 'pending' },
         { id: 'p2', dependencies: ['p1'] },
@@ -271,16 +260,15 @@ describe('reliability: protocol fuzzing', function () {
         { id: 'c1', priority: 10 },
       ],
     });
-    await client.request('instance_register', { worker_id: 'holder', name: 'holder' });
-    type Claimed = { task: { id: string; fencing_token: number } };
-    const c1 = await client.request<Claimed>('task_claim', { worker_id: 'holder' });
-    assert.equal(c1.task.id, 'c1');
-    await client.request('task_complete', { worker_id: 'holder', task_id: 'c1', fencing_token: c1.task.fencing_token });
-    const r1 = await client.request<Claimed>('task_claim', { worker_id: 'holder' });
-    assert.equal(r1.task.id, 'r1', 'r1 stays running, held by holder');
-    const { run } = await client.request<{ run: { run_id: string } }>('run_start', { argv: ['echo', 'hi'], run_id: 'run-fixed' });
-    await client.request('run_output', { run_id: run.run_id, stream: 'stdout', data: 'hi\n' });
-    await client.request('run_finish', { run_id: run.run_id, result: { returncode: 0 } });
+    await client.call(InstanceRegister, { worker_id: 'holder', name: 'holder' });
+    const c1 = await client.call(TaskClaim, { worker_id: 'holder' });
+    assert.equal(c1.task?.id, 'c1');
+    await client.call(TaskComplete, { worker_id: 'holder', task_id: 'c1', fencing_token: c1.task!.fencing_token });
+    const r1 = await client.call(TaskClaim, { worker_id: 'holder' });
+    assert.equal(r1.task?.id, 'r1', 'r1 stays running, held by holder');
+    const { run } = await client.call(RunStart, { argv: ['echo', 'hi'], run_id: 'run-fixed' });
+    client.notify(RunOutput, { run_id: run.run_id, stream: 'stdout', data: 'hi\n' });
+    await client.call(RunFinish, { run_id: run.run_id, result: { returncode: 0 } });
     const before = await stateOf(client);
 
     const rssStart = rssMb(serve.pid);
@@ -296,13 +284,18 @@ describe('reliability: protocol fuzzing', function () {
     await fc.assert(
       fc.asyncProperty(batch, async ({ lines, end, pieces }) => {
         sent += lines.length;
-        const got = await exchange(socket, lines, end, pieces);
+        const received = await exchange(socket, lines, end, pieces);
         if (sent % 2000 < lines.length) rssMax = Math.max(rssMax, rssMb(serve.pid));
-        if (!got) return;
+        if (!received) return;
         const expected = lines.map(expectation).filter((e) => e.reply);
+        const notices = lines.map(expectation).filter((e) => e.notice).length;
         // one reply per complete line, plus the sentinel's; in order: a line's id comes back on its reply
-        const events = got.filter((r) => r && typeof r === 'object' && 'event' in r);
-        assert.deepEqual(events, [], 'an event reached a subscriber: something changed the state');
+        const isEvent = (r: unknown) => !!r && typeof r === 'object' && 'event' in r;
+        const events = received.filter(isEvent) as Array<{ event: string }>;
+        const refusals = events.filter((e) => e.event === 'notification:failed');
+        assert.deepEqual(events.filter((e) => e.event !== 'notification:failed'), [], 'an event reached a subscriber: something changed the state');
+        assert.equal(refusals.length, notices, 'each refused notification is told once, as an event, not as a reply');
+        const got = received.filter((r) => !isEvent(r));
         if (got.length !== expected.length + 1) {
           const answerable = lines.filter((l) => expectation(l).reply);
           assert.fail(
@@ -327,7 +320,7 @@ describe('reliability: protocol fuzzing', function () {
     assert.equal(serve.child.exitCode, null, `harness serve died:\n${serve.stderr.slice(-3000)}`);
     const after = await stateOf(client);
     assert.deepEqual(after, before, 'invalid and read-only requests changed the state');
-    await client.request('ping');
+    await client.call(Ping);
     await new Promise((r) => setTimeout(r, 500));
     const rssEnd = rssMb(serve.pid);
     client.close();

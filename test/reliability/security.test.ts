@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMMANDS } from '../../src/server/commands';
+import { findCommand } from '../../src/protocol/catalog';
 import { contentSecurityPolicy, makeNonce, renderPanelHtml } from '../../src/ui/panel-html';
 import { childEnv, cleanupAll, CLI, ensureCliBuilt, oneJsonDoc, RawConnection, runCli, ServeProcess, tempDir, within } from '../support/harness-process';
 
@@ -246,7 +246,7 @@ describe('reliability: security', function () {
   describe('lock paths', () => {
     // No skipping when the command is missing: a renamed lock_acquire must fail this test, not turn it off.
     it('cannot escape the workspace (.., absolute, symlinks out)', async () => {
-      assert.ok(Object.hasOwn(COMMANDS, 'lock_acquire'), 'the server has no lock_acquire command: this test must follow it');
+      assert.ok(findCommand('lock_acquire'), 'the catalog has no lock_acquire command: this test must follow it');
       const dir = tempDir('hrel-');
       const outside = tempDir('hrel-out-');
       fs.symlinkSync(outside, path.join(dir, 'link-out'));
@@ -286,7 +286,7 @@ describe('reliability: security', function () {
 
   describe("the webview's content security policy", () => {
     const html = (title = 'Agent Harness', nonce = makeNonce()) =>
-      renderPanelHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'vscode-webview://abc/webview.js', styleUri: 'vscode-webview://abc/webview.css', title });
+      renderPanelHtml({ cspSource: 'vscode-webview://abc', nonce, scriptUri: 'vscode-webview://abc/webview.js', styleUri: 'vscode-webview://abc/webview.css', layoutWorkerUri: 'vscode-webview://abc/elk-worker.js', title });
 
     it('allows no script without its nonce: no unsafe-inline/eval, every script tag carries it, no inline handlers', () => {
       const nonce = makeNonce();
@@ -297,6 +297,9 @@ describe('reliability: security', function () {
       const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k!, v]));
       assert.deepEqual(directives.get('default-src'), ["'none'"]);
       assert.deepEqual(directives.get('script-src'), [`'nonce-${nonce}'`], 'scripts: the nonce and nothing else');
+      // The layout worker: fetched from the extension's own files only, started from a blob.
+      assert.deepEqual(directives.get('connect-src'), ['vscode-webview://abc']);
+      assert.deepEqual(directives.get('worker-src'), ['blob:']);
       assert.ok(!/unsafe-inline|unsafe-eval|\*/.test(csp), csp);
       const scripts = [...page.matchAll(/<script\b([^>]*)>/g)];
       assert.ok(scripts.length > 0);

@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
+import type { ResultOf } from '../../src/protocol/command';
+import { Ping, type ClusterStatus } from '../../src/protocol/meta';
 import { childEnv, ServeProcess, tempDir, within } from './harness-process';
 import { NatsCluster } from './nats-cluster';
 
@@ -14,10 +16,8 @@ export interface Member {
   serve: ServeProcess | undefined;
 }
 
-export interface ClusterPing {
-  pid: number;
-  cluster: { cluster: string; node: string; role: 'standby' | 'promoting' | 'leader'; leader: { node: string } | null; record: number };
-}
+/** What a coordinator of a cluster answers to ping. */
+export type ClusterPing = ResultOf<typeof Ping> & { cluster: ClusterStatus };
 
 let clusters = 0;
 
@@ -74,7 +74,9 @@ export class CoordinatorCluster {
     let client: HarnessClient | undefined;
     try {
       client = await HarnessClient.connect(m.socket);
-      return await within(client.request<ClusterPing>('ping'), 5_000, 'ping');
+      const ping = await within(client.call(Ping), 5_000, 'ping');
+      if (!ping.cluster) throw new Error(`coordinator ${i} is not in cluster mode`);
+      return { ...ping, cluster: ping.cluster };
     } catch {
       return undefined;
     } finally {
@@ -135,8 +137,8 @@ export async function joinTestCluster(dir: string): Promise<void> {
   for (const deadline = Date.now() + 30_000; ; ) {
     const client = await HarnessClient.connect(path.join(leaderDir, 'h.sock'));
     try {
-      const ping = await client.request<ClusterPing>('ping');
-      if (ping.cluster.role === 'leader') return;
+      const ping = await client.call(Ping);
+      if (ping.cluster?.role === 'leader') return;
     } finally {
       client.close();
     }

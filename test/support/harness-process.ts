@@ -112,6 +112,8 @@ export interface ReadyInfo {
   ready: true;
   socket: string;
   pid: number;
+  workspace: string;
+  /** The old name of `workspace`, still printed for scripts that read it. */
   worktree: string;
 }
 

@@ -9,7 +9,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { HarnessClient } from '../../src/client/client';
+import { listAllTasks } from '../../src/client/paging';
 import type { Task } from '../../src/core/model';
+import { PlanImport, Status } from '../../src/protocol/tasks';
 import { childEnv, within } from './harness-process';
 import { bundleScript, sleep } from './reliability';
 
@@ -37,7 +39,7 @@ export class Ledger {
     const record: Import = { ids: tasks.map((t) => t.id as string), acked: false, settled: false };
     this.imports.push(record);
     try {
-      await client.request('plan_import', { tasks });
+      await client.call(PlanImport, { tasks });
       record.acked = true;
     } catch {
       // cut by a crash mid-import: all or nothing, checked afterwards
@@ -161,8 +163,7 @@ export function makeBatch(prefix: string, n: number, rand: () => number): Array<
 }
 
 export async function taskMap(client: HarnessClient): Promise<Map<string, Task>> {
-  const { tasks } = await client.request<{ tasks: Task[] }>('task_list');
-  return new Map(tasks.map((t) => [t.id, t]));
+  return new Map((await listAllTasks(client)).map((t) => [t.id, t]));
 }
 
 /**
@@ -195,7 +196,7 @@ export function spawnLoadWorkers(
 export async function drain(admin: () => HarnessClient, deadlineMs: number): Promise<Record<string, number>> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
-    const { counts } = await admin().request<{ counts: Record<string, number> }>('status');
+    const { counts } = await admin().call(Status);
     if ((counts.pending ?? 0) + (counts.running ?? 0) === 0 || Date.now() > deadline) return counts;
     await sleep(200);
   }

@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/core/clock';
 import { Coordinator, DEFAULT_CONFIG, type CoordinatorConfig } from '../../src/core/coordinator';
 import { HarnessError } from '../../src/core/errors';
 import type { Store } from '../../src/core/store';
+import { dispatcher, type Dispatcher } from './dispatch';
 import { storeFactories, type StoreFactory } from './stores';
 
 export async function rejects(p: Promise<unknown> | (() => unknown), code: string, text?: string | RegExp): Promise<HarnessError> {
@@ -25,6 +26,8 @@ export interface Fixture {
   store: Store;
   dir: string;
   c: Coordinator;
+  /** Requests to `c` through the real dispatcher (parameters validated as on the socket), workspace `/work/space`. */
+  d: Dispatcher;
   /** Closes and reopens the store over the same directory (persistent stores only). */
   reopen(): Promise<void>;
 }
@@ -38,10 +41,12 @@ export function forEachStore(title: string, body: (f: Fixture) => void, config: 
         f.clock = new ManualClock();
         ({ store: f.store, dir: f.dir } = await factory.open());
         f.c = new Coordinator(f.store, { ...DEFAULT_CONFIG, instanceLimit: 0, ...config }, f.clock);
+        f.d = dispatcher(f.c);
         f.reopen = async () => {
           await f.c.close();
           ({ store: f.store } = await factory.open(f.dir));
           f.c = new Coordinator(f.store, { ...DEFAULT_CONFIG, instanceLimit: 0, ...config }, f.clock);
+          f.d = dispatcher(f.c);
         };
       });
       afterEach(async () => {

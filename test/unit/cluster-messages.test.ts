@@ -94,6 +94,7 @@ describe('cluster settings', () => {
     fs.mkdirSync(path.join(dir, '.harness'));
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const state = () => path.join(dir, '.harness');
   const config = (section: unknown, mode = 0o600) => {
     const file = path.join(dir, '.harness', 'config.json');
     fs.writeFileSync(file, JSON.stringify({ cluster: section }));
@@ -102,15 +103,15 @@ describe('cluster settings', () => {
   const refuses = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (e: HarnessError) => pattern.test(e.message));
 
   it('none without a server or a name: the coordinator runs on its own', () => {
-    assert.equal(clusterSettings({}, {}, dir), undefined);
+    assert.equal(clusterSettings({}, {}, state(), dir), undefined);
   });
 
   it('flags over the environment over the config file', () => {
     config({ url: 'nats://config:4222', name: 'fromconfig', leader_ttl_seconds: 5, replicas: 3 });
-    assert.deepEqual(clusterSettings({}, {}, dir), { servers: ['nats://config:4222'], cluster: 'fromconfig', leaderTtlMs: 5000, replicas: 3 });
+    assert.deepEqual(clusterSettings({}, {}, state(), dir), { servers: ['nats://config:4222'], cluster: 'fromconfig', leaderTtlMs: 5000, replicas: 3 });
     const env = { HARNESS_NATS_URL: 'nats://a:1,nats://b:2', HARNESS_CLUSTER: 'fromenv' };
-    assert.deepEqual(clusterSettings({}, env, dir)?.servers, ['nats://a:1', 'nats://b:2']);
-    assert.equal(clusterSettings({ cluster: 'fromflag' }, env, dir)?.cluster, 'fromflag');
+    assert.deepEqual(clusterSettings({}, env, state(), dir)?.servers, ['nats://a:1', 'nats://b:2']);
+    assert.equal(clusterSettings({ cluster: 'fromflag' }, env, state(), dir)?.cluster, 'fromflag');
   });
 
   it('clear errors for a missing half, a bad name, a bad address, mixed credentials', () => {
@@ -121,7 +122,7 @@ describe('cluster settings', () => {
     refuses(() => clusterSettings({ nats: 'h:4222', cluster: 'a' }, { HARNESS_NATS_TOKEN: 't', HARNESS_NATS_USER: 'u', HARNESS_NATS_PASSWORD: 'p' }), /one of user and password, a token/);
     refuses(() => clusterSettings({ nats: 'h:4222', cluster: 'a' }, { HARNESS_NATS_USER: 'u' }), /a user needs a password/);
     config({ leader_ttl_seconds: 'soon' });
-    refuses(() => clusterSettings({ nats: 'h:4222', cluster: 'a' }, {}, dir), /config\.json: cluster: .*leader_ttl_seconds/);
+    refuses(() => clusterSettings({ nats: 'h:4222', cluster: 'a' }, {}, state(), dir), /config\.json: cluster\.leader_ttl_seconds/);
   });
 
   it('refuses secret files others may read: creds, nkey seed, a config file holding a password', () => {
@@ -133,7 +134,7 @@ describe('cluster settings', () => {
     assert.equal(clusterSettings({ nats: 'h:4222', cluster: 'a' }, { HARNESS_NATS_CREDS: creds })?.credsFile, creds);
     refuses(() => clusterSettings({ nats: 'h:4222', cluster: 'a' }, { HARNESS_NATS_NKEY: path.join(dir, 'none.nk') }), /the nkey seed file .*none\.nk cannot be read: ENOENT/);
     config({ user: 'u', password: 'p' }, 0o644);
-    refuses(() => clusterSettings({ nats: 'h:4222', cluster: 'a' }, {}, dir), /the config file .*config\.json may be read by others/);
+    refuses(() => clusterSettings({ nats: 'h:4222', cluster: 'a' }, {}, state(), dir), /the config file .*config\.json may be read by others/);
   });
 
   it('never shows a password in what it prints', () => {

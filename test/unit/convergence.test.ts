@@ -2,6 +2,8 @@ import * as assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock';
 import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { HarnessError } from '../../src/core/errors';
+import { TaskProgressCommand } from '../../src/protocol/tasks';
+import { dispatcher } from '../support/dispatch';
 import { storeFactories } from '../support/stores';
 
 for (const factory of storeFactories) {
@@ -49,7 +51,7 @@ for (const factory of storeFactories) {
       assert.deepEqual(t.progress, { percent: 50, message: 'halfway', at: new Date(clock.now()).toISOString() });
       assert.equal(Date.parse(t.lease_expires_at!) - Date.parse(task!.lease_expires_at!), 6000);
       await assert.rejects(c.progress({ worker_id: 'other', task_id: 'a', percent: 60 }), /not claimed by other/);
-      await assert.rejects(c.progress({ worker_id: 'w', task_id: 'a', percent: 150 }), /percent/);
+      await assert.rejects(dispatcher(c).raw(TaskProgressCommand, { worker_id: 'w', task_id: 'a', percent: 150 }), /percent/);
       const status = c.groupStatus('g');
       assert.equal(status.total, 2);
       assert.equal(status.done, false);

@@ -8,6 +8,7 @@ import {
   groupNames,
   type CoordinationModel,
   type CoordNode,
+  type Requester,
 } from '../../src/ui/coordination-view-models';
 
 const NOW = Date.parse('2026-01-01T00:01:00.000Z');
@@ -53,8 +54,8 @@ describe('coordination view models', () => {
     const rows = coordinationChildren(m, { kind: 'section', section: 'locks' });
     assert.deepEqual(labels(m, rows), ['CHANGELOG.md', 'src/gen.ts']);
     const [write, read] = rows.map((n) => coordinationItem(m, n, NOW));
-    assert.equal(write!.description, 'write · @w1 · token 7 · 50s left · 1 waiting');
-    assert.equal(read!.description, 'read · @a, @b · token 8, 9 · 30s left', 'the soonest expiry of the shared holders');
+    assert.equal(write!.description, 'write · @w1 · token 7 · 50 s left · 1 waiting');
+    assert.equal(read!.description, 'read · @a, @b · token 8, 9 · 30 s left', 'the soonest expiry of the shared holders');
     assert.equal(read!.contextValue, 'coord.lock.read');
     assert.equal(coordinationItem(m, { kind: 'section', section: 'locks' }, NOW).description, '2', 'counted by path');
   });
@@ -73,8 +74,8 @@ describe('coordination view models', () => {
     assert.equal(item.collapsible, true);
     const holders = coordinationChildren(m, { kind: 'pool', pool }).map((n) => coordinationItem(m, n, NOW));
     assert.deepEqual(holders.map((h) => [h.label, h.description]), [
-      ['task build-a', '@w1 · holds 2 · 1m 40s left'],
-      ['hold hold-3', '@term · holds 1 · 20s left'],
+      ['task build-a', '@w1 · holds 2 · 1 min 40 s left'],
+      ['hold hold-3', '@term · holds 1 · 20 s left'],
     ]);
     const full = coordinationItem(m, { kind: 'pool', pool: { ...pool, used: 4, free: 0 } }, NOW);
     assert.equal(full.iconColor, 'charts.orange');
@@ -91,9 +92,9 @@ describe('coordination view models', () => {
     });
     const items = coordinationChildren(m, { kind: 'section', section: 'messages' }).map((n) => coordinationItem(m, n, NOW));
     assert.deepEqual(items.map((i) => [i.label, i.description]), [
-      ['→ gone', '⚠ stale · 30s ago · {"status":"green"}'],
-      ['→ w1', '30s ago · {"status":"green"}'],
-      ['→ ghost', `⚠ never registered · 2s ago · ${'x'.repeat(59)}…`],
+      ['→ gone', '⚠ stale · 30 s ago · {"status":"green"}'],
+      ['→ w1', '30 s ago · {"status":"green"}'],
+      ['→ ghost', `⚠ never registered · just now · ${'x'.repeat(59)}…`],
     ]);
     assert.match(items[2]!.tooltip, /never registered: nobody may ever read it/);
     assert.deepEqual(items.map((i) => i.contextValue), ['coord.message.unreachable', 'coord.message', 'coord.message.unreachable']);
@@ -115,7 +116,7 @@ describe('coordination view models', () => {
     assert.equal(row.contextValue, 'coord.group.open');
     const children = coordinationChildren(m, node).map((n) => coordinationItem(m, n, NOW));
     assert.deepEqual(children.map((c) => [c.label, c.description]), [
-      ['Checkpoint', `20s ago · ${at(-20)}`],
+      ['Checkpoint', `20 s ago · ${at(-20)}`],
       ['s1', 'completed'],
       ['s2', 'running · 40% · half · @w2'],
     ]);
@@ -141,19 +142,19 @@ describe('coordination view models', () => {
       },
       instance_list: { instances: [{ worker_id: 'a', status: 'live' }] },
     };
-    const api = {
-      request: async <T>(command: string, params?: Record<string, unknown>): Promise<T> => {
-        requests.push([command, params]);
-        if (command === 'checkpoint_list') {
-          const g = params!.group as string;
-          return { checkpoints: g === 'b' ? [{ group: 'b', timestamp: at(-50), streams: [] }, { group: 'b', timestamp: at(-5), streams: [] }] : [] } as T;
+    const api: Requester = {
+      call: async (command, params?: unknown) => {
+        requests.push([command.name, params]);
+        if (command.name === 'checkpoint_list') {
+          const g = (params as { group: string }).group;
+          return { checkpoints: g === 'b' ? [{ group: 'b', timestamp: at(-50), streams: [] }, { group: 'b', timestamp: at(-5), streams: [] }] : [] } as never;
         }
-        return replies[command] as T;
+        return replies[command.name] as never;
       },
     };
     const tasks = [task('t1', { group: 'b', status: 'completed' }), task('t2', { group: 'a' }), task('t3'), task('t4', { group: 'b', status: 'completed' })];
     assert.deepEqual(groupNames(tasks), ['a', 'b']);
-    const m = await fetchCoordination(api, tasks);
+    const m = await fetchCoordination(api, new Map([['b', [tasks[0]!, tasks[3]!]], ['a', [tasks[1]!]]]));
     assert.deepEqual(requests.map(([c]) => c).sort(), ['checkpoint_list', 'checkpoint_list', 'instance_list', 'lock_list', 'message_list', 'pool_list']);
     assert.deepEqual(m.messages.map((x) => x.id), ['msg-4', 'msg-9'], 'oldest first');
     assert.deepEqual(m.workers, { a: 'live' });

@@ -2,6 +2,8 @@ import * as assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock';
 import { Coordinator, DEFAULT_CONFIG, type CoordinatorEvents } from '../../src/core/coordinator';
 import type { Store } from '../../src/core/store';
+import { PlanImport } from '../../src/protocol/tasks';
+import { dispatcher } from '../support/dispatch';
 import { rejects } from '../support/primitives';
 import { storeFactories } from '../support/stores';
 
@@ -67,10 +69,11 @@ for (const factory of storeFactories) {
         await rejects(c.addTasks([{ id: 'a', dependencies: ['ghost'] }]), 'UNKNOWN_DEPENDENCY', 'task a depends on unknown task ghost');
       });
 
-      it('names the bad field of an invalid task', async () => {
-        await rejects(c.addTasks([{ id: 'a' }, { id: 'b', priority: 1.5 }]), 'INVALID_ARGUMENT', 'tasks[1].priority');
-        await rejects(c.addTasks([{ id: 'a', bogus: 1 }]), 'INVALID_ARGUMENT', 'bogus');
-        await rejects(c.addTasks([{ id: 'has space' }]), 'INVALID_ARGUMENT', 'tasks[0].id');
+      it('names the bad field of an invalid task (checked at the dispatcher, before the core)', async () => {
+        const d = dispatcher(c);
+        await rejects(d.raw(PlanImport, { tasks: [{ id: 'a' }, { id: 'b', priority: 1.5 }] }), 'INVALID_ARGUMENT', 'tasks[1].priority');
+        await rejects(d.raw(PlanImport, { tasks: [{ id: 'a', bogus: 1 }] }), 'INVALID_ARGUMENT', 'tasks[0].bogus: unknown field');
+        await rejects(d.raw(PlanImport, { tasks: [{ id: 'has space' }] }), 'INVALID_ARGUMENT', 'tasks[0].id');
         assert.equal(c.listTasks().length, 0);
       });
     });
@@ -225,7 +228,7 @@ for (const factory of storeFactories) {
         await c.addTasks([
           { id: 'f', max_attempts: 9, retry_backoff: fixed, capabilities: ['f'], priority: 1 },
           { id: 'e', max_attempts: 9, retry_backoff: expo, capabilities: ['e'], priority: 1 },
-          { id: 'z', max_attempts: 9, retry_backoff: { delay_seconds: 0 }, capabilities: ['z'], priority: 1 },
+          { id: 'z', max_attempts: 9, retry_backoff: { strategy: 'fixed', delay_seconds: 0 }, capabilities: ['z'], priority: 1 },
         ]);
         assert.deepEqual(c.getTask('e').retry_backoff, expo, 'kept on the task');
         const waits = async (id: string) => {

@@ -340,7 +340,8 @@ describe('FileStore durability', () => {
       const r = coordinator(s);
       assert.deepEqual([s.getTask('gpu1')?.id, s.listTasks('pending').length, s.countTasks().pending], ['gpu1', 3, 3]);
       assert.deepEqual([s.listInstances().length, s.dependents('gpu1'), r.getTask('gpu2').status], [1, ['gpu2'], 'pending']);
-      assert.deepEqual([r.listTasks().length, r.listInstances()[0]!.worker_id, r.isReady(r.getTask('gpu1'))], [3, 'w1', true]);
+      assert.deepEqual([r.listTasks().length, r.listInstances()[0]!.worker_id, r.summary().ready], [3, 'w1', 2]);
+      assert.deepEqual(r.listTaskPage({ limit: 2, cursor: '1' }).tasks.map((t) => t.id), ['gpu2', 'later']);
       assert.deepEqual(await r.claim({ worker_id: 'w9', capabilities: [] }), { task: null, is_retry: false, is_reclaim: false });
       assert.deepEqual(await r.sweep(), { stale: [], expired: [] });
       return s;

@@ -3,6 +3,9 @@ import { ManualClock } from '../../src/core/clock';
 import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { MemoryStore } from '../../src/core/memory-store';
 import { dependencyNumbers, githubIssuesPlan } from '../../src/webhooks/github-plan';
+import { PlanImport } from '../../src/protocol/tasks';
+import { addMissing } from '../../src/webhooks/intake';
+import { dispatcher } from '../support/dispatch';
 import { rejects } from '../support/primitives';
 
 const gh = (number: number, body = '', labels: string[] = [], extra: Record<string, unknown> = {}) => ({
@@ -64,7 +67,9 @@ describe('GitHub issues as a plan', () => {
     const { tasks } = githubIssuesPlan([gh(1, '', [], { url: 'https://github.com/a/b/issues/1' }), gh(2, 'depends on #1')]);
     await c.addTasks(tasks);
     assert.deepEqual(c.getTask('gh-1').source, { kind: 'github_issue', url: 'https://github.com/a/b/issues/1', title: '#1: Issue 1' });
-    await rejects(c.addTasks([{ id: 'x', source: { kind: 'github_issue', url: 'javascript:alert(1)' } }]), 'INVALID_ARGUMENT', 'http(s) URL');
+    const refused = [{ id: 'x', source: { kind: 'github_issue', url: 'javascript:alert(1)' } }];
+    await rejects(dispatcher(c).raw(PlanImport, { tasks: refused }), 'INVALID_ARGUMENT', 'http(s) URL');
+    await rejects(addMissing(c, refused), 'INVALID_ARGUMENT', 'tasks[0].source.url: must be an http(s) URL');
     await c.close();
   });
 });

@@ -1,12 +1,14 @@
 import * as assert from 'node:assert/strict';
+import type { ParamsOf } from '../../src/protocol/command';
+import { LockAcquire, LockRelease } from '../../src/protocol/locks';
 import { forEachStore, rejects, settled, tick } from '../support/primitives';
 
 const ROOT = '/work/space';
 
 forEachStore('File locks', (f) => {
-  const acquire = (worker_id: string, path: string, extra: Record<string, unknown> = {}) =>
-    f.c.primitives.locks.acquire({ worker_id, path, ...extra }, ROOT);
-  const release = (worker_id: string, extra: Record<string, unknown>) => f.c.primitives.locks.release({ worker_id, ...extra }, ROOT);
+  type AcquireExtra = Omit<ParamsOf<typeof LockAcquire>, 'worker_id' | 'path'>;
+  const acquire = (worker_id: string, path: string, extra: AcquireExtra = {}) => f.c.primitives.locks.acquire({ worker_id, path, ...extra }, ROOT);
+  const release = (worker_id: string, extra: Omit<ParamsOf<typeof LockRelease>, 'worker_id'>) => f.c.primitives.locks.release({ worker_id, ...extra }, ROOT);
 
   it('grants a write lock with a fencing token that grows at every grant', async () => {
     const a = await acquire('w1', 'src/a.ts');
@@ -164,13 +166,15 @@ forEachStore('File locks', (f) => {
     await rejects(acquire('w', 'a\0b'), 'INVALID_ARGUMENT', 'NUL');
   });
 
-  it('bad parameters are clear INVALID_ARGUMENT errors', async () => {
-    await rejects(acquire('w', 'f', { mode: 'exclusive' }), 'INVALID_ARGUMENT', 'mode');
-    await rejects(acquire('w', 'f', { ttl_seconds: 0 }), 'INVALID_ARGUMENT', 'ttl_seconds');
-    await rejects(acquire('w', 'f', { wait_ms: -1 }), 'INVALID_ARGUMENT', 'wait_ms');
-    await rejects(acquire('', 'f'), 'INVALID_ARGUMENT', 'worker_id');
-    await rejects(acquire('w', ''), 'INVALID_ARGUMENT', 'path');
-    await rejects(release('w', {}), 'INVALID_ARGUMENT', 'give the path or the token');
+  it('bad parameters are clear INVALID_ARGUMENT errors (at the dispatcher, before the core)', async () => {
+    const bad = (extra: Record<string, unknown>) => f.d.raw(LockAcquire, { worker_id: 'w', path: 'f', ...extra });
+    await rejects(bad({ mode: 'exclusive' }), 'INVALID_ARGUMENT', 'mode');
+    await rejects(bad({ ttl_seconds: 0 }), 'INVALID_ARGUMENT', 'ttl_seconds');
+    await rejects(bad({ wait_ms: -1 }), 'INVALID_ARGUMENT', 'wait_ms');
+    await rejects(bad({ worker_id: '' }), 'INVALID_ARGUMENT', 'worker_id');
+    await rejects(bad({ path: '' }), 'INVALID_ARGUMENT', 'path');
+    await rejects(f.d.raw(LockRelease, { worker_id: 'w' }), 'INVALID_ARGUMENT', 'give the path or the token');
+    assert.deepEqual(f.c.primitives.locks.list({}, ROOT).locks, [], 'nothing was granted');
   });
 
   it('a request withdrawn while waiting leaves the line; one granted to a requester that left is released', async () => {

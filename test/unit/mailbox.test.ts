@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { MessageReceive, MessageSend, TopicSubscribe } from '../../src/protocol/mailbox';
 import { forEachStore, rejects, settled } from '../support/primitives';
 
 forEachStore('Mailboxes', (f) => {
@@ -82,12 +83,13 @@ forEachStore('Mailboxes', (f) => {
     assert.deepEqual(seen, ['message:sent', 'message:acked', 'message:sent', 'message:dropped']);
   });
 
-  it('bad parameters are clear INVALID_ARGUMENT errors', async () => {
-    await rejects(m().send({ to: 'has space', body: 1 }), 'INVALID_ARGUMENT', 'to');
-    await rejects(m().send({ to: 'topic:', body: 1 }), 'INVALID_ARGUMENT', 'names no topic');
-    await rejects(m().send({ to: 'w' }), 'INVALID_ARGUMENT', 'body');
-    await rejects(m().receive({ worker_id: 'w', max: 0 }), 'INVALID_ARGUMENT', 'max');
-    await rejects(m().subscribe({ worker_id: 'w', topic: '' }), 'INVALID_ARGUMENT', 'topic');
+  it('bad parameters are clear INVALID_ARGUMENT errors (at the dispatcher, before the core)', async () => {
+    await rejects(f.d.raw(MessageSend, { to: 'has space', body: 1 }), 'INVALID_ARGUMENT', 'to');
+    await rejects(f.d.raw(MessageSend, { to: 'topic:', body: 1 }), 'INVALID_ARGUMENT', 'names no topic');
+    await rejects(f.d.raw(MessageSend, { to: 'w' }), 'INVALID_ARGUMENT', 'body');
+    await rejects(f.d.raw(MessageReceive, { worker_id: 'w', max: 0 }), 'INVALID_ARGUMENT', 'max');
+    await rejects(f.d.raw(TopicSubscribe, { worker_id: 'w', topic: '' }), 'INVALID_ARGUMENT', 'topic');
+    assert.deepEqual(m().list({}).messages, [], 'nothing was sent');
   });
 
   it('keeps pending messages and subscriptions across a reopen', async function () {

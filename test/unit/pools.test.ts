@@ -1,4 +1,6 @@
 import * as assert from 'node:assert/strict';
+import { PlanImport } from '../../src/protocol/tasks';
+import { ResourceAcquire } from '../../src/protocol/pools';
 import { forEachStore, rejects, settled, tick } from '../support/primitives';
 
 forEachStore('Resource pools', (f) => {
@@ -45,16 +47,17 @@ forEachStore('Resource pools', (f) => {
     );
     assert.deepEqual(f.c.listTasks(), []);
     assert.deepEqual(p().list().pools, [], 'the plan’s pools went with it');
-    await rejects(f.c.addTasks([{ id: 'x', resources: { cpu_cores: 0 } }]), 'INVALID_ARGUMENT', 'resources');
-    await rejects(f.c.addTasks([{ id: 'x' }], { resources: { 'bad name': 1 } }), 'INVALID_ARGUMENT', 'resources');
+    await rejects(f.d.raw(PlanImport, { tasks: [{ id: 'x', resources: { cpu_cores: 0 } }] }), 'INVALID_ARGUMENT', 'tasks[0].resources');
+    await rejects(f.d.raw(PlanImport, { tasks: [{ id: 'x' }], resources: { 'bad name': 1 } }), 'INVALID_ARGUMENT', 'resources');
+    assert.deepEqual(f.c.listTasks(), []);
   });
 
   it('returns the amounts on every path: complete, fail, release, cancel, expiry and reclaim, holder death', async () => {
     await p().set({ name: 'slots', capacity: 1 });
     await f.c.addTasks([
       // No retry backoff: the failed task is the next one claimed.
-      { id: 't', resources: { slots: 1 }, timeout_seconds: 10, max_attempts: 10, retry_backoff: { delay_seconds: 0 } },
-      { id: 'u', resources: { slots: 1 }, timeout_seconds: 10, max_attempts: 10, retry_backoff: { delay_seconds: 0 } },
+      { id: 't', resources: { slots: 1 }, timeout_seconds: 10, max_attempts: 10, retry_backoff: { strategy: 'fixed', delay_seconds: 0 } },
+      { id: 'u', resources: { slots: 1 }, timeout_seconds: 10, max_attempts: 10, retry_backoff: { strategy: 'fixed', delay_seconds: 0 } },
     ]);
     const cycle = async (end: () => Promise<unknown>) => {
       const id = await claimId('w');
@@ -139,7 +142,7 @@ forEachStore('Resource pools', (f) => {
     await rejects(late, 'TIMEOUT', 'not granted within 60000 ms');
     await rejects(p().acquire({ worker_id: 'w', amounts: { cpu: 5 } }), 'OVER_CAPACITY');
     await rejects(p().acquire({ worker_id: 'w', amounts: { gpu: 1 } }), 'UNKNOWN_POOL');
-    await rejects(p().acquire({ worker_id: 'w', amounts: {} }), 'INVALID_ARGUMENT', 'name at least one pool');
+    await rejects(f.d.raw(ResourceAcquire, { worker_id: 'w', amounts: {} }), 'INVALID_ARGUMENT', 'name at least one pool');
   });
 
   it('a hold blocks task claims; it ends at its TTL (the sweep deletes it) and with its holder', async () => {

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { StatePut } from '../../src/protocol/shared-state';
 import { forEachStore, rejects } from '../support/primitives';
 
 forEachStore(
@@ -98,12 +99,14 @@ forEachStore(
       assert.deepEqual(seen, ['e@1', 'e@2 deleted']);
     });
 
-    it('bad parameters are clear INVALID_ARGUMENT errors', async () => {
-      await rejects(s().put({ key: '', value: 1 }), 'INVALID_ARGUMENT', 'key');
-      await rejects(s().put({ key: 'a\nb', value: 1 }), 'INVALID_ARGUMENT', 'control characters');
-      await rejects(s().put({ key: 'k' }), 'INVALID_ARGUMENT', 'value');
-      await rejects(s().put({ key: 'k', value: 1, expected_version: -1 }), 'INVALID_ARGUMENT', 'expected_version');
-      await rejects(s().put({ key: 'k', value: 1, expected_version: 1.5 }), 'INVALID_ARGUMENT', 'expected_version');
+    it('bad parameters are clear INVALID_ARGUMENT errors (at the dispatcher, before the core)', async () => {
+      const put = (params: Record<string, unknown>) => f.d.raw(StatePut, params);
+      await rejects(put({ key: '', value: 1 }), 'INVALID_ARGUMENT', 'key');
+      await rejects(put({ key: 'a\nb', value: 1 }), 'INVALID_ARGUMENT', 'control characters');
+      await rejects(put({ key: 'k' }), 'INVALID_ARGUMENT', 'value');
+      await rejects(put({ key: 'k', value: 1, expected_version: -1 }), 'INVALID_ARGUMENT', 'expected_version');
+      await rejects(put({ key: 'k', value: 1, expected_version: 1.5 }), 'INVALID_ARGUMENT', 'expected_version');
+      assert.deepEqual(s().list({}).entries, [], 'nothing was written');
     });
 
     it('keeps values and versions across a reopen', async function () {

@@ -1,7 +1,7 @@
 // The contract of core/store.ts itself, for every Store implementation: transactions are atomic
 // and visible at once, `durable` settles in order, rows come back frozen, and every indexed read
-// (ready order, backoff, leases by expiry, holders, dependents, counts, groups, pages from a
-// cursor) answers exactly what a scan of all rows would. The reads are checked against a naive
+// (ready order, backoff, leases by expiry, holders, dependents, counts, the status summary, pages
+// from a cursor) answers exactly what a scan of all rows would. The reads are checked against a naive
 // model over random histories (fast-check); persistent stores must answer the same after a
 // reopen. A new backend passes this before anything else runs on it.
 import * as assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { DurableStore } from '../../src/core/durable-store';
 import { VolatileLog, type DurabilityLog, type LogEntry } from '../../src/core/durability';
 import { TASK_STATUSES, type TaskStatus } from '../../src/core/model';
-import { ZERO_COUNTS, type Store, type TaskRow } from '../../src/core/store';
+import { ZERO_COUNTS, type Store, type TaskRow, type TaskSummary } from '../../src/core/store';
 import { taskRow } from '../support/rows';
 import { closeReplicatedStores, replicatedStoreFactory } from '../support/replicated-stores';
 import { storeFactories, workerFileStore, type StoreFactory } from '../support/stores';
@@ -105,14 +105,17 @@ class Model {
     for (const t of this.rows.values()) c[t.status]++;
     return c;
   }
-  groups(): Map<string, Record<TaskStatus, number>> {
-    const out = new Map<string, Record<TaskStatus, number>>();
+  summary(): TaskSummary {
+    const depReady = (t: TaskRow) => (t.status === 'pending' && t.unmet_deps === 0 ? 1 : 0);
+    const groups: TaskSummary['groups'] = new Map();
     for (const t of this.all()) {
       if (t.group === undefined) continue;
-      if (!out.has(t.group)) out.set(t.group, ZERO_COUNTS());
-      out.get(t.group)![t.status]++;
+      if (!groups.has(t.group)) groups.set(t.group, { ...ZERO_COUNTS(), ready: 0 });
+      const g = groups.get(t.group)!;
+      g[t.status]++;
+      g.ready += depReady(t);
     }
-    return out;
+    return { counts: this.counts(), ready: this.all().reduce((n, t) => n + depReady(t), 0), groups };
   }
 }
 
@@ -126,16 +129,21 @@ function checkReads(store: Store, m: Model, where: string): void {
   for (const s of TASK_STATUSES) assert.deepEqual(ids(store.listTasks(s)), ids(m.list(s)), `${where}: listTasks(${s})`);
   const all = m.list();
   for (const after of [0, all[1]?.seq ?? 0, all[3]?.seq ?? 0]) {
-    assert.deepEqual(ids(store.tasksAfter(after, 2)), ids(all.filter((t) => t.seq > after).slice(0, 2)), `${where}: tasksAfter(${after}, 2)`);
+    assert.deepEqual(ids(store.listTasksPage({ afterSeq: after, limit: 2 })), ids(all.filter((t) => t.seq > after).slice(0, 2)), `${where}: page after ${after}`);
     assert.deepEqual(
-      ids(store.tasksAfter(after, 10, 'pending')),
+      ids(store.listTasksPage({ afterSeq: after, limit: 10, status: 'pending' })),
       ids(m.list('pending').filter((t) => t.seq > after)),
-      `${where}: tasksAfter(${after}, 10, pending)`,
+      `${where}: pending page after ${after}`,
+    );
+    assert.deepEqual(
+      ids(store.listTasksPage({ afterSeq: after, limit: 1, group: 'g1' })),
+      ids(all.filter((t) => t.seq > after && t.group === 'g1').slice(0, 1)),
+      `${where}: group page after ${after}`,
     );
   }
   assert.deepEqual(store.countTasks(), m.counts(), `${where}: countTasks`);
   assert.equal(store.countReady(now), m.ready().length, `${where}: countReady`);
-  assert.deepEqual(store.groupCounts(), m.groups(), `${where}: groupCounts`);
+  assert.deepEqual(store.taskSummary(), m.summary(), `${where}: taskSummary`);
   for (const g of ['g1', 'g2']) assert.deepEqual(ids(store.groupTasks(g)), ids(m.list().filter((t) => t.group === g)), `${where}: groupTasks(${g})`);
   for (const w of WORKERS) {
     assert.deepEqual(ids(store.heldBy(w)), ids(m.list('running').filter((t) => t.claimed_by === w)), `${where}: heldBy(${w})`);

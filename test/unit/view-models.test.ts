@@ -3,10 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_CONFIG } from '../../src/core/coordinator';
 import type { InstanceView, Task } from '../../src/core/model';
-import { pieces } from '../../src/cli/run-stream';
 import { CommandId, ViewId } from '../../src/ui/ids';
 import { readSettings } from '../../src/ui/settings';
-import { groupItem, groupTasks, instanceItem, progressText, statusBarText, taskItem } from '../../src/ui/view-models';
+import { groupItem, instanceItem, moreItem, progressText, statusBarText, taskItem } from '../../src/ui/view-models';
 
 function task(id: string, over: Partial<Task> = {}): Task {
   return {
@@ -18,74 +17,83 @@ function task(id: string, over: Partial<Task> = {}): Task {
 }
 
 describe('tree view models', () => {
-  it('groups tasks: ready vs blocked is derived from dependencies, higher priority first', () => {
-    const groups = groupTasks([
-      task('a', { status: 'completed' }),
-      task('b', { dependencies: ['a'] }),
-      task('c', { dependencies: ['b'], priority: 9 }),
-      task('d', { priority: 5 }),
-      task('e', { status: 'dead_letter', error: 'boom' }),
-      task('f', { status: 'running', claimed_by: 'w1' }),
-    ]);
-    assert.deepEqual(groups.get('ready')!.map((t) => t.id), ['d', 'b']);
-    assert.deepEqual(groups.get('blocked')!.map((t) => t.id), ['c']);
-    assert.deepEqual(groups.get('running')!.map((t) => t.id), ['f']);
-    assert.deepEqual(groups.get('dead_letter')!.map((t) => t.id), ['e']);
-  });
+  const now = Date.parse('2026-01-01T00:00:00.000Z');
 
-  it('the groups a person acts on open expanded; the others start collapsed', () => {
-    assert.equal(groupItem('running', 2).expanded, true);
-    assert.equal(groupItem('dead_letter', 1).expanded, true);
-    assert.equal(groupItem('completed', 9).expanded, false);
+  it('the groups that need a look or move on their own open expanded; the others start collapsed', () => {
+    for (const g of ['dead_letter', 'failed', 'running', 'ready'] as const) assert.equal(groupItem(g, 2).expanded, true, g);
+    for (const g of ['blocked', 'completed', 'cancelled'] as const) assert.equal(groupItem(g, 9).expanded, false, g);
     assert.equal(groupItem('ready', 0).collapsible, false);
+    assert.equal(groupItem('failed', 1).label, 'Failed, will retry');
+    assert.equal(groupItem('blocked', 12_345).description, '12,345');
   });
 
-  it('a running task shows its holder, lease time left and attempts', () => {
-    const now = Date.parse('2026-01-01T00:00:00.000Z');
+  it('a running row leads with its holder, progress and lease left; the description is in the tooltip', () => {
     const m = taskItem(task('r', { status: 'running', claimed_by: 'w7', attempts: 2, lease_expires_at: '2026-01-01T00:01:30.000Z', dependencies: ['x'] }), 'running', now);
-    assert.match(m.description!, /@w7/);
-    assert.match(m.description!, /lease 1m 30s/);
-    assert.match(m.description!, /attempt 2\/3/);
+    assert.equal(m.description, '@w7 · lease 1 min 30 s · attempt 2/3');
+    assert.doesNotMatch(m.description!, /do r/, 'the static text is not in the row');
+    assert.match(m.tooltip, /^r — running\ndo r\nHeld by w7\nLease ends 2026-01-01 \d\d:01:30/);
     assert.match(m.tooltip, /Depends on: x/);
     assert.equal(m.contextValue, 'task.running');
     assert.equal(m.collapsible, true);
     const expired = taskItem(task('r', { status: 'running', claimed_by: 'w7', lease_expires_at: '2025-12-31T23:59:00.000Z' }), 'running', now);
-    assert.match(expired.description!, /lease expired/);
+    assert.equal(expired.description, '@w7 · lease expired');
   });
 
-  it('a running task shows its progress and group; a finished one keeps its progress in the tooltip only', () => {
-    const progress = { percent: 42, message: 'compiling the second half of everything there is to compile today', at: '2026-01-01T00:00:10.000Z' };
-    const m = taskItem(task('s1', { status: 'running', claimed_by: 'w1', group: 'tests', progress }), 'running', 0);
-    assert.match(m.description!, /^do s1 · 42% · compiling the second half of everything there is to compile… · @w1/);
-    assert.match(m.description!, /group tests$/);
+  it('a running row shows its progress and group; a finished one keeps its progress in the tooltip only', () => {
+    const progress = { percent: 42, message: 'compiling the second half of everything there is to compile today', at: '2025-12-31T23:59:50.000Z' };
+    const m = taskItem(task('s1', { status: 'running', claimed_by: 'w1', group: 'tests', progress }), 'running', now);
+    assert.equal(m.description, '@w1 · 42% · compiling the second half of everything… · tests');
     assert.match(m.tooltip, /Group: tests/);
-    assert.match(m.tooltip, /Progress: 42% — compiling the second half of everything there is to compile today/);
-    const done = taskItem(task('s1', { status: 'completed', group: 'tests', progress }), 'completed', 0);
-    assert.doesNotMatch(done.description!, /42%/);
-    assert.match(done.description!, /group tests/);
+    assert.match(m.tooltip, /Progress: 42% — compiling the second half of everything there is to compile today \(10 s ago, 2025-12-31 /);
+    const done = taskItem(task('s1', { status: 'completed', claimed_by: 'w1', completed_at: '2025-12-31T23:56:00.000Z', group: 'tests', progress }), 'completed', now);
+    assert.equal(done.description, '@w1 · 4 min ago · tests', 'who did it and when, in human time');
     assert.match(done.tooltip, /Last progress: 42%/);
+    assert.match(done.tooltip, /Finished: 4 min ago \(2025-12-31 \d\d:56:00\)/, 'the exact time in the tooltip');
     assert.equal(progressText({ percent: 99.6, message: null, at: '' }), '100%');
-    const plain = taskItem(task('p'), 'ready', 0);
+    const plain = taskItem(task('p'), 'ready', now);
     assert.doesNotMatch(plain.tooltip, /Group|rogress/);
+    assert.equal(plain.description, '');
+  });
+
+  it('a blocked row says what it waits for; a failed one when and why it failed', () => {
+    const blocked = taskItem(task('b', { dependencies: ['a', 'c', 'd'], priority: 3 }), 'blocked', now, '', ['a', 'c', 'd']);
+    assert.equal(blocked.description, 'waits for a, c +1 · p3');
+    assert.match(blocked.tooltip, /Waiting for: a, c, d/);
+    const failed = taskItem(task('f', { attempts: 1, error: 'exit code 2\nstack…' }), 'failed', now);
+    assert.equal(failed.description, 'failed 1/3 · exit code 2');
+    assert.equal(failed.contextValue, 'task.ready', 'the actions of a pending task');
+    assert.equal(failed.icon, 'warning');
   });
 
   it('a dead-lettered task carries its last error and the retry context value', () => {
-    const m = taskItem(task('e', { status: 'dead_letter', error: 'exit code 3' }), 'dead_letter', 0);
+    const m = taskItem(task('e', { status: 'dead_letter', attempts: 3, error: 'exit code 3' }), 'dead_letter', now);
     assert.equal(m.contextValue, 'task.dead_letter');
+    assert.equal(m.description, '3/3 attempts · exit code 3');
     assert.match(m.tooltip, /Last error: exit code 3/);
   });
 
-  it('instances show their task, heartbeat age, and stale ones are marked', () => {
+  it('a worker is named once: its name, and its id only when the name does not hold it', () => {
     const base: InstanceView = {
       worker_id: 'w1', name: 'agent one', capabilities: ['ts'], pid: 12, status: 'live', registered_at: '', last_seen: '',
       last_seen_age_ms: 4200, current_task: 't9',
     };
     const live = instanceItem(base);
-    assert.equal(live.label, 'agent one (w1)');
-    assert.match(live.description!, /on t9 · seen 4s ago/);
+    assert.equal(live.label, 'agent one');
+    assert.equal(live.description, 'on t9 · seen just now · w1');
+    const named = instanceItem({ ...base, worker_id: 'agent-1', name: 'agent-1 (claude)', last_seen_age_ms: 12_000 });
+    assert.equal(named.label, 'agent-1 (claude)');
+    assert.equal(named.description, 'on t9 · seen 12 s ago', 'the id is in the name already');
+    assert.equal(instanceItem({ ...base, name: 'w1' }).label, 'w1');
     const stale = instanceItem({ ...base, status: 'stale', current_task: null });
     assert.equal(stale.contextValue, 'instance.stale');
     assert.match(stale.description!, /^stale · idle/);
+  });
+
+  it('a big group ends in a "Show more" row that runs the show-more command for it', () => {
+    const more = moreItem('blocked', 200, 99_800, 200, 'agentHarness.showMoreTasks');
+    assert.equal(more.label, 'Show 200 more');
+    assert.equal(more.description, '200 of 99,800 shown');
+    assert.deepEqual(more.command, { id: 'agentHarness.showMoreTasks', title: 'Show More', args: ['blocked'] });
   });
 
   it('the status bar counts running, ready, dead-lettered and live workers', () => {
@@ -146,17 +154,5 @@ describe('package.json contributions', () => {
     const known = new Set(Object.values(CommandId));
     const used = Object.values(pkg.contributes.menus).flatMap((items) => (items as Array<{ command: string }>).map((i) => i.command));
     assert.deepEqual(used.filter((c) => !known.has(c as never)), []);
-  });
-});
-
-describe('run output pieces', () => {
-  it('split output into pieces that fit a request line, keeping surrogate pairs whole', () => {
-    assert.deepEqual(pieces('abcdefg', 3), ['abc', 'def', 'g']);
-    assert.deepEqual(pieces('ab😀cd', 3), ['ab', '😀c', 'd']);
-    assert.deepEqual(pieces('', 3), []);
-    const big = 'x'.repeat(300 * 1024);
-    const parts = pieces(big);
-    assert.equal(parts.join(''), big);
-    assert.ok(parts.every((p) => Buffer.byteLength(JSON.stringify(p)) < 1024 * 1024));
   });
 });

@@ -9,6 +9,7 @@ import { DeliveryLedger, DELIVERY_PREFIX } from '../../src/webhooks/deliveries';
 import { Intake, type Answer } from '../../src/webhooks/intake';
 import { commentEvent, githubHeaders, labeledEvent, WEBHOOK_CONFIG, writeWebhookConfig } from '../support/github';
 import { storeFactories, tempDir } from '../support/stores';
+import { readHarnessConfig } from '../../src/config/harness';
 
 const SECRET = 'gh-test-secret';
 const STANDARD_SECRET = `whsec_${Buffer.from('standard webhooks test key 123').toString('base64')}`;
@@ -28,7 +29,7 @@ for (const factory of storeFactories) {
       writeConfig(dir, CONFIG);
       clock = new ManualClock(Date.UTC(2026, 5, 1));
       c = new Coordinator((await factory.open()).store, DEFAULT_CONFIG, clock);
-      intake = new Intake({ coordinator: c, worktree: dir, clock, log: silentLogger, env: { GH_SECRET: SECRET, CI_SECRET: STANDARD_SECRET } });
+      intake = new Intake({ coordinator: c, workspace: dir, settings: () => readHarnessConfig(path.join(dir, '.harness')).webhooks, clock, log: silentLogger, env: { GH_SECRET: SECRET, CI_SECRET: STANDARD_SECRET } });
     });
     afterEach(async () => {
       await c.close();
@@ -85,7 +86,7 @@ for (const factory of storeFactories) {
     });
 
     it('answers 500 without the secret or its source when the secret is unavailable, and 404 elsewhere', async () => {
-      intake = new Intake({ coordinator: c, worktree: dir, clock, log: silentLogger, env: {} });
+      intake = new Intake({ coordinator: c, workspace: dir, settings: () => readHarnessConfig(path.join(dir, '.harness')).webhooks, clock, log: silentLogger, env: {} });
       const answer = await github(labeledEvent(1), 'issues', 'd-1');
       assert.equal(answer.status, 500);
       assert.doesNotMatch(JSON.stringify(answer.body), /GH_SECRET|gh-test-secret/);

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import type { Logger } from '../../src/core/log';
 import type { HostMessage, OutputChunk, RunLogMessage, StateMessage } from '../../src/protocol/webview';
-import { PanelOutbox, type Timers, splitSafely } from '../../src/ui/outbox';
+import { PanelOutbox, type Timers } from '../../src/ui/outbox';
 import { state } from '../webview/fixtures';
 
 /** Timers that run only when the test moves the clock. */
@@ -76,19 +76,61 @@ describe('PanelOutbox', () => {
     assert.equal(t.outbox.posted.get('run-3'), 'from the log\n');
   });
 
-  it('coalesces a burst of events into one state refresh after the debounce', async () => {
+  it('coalesces a burst of events into one state refresh, sent at once', async () => {
     const t = setup();
     t.outbox.onReady(null);
     await t.timers.advance(0);
+    t.outbox.onRendered(1);
     t.calls.state = 0;
     for (let i = 0; i < 100; i++) t.outbox.onEvent({ event: i % 2 ? 'task:claimed' : 'some:future_event', data: {}, ts: '' });
-    await t.timers.advance(49);
-    assert.equal(t.calls.state, 0);
-    await t.timers.advance(1);
-    assert.equal(t.calls.state, 1);
+    assert.equal(t.calls.state, 0, 'not within the burst');
+    await t.timers.advance(0);
+    assert.equal(t.calls.state, 1, 'one read for the whole burst, without waiting');
+    t.outbox.onRendered(2);
     t.outbox.onEvent({ event: 'task:heartbeat', data: {}, ts: '' });
     await t.timers.advance(100);
     assert.equal(t.calls.state, 1, 'a heartbeat changes nothing shown');
+  });
+
+  it('numbers states and sends the next only once the webview rendered the last, or after the render timeout', async () => {
+    const t = setup({ renderTimeoutMs: 2000 });
+    t.outbox.onReady(null);
+    await t.timers.advance(0);
+    const states = () => t.posted.filter((m): m is StateMessage => m.type === 'state');
+    assert.deepEqual(states().map((m) => m.seq), [1]);
+    for (let i = 0; i < 10; i++) {
+      t.outbox.onEvent({ event: 'task:claimed', data: {}, ts: '' });
+      await t.timers.advance(100);
+    }
+    assert.deepEqual(states().map((m) => m.seq), [1], 'nothing more while state 1 is unanswered');
+    t.outbox.onRendered(7); // an answer to some other state changes nothing
+    await t.timers.advance(0);
+    assert.equal(states().length, 1);
+    t.outbox.onRendered(1);
+    await t.timers.advance(0);
+    assert.deepEqual(states().map((m) => m.seq), [1, 2], 'one state with all ten changes');
+    t.outbox.onEvent({ event: 'task:completed', data: {}, ts: '' });
+    await t.timers.advance(1999);
+    assert.equal(states().length, 2, 'state 2 is still unanswered');
+    await t.timers.advance(1);
+    assert.deepEqual(states().map((m) => m.seq), [1, 2, 3], 'a webview that never answers gets the next state after the timeout');
+  });
+
+  it('measures the time from an event to the webview having rendered it', async () => {
+    let clock = 1000;
+    const t = setup();
+    const outbox = new PanelOutbox({ fetchState: async () => state(), fetchLog: async (r) => ({ type: 'runLog', run_id: r, output: [], dropped_bytes: 0 }), post: () => {}, log: failOnError, timers: t.timers, now: () => clock }, {});
+    outbox.onReady(null);
+    await t.timers.advance(0);
+    outbox.onRendered(1);
+    assert.equal(outbox.lastEventToRenderedMs, undefined, 'the first state answered no event');
+    outbox.onEvent({ event: 'task:claimed', data: {}, ts: '' });
+    clock += 20;
+    outbox.onEvent({ event: 'task:progress', data: {}, ts: '' }); // the latency runs from the first
+    await t.timers.advance(50);
+    clock += 90;
+    outbox.onRendered(2);
+    assert.equal(outbox.lastEventToRenderedMs, 110);
   });
 
   it('streams only the selected run, in batches every 30 ms, adjacent chunks merged', async () => {
@@ -234,12 +276,6 @@ describe('PanelOutbox', () => {
     t.outbox.onEvent({ event: 'task:added', data: {}, ts: '' });
     await t.timers.advance(1000);
     assert.deepEqual(t.types(), ['state', 'runLog']);
-  });
-
-  it('splits text without cutting a surrogate pair', () => {
-    assert.equal(splitSafely('ab😀cd', 3), 'ab');
-    assert.equal(splitSafely('ab😀cd', 4), 'ab😀');
-    assert.equal(splitSafely('abc', 10), 'abc');
   });
 
   it('keeps only the tail of what it recorded per run', () => {

@@ -1,11 +1,10 @@
 import * as assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
-import { silentLogger } from '../../src/core/log';
 import { MemoryStore } from '../../src/core/memory-store';
-import { COMMANDS } from '../../src/server/commands';
-import { RunRegistry } from '../../src/server/runs';
-import { toRunLogMessage, toStateMessage } from '../../src/ui/panel-state';
+import { dispatcher } from '../support/dispatch';
+import { taskState, toRunLogMessage, toStateMessage } from '../../src/ui/panel-state';
+import { TaskCache, type TaskSource } from '../../src/ui/task-cache';
 import { tempDir } from '../support/stores';
 import { MAX_BATCH_CHUNKS, parseHostMessage, parseWebviewMessage } from '../../src/protocol/webview';
 import { contentSecurityPolicy, escapeHtml, makeNonce, renderPanelHtml } from '../../src/ui/panel-html';
@@ -65,6 +64,12 @@ describe('webview protocol', () => {
         { type: 'selectRun', run_id: 'run-1' },
         { type: 'taskAction', action: 'retry', task_id: 't1' },
         { type: 'taskAction', action: 'cancel', task_id: 't1' },
+        { type: 'taskAction', action: 'complete', task_id: 't1' },
+        { type: 'taskAction', action: 'fail', task_id: 't1' },
+        { type: 'taskAction', action: 'release', task_id: 't1' },
+        { type: 'rendered', seq: 3 },
+        { type: 'scope', scope: null },
+        { type: 'scope', scope: { statuses: ['ready', 'blocked'], group: 'api', holder: null, text: 'cart' } },
         { type: 'log', level: 'error', message: 'boom' },
       ]) {
         const parsed = parseWebviewMessage(message);
@@ -76,6 +81,8 @@ describe('webview protocol', () => {
       const cases: [unknown, RegExp][] = [
         [{ type: 'taskAction', action: 'delete', task_id: 't1' }, /action: Invalid option/],
         [{ type: 'taskAction', action: 'retry' }, /task_id/],
+        [{ type: 'scope', scope: { statuses: ['pending'] } }, /scope\.statuses\.0: Invalid option/],
+        [{ type: 'rendered', seq: -1 }, /seq/],
         [{ type: 'selectRun', run_id: 'x'.repeat(201) }, /run_id: Too big/],
         [{ type: 'ready' }, /selected_run_id/],
         [{ type: 'log', level: 'fatal', message: '' }, /level/],
@@ -90,7 +97,14 @@ describe('webview protocol', () => {
 });
 
 describe('panel HTML', () => {
-  const options = { cspSource: 'https://file+.vscode-resource.example', nonce: makeNonce(), scriptUri: 'https://x/dist/webview.js', styleUri: 'https://x/media/panel.css', title: 'Agent <Harness>' };
+  const options = {
+    cspSource: 'https://file+.vscode-resource.example',
+    nonce: makeNonce(),
+    scriptUri: 'https://x/dist/webview.js',
+    styleUri: 'https://x/media/panel.css',
+    layoutWorkerUri: 'https://x/dist/elk-worker.js',
+    title: 'Agent <Harness>',
+  };
 
   it('has a strict CSP: a nonce for scripts, no unsafe-inline or unsafe-eval', () => {
     const html = renderPanelHtml(options);
@@ -100,7 +114,9 @@ describe('panel HTML', () => {
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, new RegExp(`script-src 'nonce-${options.nonce}'(;|$)`));
     assert.match(csp, /style-src https:\/\/file\+\.vscode-resource\.example(;|$)/);
+    assert.match(csp, /connect-src https:\/\/file\+\.vscode-resource\.example; worker-src blob:$/);
     assert.doesNotMatch(html, /unsafe-inline|unsafe-eval/);
+    assert.match(html, /<body data-layout-worker="https:\/\/x\/dist\/elk-worker\.js">/);
   });
 
   it('has exactly one script tag, carrying the nonce, and no inline style or handler', () => {
@@ -127,21 +143,26 @@ describe('panel state from the real coordinator', () => {
   const dir = tempDir();
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("turns task_list / instance_list / run_list / run_log replies into valid messages", async () => {
-    const ctx = { coordinator: new Coordinator(new MemoryStore(), DEFAULT_CONFIG), runs: new RunRegistry(dir, silentLogger), worktree: '/w' };
-    const call = async <T>(command: string, params: Record<string, unknown> = {}) => (await COMMANDS[command]!(params, ctx)) as T;
+  it('turns the task cache, instance_list, run_list and run_log into valid messages', async () => {
+    const coordinator = new Coordinator(new MemoryStore(), DEFAULT_CONFIG);
+    const d = dispatcher(coordinator, { workspace: '/w', runsDir: dir });
+    const call = async <T>(command: string, params: Record<string, unknown> = {}) => (await d.raw(command, params)) as T;
+    const cache = new TaskCache();
+    coordinator.events.onAny((event, data) => cache.applyEvent({ event, data, ts: '' }));
+    await cache.reload({ mode: 'in-process', call: d.call as TaskSource['call'] });
     await call('plan_import', { tasks: [{ id: 'a', payload: { big: [1, 2, 3] } }, { id: 'b', dependencies: ['a'] }] });
     await call('instance_register', { worker_id: 'w1', name: 'one' });
     await call('task_claim', { worker_id: 'w1' });
     const run = (await call<{ run: { run_id: string } }>('run_start', { argv: ['echo', 'x'.repeat(200_000)], task_id: 'a', worker_id: 'w1' })).run;
     await call('run_output', { run_id: run.run_id, stream: 'stderr', data: `${'\x1b'}[31mred\n` });
 
-    const message = toStateMessage({
-      tasks: (await call<{ tasks: unknown[] }>('task_list')).tasks,
-      instances: (await call<{ instances: unknown[] }>('instance_list')).instances,
-      runs: (await call<{ runs: unknown[] }>('run_list')).runs,
-    });
-    assert.deepEqual(message.tasks.map((t) => [t.id, t.status, t.claimed_by]), [['a', 'running', 'w1'], ['b', 'pending', null]]);
+    const message = toStateMessage(
+      taskState(cache, null),
+      (await call<{ instances: unknown[] }>('instance_list')).instances,
+      (await call<{ runs: unknown[] }>('run_list')).runs,
+    );
+    assert.deepEqual(message.tasks.map((t) => [t.id, t.status, t.claimed_by, t.display_status]), [['a', 'running', 'w1', 'running'], ['b', 'pending', null, 'blocked']]);
+    assert.equal(message.summary, null, 'a small plan is sent whole');
     assert.equal(message.instances[0]!.current_task, 'a');
     assert.equal(message.runs[0]!.argv[1]!.length, 1000, 'a huge argument is clipped, not refused');
     assert.ok(parseHostMessage(message).ok);

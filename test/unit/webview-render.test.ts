@@ -1,10 +1,8 @@
-// The webview's pure parts in plain Node: the ANSI parser, status derivation, layouts.
+// The webview's pure parts in plain Node: the ANSI parser and status derivation (the graph's in webview-graph.test.ts).
 import * as assert from 'node:assert/strict';
 import { AnsiParser, PLAIN, applySgr, xterm256 } from '../../webview/ansi';
-import { NODE_WIDTH, layeredLayout, layoutTasks } from '../../webview/dag-layout';
-import { pathFor } from '../../webview/dag-view';
-import { displayStatuses, newestRun, runOutcome, structureKey } from '../../webview/model';
-import { EDGE_COUNT, PLAN, run, runs, task, tasks } from '../webview/fixtures';
+import { displayStatuses, newestRun, runOutcome } from '../../webview/model';
+import { run, runs, task, tasks } from '../webview/fixtures';
 
 const ESC = '\x1b';
 
@@ -63,14 +61,8 @@ describe('panel model', () => {
     assert.equal(s.get('bench'), 'dead_letter');
     assert.equal(displayStatuses([task('x', ['unknown'], 'pending')]).get('x'), 'blocked');
     assert.equal(displayStatuses([task('y', [], 'pending')]).get('y'), 'ready');
-  });
-
-  it('changes the structure key on a new edge or task, not on a status change', () => {
-    const base = structureKey(tasks());
-    assert.equal(structureKey(tasks().map((t) => ({ ...t, status: 'completed' as const, claimed_by: 'w' }))), base);
-    assert.equal(structureKey([...tasks()].reverse()), base, 'order does not matter');
-    assert.notEqual(structureKey([...tasks(), task('new', [], 'pending')]), base);
-    assert.notEqual(structureKey(tasks().map((t) => (t.id === 'notify' ? { ...t, dependencies: ['setup'] } : t))), base);
+    // What the host derived wins: a scoped part of a big plan lacks the dependencies.
+    assert.equal(displayStatuses([{ ...task('z', ['elsewhere'], 'pending'), display_status: 'ready' }]).get('z'), 'ready');
   });
 
   it('follows the newest running run, else the newest', () => {
@@ -85,45 +77,5 @@ describe('panel model', () => {
     assert.equal(runOutcome(runs()[0]!), 'exit 0');
     assert.equal(runOutcome(run('t', null, ['x'], 'z', { returncode: -15, signal_name: 'SIGTERM', timed_out: true })), 'timed out');
     assert.equal(runOutcome(run('k', null, ['x'], 'z', { returncode: -9, signal_name: 'SIGKILL', timed_out: false })), 'SIGKILL');
-  });
-});
-
-describe('graph layout', () => {
-  const leftOfDependents = (layout: ReturnType<typeof layoutTasks>) => {
-    for (const [id, deps] of PLAN) for (const d of deps) assert.ok(layout.nodes.get(d)!.x < layout.nodes.get(id)!.x, `${d} left of ${id}`);
-  };
-
-  it('lays a small plan out with dagre: every node, every edge, dependencies to the left', () => {
-    const layout = layoutTasks(tasks());
-    assert.equal(layout.engine, 'dagre');
-    assert.equal(layout.nodes.size, PLAN.length);
-    assert.equal(layout.edges.length, EDGE_COUNT);
-    leftOfDependents(layout);
-  });
-
-  it('lays a big plan out in linear time with the layered fallback, without overlaps', () => {
-    const big = Array.from({ length: 2000 }, (_, i) => task(`t${i}`, i < 10 ? [] : [`t${i - 10}`, `t${(i * 7919) % i}`], 'pending'));
-    const started = performance.now();
-    const layout = layoutTasks(big);
-    const ms = performance.now() - started;
-    assert.equal(layout.engine, 'layered');
-    assert.equal(layout.nodes.size, 2000);
-    assert.ok(ms < 1000, `${ms.toFixed(0)} ms`);
-    const seen = new Set([...layout.nodes.values()].map((n) => `${n.x},${n.y}`));
-    assert.equal(seen.size, 2000, 'no two nodes share a place');
-    for (const t of big) for (const d of t.dependencies) assert.ok(layout.nodes.get(d)!.x < layout.nodes.get(t.id)!.x);
-  });
-
-  it('survives a cycle and unknown dependencies', () => {
-    const layout = layeredLayout([task('a', ['b'], 'pending'), task('b', ['a'], 'pending'), task('c', ['nowhere', 'c'], 'pending')]);
-    assert.equal(layout.nodes.size, 3);
-    assert.equal(layout.edges.length, 2);
-    assert.ok(layout.width >= NODE_WIDTH);
-  });
-
-  it('draws edges as SVG paths', () => {
-    assert.match(pathFor([{ x: 0, y: 0 }, { x: 100, y: 50 }]), /^M0,0 C50,0 50,50 100,50$/);
-    assert.match(pathFor([{ x: 0, y: 0 }, { x: 50, y: 10 }, { x: 100, y: 0 }]), /^M0,0 Q50,10 100,0$/);
-    assert.equal(pathFor([{ x: 0, y: 0 }]), '');
   });
 });

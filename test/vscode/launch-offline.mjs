@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, normalize, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { followFile } from './follow.mjs';
-import { SetupError, repoRoot, startWorkbench } from './workbench.mjs';
+import { SetupError, diagnoseLogs, repoRoot, startWorkbench } from './workbench.mjs';
 
 const say = (line) => process.stderr.write(`vscode-host: ${line}\n`);
 const rel = (path) => relative(process.cwd(), path) || '.';
@@ -103,6 +103,8 @@ async function main() {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (result.problem || result.code !== 0) {
       say(`FAILED (${result.problem ?? `exit code ${result.code}`}) after ${seconds}s`);
+      const cause = diagnoseLogs(workbench);
+      if (cause) say(cause);
       say(`browser and extension-host console: ${rel(workbench.consoleLog)}`);
       say(`code-server log: ${rel(workbench.codeServerLog)}; workbench logs: ${rel(join(runDir, 'workbench-logs'))}`);
       return result.code ?? 2;

@@ -1,5 +1,7 @@
-// A workspace with a plan mid-run, for screenshots: a real `harness serve` with some tasks done,
-// two running (one streaming live exec output), one dead-lettered, and registered workers.
+// A workspace with a plan mid-run, for screenshots: a real `harness serve` and the 40-task
+// examples/shop-plan.json driven through the real CLI by four workers: ten tasks done, four
+// running (two streaming live exec output, two reporting progress), one dead-lettered, one failed
+// and waiting for its retry, a lock held and a message waiting.
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,16 +10,27 @@ import { repoRoot } from './workbench.mjs';
 
 const cli = join(repoRoot, 'dist', 'cli.js');
 
+/** Scripts the workers run, printing like a test runner, forever (until stopped), in colour. */
+const SCRIPTS = {
+  'tools/test-payments.sh':
+    'for i in $(seq 1 100000); do printf "\\033[32m✔\\033[0m POST /api/payments/%d \\033[2m(%d ms)\\033[0m\\n" $i $((RANDOM % 40 + 5)); ' +
+    'if (( i % 7 == 0 )); then printf "\\033[33mwarn\\033[0m provider answered 429, retrying payment %d\\n" $i >&2; fi; sleep 0.2; done\n',
+  'tools/check-flags.sh':
+    'for i in $(seq 1 100000); do printf "\\033[36m▸\\033[0m flag %-28s \\033[2mevaluated in %d µs\\033[0m\\n" "checkout.variant-$((i % 9))" $((RANDOM % 90)); sleep 0.3; done\n',
+};
+
 /**
- * Starts the coordinator of `workspace` and drives it to an interesting state. `runtimeDir` is
- * the XDG_RUNTIME_DIR both this coordinator and the extension host use, so they find the same
+ * Starts the coordinator of `workspace` and drives it to the state above. `runtimeDir` is the
+ * XDG_RUNTIME_DIR both this coordinator and the extension host use, so they find the same
  * socket and the extension joins it as a client. Returns stop().
  */
 export async function startSampleRun(workspace, runtimeDir) {
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
   mkdirSync(workspace, { recursive: true });
-  writeFileSync(join(workspace, 'README.md'), '# demo-project\n\nA web service built by three agents.\n');
-  copyFileSync(join(repoRoot, 'examples', 'demo-plan.json'), join(workspace, 'plan.json'));
+  writeFileSync(join(workspace, 'README.md'), '# shop\n\nA web shop built by four agents.\n');
+  mkdirSync(join(workspace, 'tools'), { recursive: true });
+  for (const [file, text] of Object.entries(SCRIPTS)) writeFileSync(join(workspace, file), text);
+  copyFileSync(join(repoRoot, 'examples', 'shop-plan.json'), join(workspace, 'plan.json'));
   const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir, HARNESS_WORKTREE: workspace };
   delete env.HARNESS_SOCKET;
   const children = [];
@@ -31,38 +44,49 @@ export async function startSampleRun(workspace, runtimeDir) {
     createInterface({ input: serve.stdout }).once('line', resolve);
   });
   const harness = (worker, ...args) =>
-    JSON.parse(execFileSync(process.execPath, [cli, ...args, '--worker', worker], { env, encoding: 'utf8' }));
-  const register = (worker, name, caps = []) =>
-    harness(worker, 'instance', 'register', '--name', name, ...caps.flatMap((c) => ['--capability', c]));
+    JSON.parse(execFileSync(process.execPath, [cli, ...args, '--worker', worker], { env, cwd: workspace, encoding: 'utf8' }));
+  const claim = (worker) => harness(worker, 'task', 'claim').data.task;
+  const lease = (task) => ['--id', task.id, '--token', String(task.fencing_token)];
 
-  harness('agent-alice', 'plan', 'import', join(workspace, 'plan.json'));
-  register('agent-alice', 'alice (claude)', ['ts']);
-  register('agent-bob', 'bob (codex)', ['ts', 'sql']);
-  register('agent-carol', 'carol (aider)');
-  const claimAndComplete = (worker) => {
-    const { task } = harness(worker, 'task', 'claim').data;
-    harness(worker, 'task', 'complete', '--id', task.id, '--result', '{"ok":true}');
-    return task.id;
-  };
-  claimAndComplete('agent-alice'); // design-api
-  claimAndComplete('agent-bob'); // schema
-  claimAndComplete('agent-carol'); // models
-  // Ready now, by priority: endpoints, flaky-migration, unit-tests, docs.
-  const endpoints = harness('agent-alice', 'task', 'claim').data.task; // endpoints (highest ready)
-  const migration = harness('agent-carol', 'task', 'claim').data.task; // fails for good: a dead letter
-  harness('agent-carol', 'task', 'fail', '--id', migration.id, '--error', 'exit code 3: relation "users" already exists', '--no-retry');
-  harness('agent-bob', 'task', 'claim'); // unit-tests
-  // Live output streaming into the coordinator, attached to the running task.
-  const exec = spawn(
-    process.execPath,
-    [cli, 'exec', '--worker', 'agent-alice', '--task', endpoints.id, '--timeout', '600', '--', 'bash', '-c',
-      'for i in $(seq 1 400); do printf "\\033[32m✔\\033[0m GET /api/items/%d \\033[2m(%d ms)\\033[0m\\n" $i $((RANDOM % 40)); ' +
-      'if (( i % 9 == 0 )); then printf "\\033[33mwarn\\033[0m slow query on /api/items/%d\\n" $i >&2; fi; sleep 0.15; done'],
-    { env, stdio: 'ignore' },
-  );
-  children.push(exec);
+  harness('agent-1', 'plan', 'import', join(workspace, 'plan.json'));
+  const workers = [['agent-1', 'agent-1 (claude)'], ['agent-2', 'agent-2 (codex)'], ['agent-3', 'agent-3 (aider)'], ['agent-4', 'agent-4 (script)']];
+  for (const [id, name] of workers) harness(id, 'instance', 'register', '--name', name);
+
+  const complete = (worker, task) => harness(worker, 'task', 'complete', ...lease(task), '--result', JSON.stringify({ ok: true, by: worker }));
+  // Nine tasks done, in claim order (priority): spec … api-cart.
+  for (let i = 0; i < 9; i++) complete(workers[i % workers.length][0], claim(workers[i % workers.length][0]));
+  const orders = claim('agent-1'); // api-orders
+  harness('agent-1', 'task', 'progress', ...lease(orders), '--percent', '40', '--message', 'migrating the order history');
+  const payments = claim('agent-2'); // api-payments: streams its test run
+  complete('agent-3', claim('agent-3')); // ui-shell, the tenth
+  const seed = claim('agent-3'); // seed-data
+  harness('agent-3', 'task', 'progress', ...lease(seed), '--percent', '70', '--message', '7,000 of 10,000 products');
+  // A flaky task: failed once, claimed again (attempt 2 of 3), streaming its second try.
+  const flags = claim('agent-4');
+  harness('agent-4', 'task', 'fail', ...lease(flags), '--error', 'flag service timed out after 30 s');
+  const flagsAgain = claim('agent-4');
+  // A one-off worker: one task failed for good (dead letter), one failed and waiting to be retried.
+  harness('agent-5', 'instance', 'register', '--name', 'agent-5 (claude)');
+  const catalog = claim('agent-5');
+  harness('agent-5', 'task', 'fail', ...lease(catalog), '--error', 'exit code 1: snapshot tests failed (12 of 48)\nexpected <ProductGrid columns={4}> to render 24 items, got 0', '--no-retry');
+  const cart = claim('agent-5');
+  harness('agent-5', 'task', 'fail', ...lease(cart), '--error', 'timed out after 300 s');
+  harness('agent-5', 'instance', 'deregister');
+  harness('agent-3', 'lock', 'acquire', 'db/seed.sql', '--ttl', '900');
+  harness('agent-1', 'msg', 'send', '--to', 'agent-2', 'orders API is in: rebase on main before the payment callbacks');
+
+  // Live output streaming into the coordinator, attached to the running tasks.
+  for (const [worker, task, script] of [['agent-2', payments, 'tools/test-payments.sh'], ['agent-4', flagsAgain, 'tools/check-flags.sh']]) {
+    const exec = spawn(process.execPath, [cli, 'exec', '--worker', worker, '--task', task.id, '--timeout', '900', '--', 'bash', script], {
+      env,
+      cwd: workspace,
+      stdio: 'ignore',
+    });
+    children.push(exec);
+  }
   return {
     socketEnv: env,
+    tasks: { orders, payments, seed, flags: flagsAgain, catalog, cart },
     stop: async () => {
       for (const child of children.reverse()) {
         if (child.exitCode === null) child.kill('SIGTERM');

@@ -1,12 +1,12 @@
 // Starts and stops a real VS Code for the extension-host tests and the screenshots, offline:
 // code-server (VS Code's server with a Node extension host, installed in test/vscode-host by
 // scripts/install-vscode-host.sh) and Debian's Chromium driven by playwright-core.
-// Shared by launch-offline.mjs and screenshot.mjs. What each flag is for: shared VSCODE-TESTING.md.
+// Shared by launch-offline.mjs and screenshot.mjs. What each flag is for: docs/testing.md.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { constants as osConstants } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,19 +42,82 @@ export function createRunDir(kind) {
   }
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const runDir = join(base, `${kind}-${stamp}-${process.pid}`);
-  for (const sub of ['home', 'config', 'data', 'cache', 'state', 'tmp', 'user-data/User', 'extensions']) {
+  for (const sub of ['home', 'config', 'data', 'cache', 'state', 'user-data/User', 'extensions']) {
     mkdirSync(join(runDir, sub), { recursive: true });
   }
   return runDir;
 }
 
 /**
- * The environment for code-server and Chromium: homes and temp inside the run folder (even
- * `code-server --version` writes ~/.config/code-server), and nothing inherited from a VS Code
- * the developer may be running this from (VSCODE_IPC_HOOK_CLI would make code-server hand the
- * folder to that instance instead of serving).
+ * A Unix socket's path must fit in 108 bytes (sun_path, with its NUL), and Chromium, code-server
+ * and the coordinator put theirs under TMPDIR or XDG_RUNTIME_DIR. A run folder inside a clone
+ * at a long path (/home/someone/src/agent-harness/.run/vscode/test-.../tmp) overflows it: Chromium
+ * dies with "Socket path too long". So temp and runtime dirs go in a short folder of their own
+ * (/tmp/ah-XXXXXX), removed with the run; logs stay in the run folder.
  */
-function isolatedEnv(runDir, extra = {}) {
+export const UNIX_SOCKET_PATH_MAX = 107;
+/** The longest socket paths this run will create, beside the short folder `dir`. */
+function socketPaths(dir) {
+  return [
+    join(dir, 'tmp', '.org.chromium.Chromium.XXXXXX', 'SingletonSocket'), // Chromium's singleton
+    join(dir, 'run', `vscode-ipc-${'x'.repeat(36)}.sock`), // code-server's IPC
+    join(dir, 'run', 'agent-harness', `${'x'.repeat(16)}.sock`), // the coordinator's
+  ];
+}
+
+export function createShortDir() {
+  let root = '/tmp';
+  try {
+    accessSync(root, fsConstants.W_OK);
+  } catch {
+    root = tmpdir();
+  }
+  const dir = mkdtempSync(join(root, 'ah-'));
+  const tooLong = socketPaths(dir).find((p) => Buffer.byteLength(p) > UNIX_SOCKET_PATH_MAX);
+  if (tooLong) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new SetupError(
+      `socket paths would be too long: ${tooLong} is ${Buffer.byteLength(tooLong)} bytes, over the ${UNIX_SOCKET_PATH_MAX}-byte limit of ` +
+        `Unix sockets (Chromium fails with "Socket path too long"). /tmp is not writable here, and ${root} is too deep: set TMPDIR to a short directory`,
+    );
+  }
+  mkdirSync(join(dir, 'tmp'), { mode: 0o700 });
+  mkdirSync(join(dir, 'run'), { mode: 0o700 });
+  return dir;
+}
+
+/** Names the cause when Chromium or code-server failed over a socket path, else returns the message. */
+export function explainFailure(message, shortDir) {
+  if (/socket path too long|SingletonSocket|ENAMETOOLONG|EADDRINUSE.*sock/i.test(message)) {
+    const longest = shortDir ? socketPaths(shortDir).sort((a, b) => b.length - a.length)[0] : '(unknown)';
+    return `${message}\nA Unix socket path was too long (the limit is ${UNIX_SOCKET_PATH_MAX} bytes; this run's longest is ${longest}, ` +
+      `${Buffer.byteLength(longest)} bytes). Set TMPDIR to a short directory.`;
+  }
+  return message;
+}
+
+/** A line naming a socket-path failure found in this run's logs, or '' when there is none. */
+export function diagnoseLogs(workbench) {
+  for (const path of [workbench.consoleLog, workbench.codeServerLog]) {
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch {
+      continue;
+    }
+    const line = text.split('\n').find((l) => /socket path too long|SingletonSocket|ENAMETOOLONG/i.test(l));
+    if (line) return explainFailure(line.trim(), workbench.shortDir);
+  }
+  return '';
+}
+
+/**
+ * The environment for code-server and Chromium: homes inside the run folder (even
+ * `code-server --version` writes ~/.config/code-server), temp and runtime dirs (sockets) in the
+ * short folder, and nothing inherited from a VS Code the developer may be running this from
+ * (VSCODE_IPC_HOOK_CLI would make code-server hand the folder to that instance instead of serving).
+ */
+function isolatedEnv(runDir, shortDir, extra = {}) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('VSCODE_') && key !== 'ELECTRON_RUN_AS_NODE') env[key] = value;
@@ -66,7 +129,8 @@ function isolatedEnv(runDir, extra = {}) {
     XDG_DATA_HOME: join(runDir, 'data'),
     XDG_CACHE_HOME: join(runDir, 'cache'),
     XDG_STATE_HOME: join(runDir, 'state'),
-    TMPDIR: join(runDir, 'tmp'),
+    TMPDIR: join(shortDir, 'tmp'),
+    XDG_RUNTIME_DIR: join(shortDir, 'run'),
     ...extra,
   };
 }
@@ -122,7 +186,7 @@ function groupAlive(pgid) {
  * and waits until /healthz answers. `env` reaches the extension host (it inherits
  * code-server's environment). Returns { port, origin, logPath, stop }.
  */
-export async function startCodeServer({ runDir, workspace, env = {}, settings = {} }) {
+export async function startCodeServer({ runDir, shortDir, workspace, env = {}, settings = {} }) {
   const port = await freePort();
   const configPath = join(runDir, 'code-server.yaml');
   writeFileSync(configPath, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
@@ -150,7 +214,7 @@ export async function startCodeServer({ runDir, workspace, env = {}, settings = 
     cwd: runDir,
     detached: true, // its own process group, so stop() reaches the extension host and pty host too
     stdio: ['ignore', logFd, logFd],
-    env: isolatedEnv(runDir, env),
+    env: isolatedEnv(runDir, shortDir, env),
   });
   closeSync(logFd);
   let exited = null;
@@ -188,7 +252,7 @@ export async function startCodeServer({ runDir, workspace, env = {}, settings = 
     if (exited) {
       await stop();
       const how = exited.error ? exited.error.message : `exit code ${exited.code}, signal ${exited.signal}`;
-      throw new SetupError(`code-server exited before it was ready (${how}); its log ${logPath}:\n${tail(logPath)}`);
+      throw new SetupError(explainFailure(`code-server exited before it was ready (${how}); its log ${logPath}:\n${tail(logPath)}`, shortDir));
     }
     try {
       const response = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(2000) });
@@ -210,7 +274,7 @@ export async function startCodeServer({ runDir, workspace, env = {}, settings = 
  * opens one page whose console (workbench and extension host alike) goes to console.log in the
  * run folder. Returns { browser, page, consoleLogPath, close }.
  */
-export async function launchBrowser({ runDir, viewport = { width: 1280, height: 800 } }) {
+export async function launchBrowser({ runDir, shortDir, viewport = { width: 1280, height: 800 } }) {
   const { chromium } = createRequire(join(hostDir, 'package.json'))('playwright-core');
   const consoleLogPath = join(runDir, 'console.log');
   const consoleFd = openSync(consoleLogPath, 'a');
@@ -219,27 +283,31 @@ export async function launchBrowser({ runDir, viewport = { width: 1280, height: 
       writeFileSync(consoleFd, `${line}\n`);
     } catch {}
   };
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    // startWorkbench handles the signals: Playwright's own handlers exit before code-server stopped.
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-    timeout: 60_000,
-    env: isolatedEnv(runDir),
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      // Without these Chromium's own background connections are refused here, many at a time.
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-    ],
-  });
+  const browser = await chromium
+    .launch({
+      executablePath: chromiumPath,
+      headless: true,
+      // startWorkbench handles the signals: Playwright's own handlers exit before code-server stopped.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+      timeout: 60_000,
+      env: isolatedEnv(runDir, shortDir),
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        // Without these Chromium's own background connections are refused here, many at a time.
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
+    })
+    .catch((error) => {
+      throw new SetupError(explainFailure(`Chromium did not start: ${error.message}`, shortDir));
+    });
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.on('console', (message) => note(`[${message.type()}] ${message.text()}`));
@@ -270,6 +338,7 @@ export function workbenchUrl({ origin, workspace, payload = {} }) {
 export async function startWorkbench({ kind, workspace, env = {}, settings, viewport }) {
   preflight();
   const runDir = createRunDir(kind);
+  const shortDir = createShortDir();
   if (typeof env === 'function') env = env(runDir);
   let server;
   let browser;
@@ -279,6 +348,7 @@ export async function startWorkbench({ kind, workspace, env = {}, settings, view
       for (const signal of SIGNALS) process.off(signal, onSignal);
       if (browser) await browser.close();
       if (server) await server.stop();
+      rmSync(shortDir, { recursive: true, force: true });
     })());
   const onSignal = (signal) => {
     console.error(`\n${signal}: stopping code-server and Chromium`);
@@ -286,14 +356,15 @@ export async function startWorkbench({ kind, workspace, env = {}, settings, view
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);
   try {
-    server = await startCodeServer({ runDir, workspace, env: { HARNESS_VSCODE_RUN_DIR: runDir, ...env }, settings });
-    browser = await launchBrowser({ runDir, viewport });
+    server = await startCodeServer({ runDir, shortDir, workspace, env: { HARNESS_VSCODE_RUN_DIR: runDir, ...env }, settings });
+    browser = await launchBrowser({ runDir, shortDir, viewport });
   } catch (error) {
     await close();
     throw error;
   }
   return {
     runDir,
+    shortDir,
     workspace,
     origin: server.origin,
     codeServerLog: server.logPath,

@@ -27,7 +27,14 @@ export interface Page {
   reload(): Promise<unknown>;
   evaluate<T, A = undefined>(fn: (arg: A) => T | Promise<T>, arg?: A): Promise<T>;
   waitForFunction(fn: string | ((arg: never) => unknown), arg?: unknown, options?: { timeout?: number }): Promise<unknown>;
-  keyboard: { press(key: string): Promise<void> };
+  keyboard: { press(key: string): Promise<void>; type(text: string): Promise<void>; down(key: string): Promise<void>; up(key: string): Promise<void> };
+  mouse: {
+    move(x: number, y: number, options?: { steps?: number }): Promise<void>;
+    down(): Promise<void>;
+    up(): Promise<void>;
+    wheel(deltaX: number, deltaY: number): Promise<void>;
+    click(x: number, y: number): Promise<void>;
+  };
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   addInitScript(script: { content: string }): Promise<void>;
   on(event: 'console', fn: (m: { type(): string; text(): string }) => void): void;
@@ -61,6 +68,7 @@ export interface PanelPage {
 function serve(): Promise<{ origin: string; server: http.Server }> {
   const files: Record<string, [string, string]> = {
     '/dist/webview.js': [join(repoRoot, 'dist', 'webview.js'), 'text/javascript'],
+    '/dist/elk-worker.js': [join(repoRoot, 'dist', 'elk-worker.js'), 'text/javascript'],
     '/media/panel.css': [join(repoRoot, 'media', 'panel.css'), 'text/css'],
     '/theme.css': [join(__dirname, 'theme-dark.css'), 'text/css'],
   };
@@ -69,7 +77,7 @@ function serve(): Promise<{ origin: string; server: http.Server }> {
     if (path === '/') {
       const origin = `http://${req.headers.host}`;
       // A fresh nonce per load, as the panel renders it; the stub theme goes before panel.css.
-      const html = renderPanelHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/panel.css`, title: 'Agent Harness' })
+      const html = renderPanelHtml({ cspSource: origin, nonce: makeNonce(), scriptUri: `${origin}/dist/webview.js`, layoutWorkerUri: `${origin}/dist/elk-worker.js`, styleUri: `${origin}/media/panel.css`, title: 'Agent Harness' })
         .replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${origin}/theme.css">\n<link rel="stylesheet"`);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
       return;
@@ -115,3 +123,35 @@ export async function openPanelPage(viewport = { width: 1200, height: 800 }): Pr
     },
   };
 }
+
+// Helpers the browser tests share.
+export const count = (p: PanelPage, selector: string) => p.page.evaluate((s) => document.querySelectorAll(s).length, selector);
+export const text = (p: PanelPage, selector: string) => p.page.evaluate((s) => document.querySelector(s)?.textContent ?? '', selector);
+
+/**
+ * Polls from Node with page.evaluate: Playwright's own waitForFunction evaluates its predicate
+ * with eval inside the page, which the panel's CSP (rightly) forbids.
+ */
+export async function waitFor<A>(p: PanelPage, fn: (arg: A) => unknown, arg?: A, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await p.page.evaluate(fn, arg as A))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${fn.toString()} (${JSON.stringify(arg)})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+type Posted = { __posted: Array<Record<string, unknown>> };
+export const wasPosted = (p: PanelPage, type: string, runId?: string, atLeast = 1) =>
+  waitFor(
+    p,
+    ([t, r, n]) => (window as unknown as Posted).__posted.filter((m) => m.type === t && (r === null || m.run_id === r)).length >= n,
+    [type, runId ?? null, atLeast] as [string, string | null, number],
+  );
+/** Turns "Collapse done" off (it starts on), so every task is a node of its own. */
+export const showEveryTask = (p: PanelPage) =>
+  p.page.evaluate(() => {
+    const button = document.getElementById('collapse')!;
+    if (button.getAttribute('aria-pressed') === 'true') button.click();
+  });
+
+export const postedOfType = async (p: PanelPage, type: string) => (await p.posted()).filter((m) => m.type === type);

@@ -10,10 +10,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Task } from '../../../src/core/model';
+import { importPlan, readPlanFile } from '../../../src/client/plan';
 import { Connection } from '../../../src/host/connection';
 import type { ExecOutcome } from '../../../src/host/exec';
 import { readSettings } from '../../../src/ui/settings';
-import { cli, eventually, harness, repoRoot, workspaceFolder } from './support';
+import { cli, eventually, harness, measure, repoRoot, workspaceFolder } from './support';
+import { InstanceList } from '../../../src/protocol/instances';
+import { RunLog } from '../../../src/protocol/runs';
+import { PlanImport, Status, TaskClaim, TaskFail, TaskList } from '../../../src/protocol/tasks';
 
 /** A port nothing listens on right now. */
 function freePort(): Promise<number> {
@@ -29,7 +33,7 @@ function freePort(): Promise<number> {
 async function tasksNow(): Promise<Task[]> {
   const h = await harness();
   const api = await h.connection!.ensure();
-  return (await api.request<{ tasks: Task[] }>('task_list')).tasks;
+  return (await api.call(TaskList)).tasks;
 }
 
 describe('the extension in a workspace', function () {
@@ -91,12 +95,13 @@ describe('the extension in a workspace', function () {
     await vscode.commands.executeCommand('agentHarness.claimNextTask');
     const failed = await vscode.commands.executeCommand<Task>('agentHarness.failTask', 'p1', 'broken on purpose');
     assert.equal(failed?.status, 'pending', 'attempts left: back to pending');
+    assert.ok(failed?.retry_at, 'after a retry backoff, whose end the task shows');
     await vscode.commands.executeCommand('agentHarness.addTask', { id: 'doomed', description: 'fails for good' });
     const api = await h.connection!.ensure();
-    await api.request('task_claim', { worker_id: 'someone' }); // takes p1 again
-    const doomedClaim = await api.request<{ task: Task }>('task_claim', { worker_id: 'doomer' });
-    assert.equal(doomedClaim.task.id, 'doomed');
-    await api.request('task_fail', { worker_id: 'doomer', task_id: 'doomed', error: 'no', retry: false });
+    // p1 waits out its backoff (and p2 waits for p1): the next claim takes the new task.
+    const doomedClaim = await api.call(TaskClaim, { worker_id: 'doomer' });
+    assert.equal(doomedClaim.task?.id, 'doomed');
+    await api.call(TaskFail, { worker_id: 'doomer', task_id: 'doomed', error: 'no', retry: false });
     await eventually('the tree to show a dead-lettered task', () => h.tasks.getChildren().some((n) => n.kind === 'group' && n.group === 'dead_letter'));
     const retried = await vscode.commands.executeCommand<Task>('agentHarness.retryTask', 'doomed');
     assert.equal(retried?.status, 'pending');
@@ -108,8 +113,8 @@ describe('the extension in a workspace', function () {
     const h = await harness();
     const api = await h.connection!.ensure();
     const refreshed = new Promise<void>((resolve) => {
-      const sub = h.tasks.onDidRefresh((tasks) => {
-        if (tasks.some((t) => t.id === 'from-cli')) {
+      const sub = h.tasks.onDidRefresh(() => {
+        if (h.cache.get('from-cli')) {
           sub.dispose();
           resolve();
         }
@@ -119,7 +124,7 @@ describe('the extension in a workspace', function () {
     assert.equal(added.code, 0, added.stderr);
     await refreshed;
     assert.ok(h.lastEventToRefreshMs !== undefined && h.lastEventToRefreshMs < 1000, `event to tree took ${h.lastEventToRefreshMs} ms`);
-    console.log(`[measure] coordinator event to Tasks/Instances trees refreshed: ${h.lastEventToRefreshMs.toFixed(1)} ms`);
+    measure(`coordinator event to the Tasks tree refreshed: ${h.lastEventToRefreshMs.toFixed(1)} ms`);
     await cli(['instance', 'list'], { HARNESS_SOCKET: api.socketPath });
   });
 
@@ -132,10 +137,10 @@ describe('the extension in a workspace', function () {
     assert.ok(outcome.result.duration_ms < 10_000);
   });
 
-  it('the coordination panel receives streamed exec output', async () => {
+  it('the task graph panel receives streamed exec output', async () => {
     await vscode.commands.executeCommand('agentHarness.openPanel');
     await eventually('the panel tab', () =>
-      vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.label === 'Agent Harness'),
+      vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.label === 'Task Graph'),
     );
     const h0 = await harness();
     let lastOutputEventAt = 0;
@@ -150,7 +155,7 @@ describe('the extension in a workspace', function () {
     assert.equal(outcome?.result.returncode, 0);
     const h = await harness();
     const api = await h.connection!.ensure();
-    const log = await api.request<{ output: Array<{ data: string }> }>('run_log', { run_id: outcome!.runId });
+    const log = await api.call(RunLog, { run_id: outcome!.runId! });
     assert.match(log.output.map((c) => c.data).join(''), /panel-line-3/);
     const posted = await eventually('the panel to be sent the output', () => {
       const text = h.panelOutput(outcome!.runId!);
@@ -158,14 +163,14 @@ describe('the extension in a workspace', function () {
     });
     const postedAt = performance.now();
     assert.match(posted, /panel-line-1/);
-    if (lastOutputEventAt) console.log(`[measure] run:output event to the panel being sent it: at most ${(postedAt - lastOutputEventAt).toFixed(1)} ms (polled every 50 ms)`);
+    if (lastOutputEventAt) measure(`run:output event to the panel being sent it: at most ${(postedAt - lastOutputEventAt).toFixed(1)} ms (polled every 50 ms)`);
   });
 
   it('Spawn Workers opens terminals with the worker environment that complete real tasks with harness work', async function () {
     this.timeout(90_000);
     const h = await harness();
     const api = await h.connection!.ensure();
-    await api.request('plan_import', { tasks: [{ id: 'w1', description: 'first' }, { id: 'w2', dependencies: ['w1'] }, { id: 'w3' }] });
+    await api.call(PlanImport, { tasks: [{ id: 'w1', description: 'first' }, { id: 'w2', dependencies: ['w1'] }, { id: 'w3' }] });
     const names = await vscode.commands.executeCommand<string[]>('agentHarness.spawnWorkers', {
       count: 2,
       command: 'echo "worker $HARNESS_WORKER_ID does $HARNESS_TASK_ID"',
@@ -175,7 +180,8 @@ describe('the extension in a workspace', function () {
     for (const t of terminals) {
       const env = (t.creationOptions as vscode.TerminalOptions).env!;
       assert.equal(env.HARNESS_SOCKET, api.socketPath);
-      assert.equal(env.HARNESS_WORKTREE, workspaceFolder());
+      assert.equal(env.HARNESS_WORKSPACE, workspaceFolder());
+      assert.equal(env.HARNESS_WORKTREE, workspaceFolder(), 'the old name, for scripts that read it');
       assert.match(env.HARNESS_WORKER_ID!, /^vscode-/);
     }
     await eventually(
@@ -186,7 +192,7 @@ describe('the extension in a workspace', function () {
       },
       60_000,
     );
-    const workers = (await api.request<{ instances: Array<{ worker_id: string }> }>('instance_list')).instances;
+    const workers = (await api.call(InstanceList)).instances;
     assert.ok(workers.filter((w) => w.worker_id.startsWith('vscode-')).length >= 1, 'the terminals registered as instances');
     for (const t of terminals) t.dispose();
   });
@@ -257,10 +263,16 @@ describe('client mode: another coordinator already serves the folder', function 
         assert.equal(api.mode, 'client');
         const events: string[] = [];
         api.onEvent((e) => events.push(e.event));
-        await cli(['task', 'add', '--id', 'remote'], { HARNESS_WORKTREE: folder });
-        const { tasks } = await api.request<{ tasks: Task[] }>('task_list');
+        await cli(['task', 'add', '--id', 'remote'], { HARNESS_WORKSPACE: folder });
+        const { tasks } = await api.call(TaskList);
         assert.deepEqual(tasks.map((t) => t.id), ['remote']);
         await eventually('the task:added event', () => events.includes('task:added'));
+        // Import Plan's module over the socket: a plan past the 1 MiB line cap goes in pieces.
+        const big = path.join(folder, 'big-plan.json');
+        fs.writeFileSync(big, JSON.stringify({ tasks: Array.from({ length: 15_000 }, (_, i) => ({ id: `big-${i}`, description: `step ${i} of a plan too big for one request line` })) }));
+        assert.ok(fs.statSync(big).size > 1024 * 1024);
+        assert.equal((await importPlan(api, readPlanFile(big))).count, 15_000);
+        assert.equal((await api.call(Status)).counts.pending, 15_001);
       } finally {
         await connection.dispose();
       }

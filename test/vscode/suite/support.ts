@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { HarnessExtensionApi } from '../../../src/host/extension';
@@ -44,4 +45,14 @@ export async function eventually<T>(what: string, probe: () => T | undefined | P
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * A figure a test measured, printed with the report on the shell (the extension host's console
+ * goes to the browser's, which only the run folder keeps).
+ */
+export function measure(line: string): void {
+  const report = process.env.HARNESS_VSCODE_REPORT;
+  if (report) appendFileSync(report, `      [measure] ${line}\n`);
+  console.log(`[measure] ${line}`);
 }

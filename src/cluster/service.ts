@@ -1,17 +1,20 @@
 import * as path from 'node:path';
+import { readHarnessConfig } from '../config/harness';
 import type { Coordinator } from '../core/coordinator';
 import type { Disposable } from '../core/events';
 import { prepareStateDirectory } from '../core/state-dir';
 import { acquireStateLock } from '../core/state-lock';
-import type { ClusterSettings } from '../cluster/settings';
-import { ClusterNode } from '../cluster/node';
-import { ErrorCode, HarnessError } from '../core/errors';
+import { defaultSocketPath } from '../protocol/address';
+import { ErrorCode, HarnessError } from '../protocol/errors';
+import type { ServerContext } from '../server/context';
+import { PlanStaging } from '../server/plan-staging';
+import { watchForRecovery } from '../server/recovery';
+import { RunRegistry } from '../server/runs';
+import { HarnessServer } from '../server/server';
+import { stateDirOf, type CoordinatorService, type ServiceOptions } from '../server/service';
 import { Webhooks } from '../webhooks';
-import { watchForRecovery } from './recovery';
-import { RunRegistry } from './runs';
-import { HarnessServer } from './server';
-import type { CoordinatorService, ServiceOptions } from './service';
-import { defaultSocketPath } from './socket-path';
+import { ClusterNode } from './node';
+import type { ClusterSettings } from './settings';
 
 export interface ClusterService extends CoordinatorService {
   cluster: ClusterNode;
@@ -20,19 +23,20 @@ export interface ClusterService extends CoordinatorService {
 /**
  * A coordinator that is one node of a cluster (cluster/node.ts): its state comes from the
  * cluster's JetStream log, not the state directory, which keeps this host's own things (the lock
- * that makes it the workspace's only coordinator, exec run logs). The socket is the same; what it
- * receives is answered by the cluster's leader.
+ * that makes it the workspace's only coordinator, config.json, exec run logs). The socket is the
+ * same; what it receives is answered by the cluster's leader.
  */
 export async function startClusterService(options: ServiceOptions, settings: ClusterSettings): Promise<ClusterService> {
-  const worktree = path.resolve(options.worktree);
-  const stateDir = path.resolve(worktree, options.stateDir ?? '.harness');
-  const socketPath = options.socketPath ?? defaultSocketPath(worktree);
+  const workspace = path.resolve(options.workspace);
+  const stateDir = stateDirOf(workspace, options.stateDir);
+  const socketPath = options.socketPath ?? defaultSocketPath(workspace);
   const { log } = options;
   if (options.webhooks) {
     // The intake adds tasks through the coordinator in this process, which leads only some of the time.
     throw new HarnessError(ErrorCode.InvalidArgument, 'webhooks (--webhook-port) are not available in cluster mode yet: take them on a coordinator of its own');
   }
   prepareStateDirectory(stateDir);
+  readHarnessConfig(stateDir);
   const lock = acquireStateLock(stateDir);
   const runs = new RunRegistry(path.join(stateDir, 'runs'), log);
   let recovery: Disposable | undefined;
@@ -41,19 +45,26 @@ export async function startClusterService(options: ServiceOptions, settings: Clu
   try {
     node = await ClusterNode.start({
       settings,
-      worktree,
+      workspace,
+      stateDir,
       runs,
       log,
       ...(options.config ? { config: options.config } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
-      // The recovery hook runs where the coordinator that saw the worker go stale runs: the leader.
-      // So does the completion hook: both follow the events of this node's coordinator, which only leading makes.
+      // The recovery hook and the completion hook run where the coordinator that saw the event
+      // runs: both follow this node's coordinator, whose events only leading makes.
       onCoordinator: (coordinator) => {
         recovery?.dispose();
-        recovery = watchForRecovery(coordinator, worktree, log);
+        recovery = watchForRecovery(coordinator, { workspace, stateDir }, log);
         void webhooks?.close();
-        webhooks = new Webhooks({ coordinator, worktree, log, ...(options.clock ? { clock: options.clock } : {}) });
+        webhooks = new Webhooks({
+          coordinator,
+          workspace,
+          settings: () => readHarnessConfig(stateDir).webhooks,
+          log,
+          ...(options.clock ? { clock: options.clock } : {}),
+        });
       },
     });
   } catch (e) {
@@ -62,12 +73,19 @@ export async function startClusterService(options: ServiceOptions, settings: Clu
   }
   // Exec runs stay on the host that runs them; their events go to viewers anywhere.
   const runEvents = runs.events.onAny((name, data) => node.events.publish(name, data));
+  const context: Omit<ServerContext, 'signal' | 'subscribe'> = {
+    get coordinator(): Coordinator {
+      return node.coordinator;
+    },
+    runs,
+    workspace,
+    stateDir,
+    staging: new PlanStaging(),
+    log,
+  };
   const server = new HarnessServer({
     socketPath,
-    worktree,
-    coordinator: node.coordinator,
-    runs,
-    log,
+    context,
     dispatch: (line, ctx) => node.dispatch(line, ctx),
     events: (forward) => node.onEvent(forward),
   });
@@ -91,7 +109,8 @@ export async function startClusterService(options: ServiceOptions, settings: Clu
     },
     runs,
     server,
-    worktree,
+    context,
+    workspace,
     socketPath,
     stateDir,
     cluster: node,

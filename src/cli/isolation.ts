@@ -1,7 +1,6 @@
-import { call, type CliCommand, type Values } from '../cli/commands';
-import { resolveWorkerId, UsageError } from '../cli/context';
-import type { CleanupResult, IsolateResult, IsolationListing, MergeResult, StreamOutputsResult } from './worktrees';
-
+import { Isolate, IsolateCleanup, IsolateList, Merge } from '../protocol/isolation';
+import { call, type CliCommand, type Values } from './commands';
+import { resolveWorkerId, UsageError } from './context';
 
 function ids(v: Values): string[] {
   const w = v.worker;
@@ -45,7 +44,7 @@ export const ISOLATE_COMMAND: CliCommand = {
       if (v.cleanup || base !== undefined || v.force || into !== undefined || workers.length) {
         throw new UsageError('--list takes no other option', ISOLATE_USAGE);
       }
-      return call(o, io, 'isolate_list', {}, (d: IsolationListing) =>
+      return call(o, io, IsolateList, {}, (d) =>
         d.workers.length
           ? d.workers
               .map(
@@ -62,9 +61,9 @@ export const ISOLATE_COMMAND: CliCommand = {
       return call(
         o,
         io,
-        'isolate_cleanup',
+        IsolateCleanup,
         { ...(workers.length ? { worker_ids: workers } : {}), ...(into !== undefined ? { into } : {}), force: v.force === true },
-        (d: CleanupResult) =>
+        (d) =>
           d.removed.length
             ? d.removed.map((r) => `removed ${r.worker}  ${r.path}${r.forced ? `  (forced: ${r.discarded.length} things discarded; branch was at ${r.branch_head})` : ''}\n`).join('')
             : 'nothing to clean up\n',
@@ -74,7 +73,7 @@ export const ISOLATE_COMMAND: CliCommand = {
     if (into !== undefined) throw new UsageError('--into goes with --cleanup (or harness merge)', ISOLATE_USAGE);
     if (workers.length > 1) throw new UsageError('isolate takes one --worker (--cleanup takes several)', ISOLATE_USAGE);
     const worker = workers[0] ?? resolveWorkerId({}, io);
-    return call(o, io, 'isolate', { worker_id: worker, ...(base !== undefined ? { base } : {}) }, (d: IsolateResult) => `${d.cwd}\n`);
+    return call(o, io, Isolate, { worker_id: worker, ...(base !== undefined ? { base } : {}) }, (d) => `${d.cwd}\n`);
   },
 };
 
@@ -98,9 +97,9 @@ export const MERGE_COMMAND: CliCommand = {
     return call(
       o,
       io,
-      'merge',
+      Merge,
       { ...(workers.length ? { worker_ids: workers } : {}), ...(into !== undefined ? { into } : {}) },
-      (d: MergeResult | StreamOutputsResult) => {
+      (d) => {
         if (!d.git) {
           return `${d.message}\n${d.outputs.map((w) => `${w.worker}  ${w.path}\n${w.files.map((f) => `  ${f}\n`).join('')}`).join('')}`;
         }

@@ -39,8 +39,11 @@ export function notJsonAt(value: unknown): Array<string | number> | undefined {
   return undefined;
 }
 
-/** Any JSON value, checked in one pass (notJsonAt) and passed through as it is. */
-export const JsonValue = z.custom<Json>().superRefine((value, ctx) => {
+/**
+ * Any JSON value, checked in one pass (notJsonAt) and passed through as it is. Built on unknown so
+ * that its JSON Schema is "any value" (a custom type has none).
+ */
+export const JsonValue = z.unknown().superRefine((value, ctx) => {
   const path = notJsonAt(value);
   if (path) ctx.addIssue({ code: 'custom', message: 'must be JSON (strings, finite numbers, booleans, null, arrays, plain objects)', path });
-});
+}) as unknown as z.ZodType<Json>;

@@ -1,0 +1,54 @@
+// Commands about the connection itself: is anyone there, and turning it into an event stream.
+import { z } from 'zod';
+import { command } from './command';
+import { EVENT_NAMES, type EventName } from './events';
+
+/** 2: `run_output` became a notification (no reply); `task_list` pages. */
+export const PROTOCOL_VERSION = 2;
+
+/** A coordinator of a cluster (several hosts on NATS JetStream, docs/cluster.md): itself and who leads. */
+export const ClusterStatus = z.object({
+  cluster: z.string().describe('The cluster name'),
+  node: z.string().describe('This coordinator'),
+  role: z.enum(['standby', 'promoting', 'leader']).describe('leader: it takes writes; standby: it forwards them to the leader'),
+  leader: z
+    .object({ node: z.string(), host: z.string(), pid: z.number(), since: z.string() })
+    .nullable()
+    .describe('Who leads, as this coordinator last saw it (null: nobody right now)'),
+  record: z.number().describe('The last record of the cluster log in its memory'),
+});
+export type ClusterStatus = z.output<typeof ClusterStatus>;
+
+export const Ping = command({
+  name: 'ping',
+  kind: 'query',
+  summary: 'Check that a coordinator answers, and which workspace it serves.',
+  // The one command that ignores unknown fields: a liveness probe must not fail on what it carries
+  // (probes pad it, e.g. to find the line limit).
+  params: z.looseObject({}),
+  result: z.object({
+    pong: z.literal(true),
+    protocol: z.number().describe('The protocol version it speaks'),
+    pid: z.number(),
+    workspace: z.string().describe('The workspace folder it coordinates'),
+    state_dir: z.string().describe('Where it keeps its state (and reads config.json from)'),
+    worktree: z.string().describe('Deprecated: the same as workspace'),
+    cluster: ClusterStatus.optional().describe('In cluster mode: this coordinator, its role, and who leads'),
+  }),
+});
+
+export const Subscribe = command({
+  name: 'subscribe',
+  kind: 'stream',
+  summary: 'Receive coordinator events on this connection from now on (all, or the named ones).',
+  params: z.strictObject({
+    events: z
+      .array(z.enum(EVENT_NAMES as [EventName, ...EventName[]]))
+      .max(100)
+      .optional()
+      .describe('Event names, e.g. task:completed (default: every event)'),
+  }),
+  result: z.object({ subscribed: z.literal(true) }),
+});
+
+export const META_COMMANDS = [Ping, Subscribe] as const;
