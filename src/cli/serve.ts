@@ -171,6 +171,8 @@ export function describeEvent(e: EventLine): string {
       return `${time} worker    ${d.instance.worker_id} registered\n`;
     case 'instance:stale':
       return `${time} stale     ${d.instance.worker_id}${d.freed_tasks.length ? `, freed ${d.freed_tasks.join(', ')}` : ''}\n`;
+    case 'cluster:leader':
+      return `${time} leader    ${d.leader.host} (pid ${d.leader.pid}) leads cluster ${d.cluster}\n`;
     default:
       return `${time} ${e.event.padEnd(9)} ${t ? t.id : JSON.stringify(d).slice(0, 200)}\n`;
   }

@@ -12,16 +12,16 @@ import { describeError, ErrorCode, isHarnessError } from '../core/errors';
 import type { Disposable } from '../core/events';
 import type { Logger } from '../core/log';
 import { workersAvailable } from '../core/snapshot-jobs';
-import type { EventLine, Reply, RequestId } from '../protocol/messages';
+import type { EventLine, Reply } from '../protocol/messages';
 import { ISOLATION_COMMANDS } from '../protocol/isolation';
-import type { ClusterStatus } from '../protocol/meta';
+import type { ClusterStatus } from '../protocol/cluster';
 import { RUN_COMMANDS } from '../protocol/runs';
 import type { ServerContext } from '../server/context';
-import { resolveLockPath } from '../server/paths';
 import { PlanStaging } from '../server/plan-staging';
 import { handleLine } from '../server/request-line';
 import type { RunRegistry } from '../server/runs';
 import { connectNats, describeNatsError, payloadLimit } from './connection';
+import { forwardLine, peek } from './forward';
 import { ClusterEvents } from './events';
 import { JetStreamLog, type Following } from './jetstream-log';
 import { Leadership } from './leadership';
@@ -35,12 +35,6 @@ import { SnapshotStore } from './snapshots';
 
 /** The meta key of the record each new leader appends first. */
 export const LEADER_META = 'cluster_leader';
-
-/**
- * Commands whose lock path names a file on the host the client runs on: resolved there (symlinks
- * included) to its workspace-relative name, which is the same on every host, before forwarding.
- */
-const LOCK_PATH_COMMANDS = new Set(['lock_acquire', 'lock_release', 'lock_list']);
 
 /** Commands answered by the node a client is connected to, never forwarded: what is per machine. */
 const LOCAL_COMMANDS = new Set(['ping', 'subscribe', ...RUN_COMMANDS.map((c) => c.name), ...ISOLATION_COMMANDS.map((c) => c.name)]);
@@ -75,29 +69,17 @@ interface Generation {
 }
 
 
-function peek(line: string): { command: string; id: RequestId } | undefined {
-  try {
-    const m = JSON.parse(line) as { command?: unknown; id?: unknown };
-    if (!m || typeof m !== 'object' || typeof m.command !== 'string') return undefined;
-    return { command: m.command, id: typeof m.id === 'string' || typeof m.id === 'number' ? m.id : undefined };
-  } catch {
-    return undefined;
+/** Ping's answer, with what this coordinator says about the cluster. */
+function withClusterStatus(line: string, answer: Reply | EventLine | undefined, node: { status(): ClusterStatus }): Reply | EventLine | undefined {
+  // A pattern first: this runs for every request the leader answers, and most are not pings.
+  if (answer && 'status' in answer && answer.status === 'ok' && /"ping"/.test(line) && peek(line)?.command === 'ping') {
+    return { ...answer, data: { ...(answer.data as object), cluster: node.status() } };
   }
-}
-
-function errorReply(e: unknown, id: RequestId): Reply {
-  const { code, message, details } = isHarnessError(e) ? e : { code: ErrorCode.Internal, message: describeError(e), details: undefined };
-  return { status: 'error', code, message, ...(details ? { details } : {}), ...(id === undefined ? {} : { id }) };
+  return answer;
 }
 
 const isNotLeader = (r: Reply | EventLine) => 'status' in r && r.status === 'error' && r.code === ErrorCode.NotLeader;
 
-/** A lock request with its path resolved on this host (symlinks included) to the workspace-relative name every host shares. */
-function withRelativeLockPath(line: string, workspace: string): string {
-  const request = JSON.parse(line) as Record<string, unknown>;
-  if (typeof request.path !== 'string' || request.path === '') return line;
-  return JSON.stringify({ ...request, path: resolveLockPath(workspace, request.path) });
-}
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export class ClusterNode {
@@ -329,6 +311,7 @@ export class ClusterNode {
     this.takeovers.push(ms);
     this.startLeaderTimers();
     this.leaderChanged();
+    this.events.publish('cluster:leader', { cluster: this.names.cluster, leader: this.leadership.leader });
     this.log.info(`leading cluster ${this.names.cluster} from record ${store.sequence} (took over in ${ms.toFixed(0)} ms)`);
   }
 
@@ -401,7 +384,7 @@ export class ClusterNode {
     const combined = signal ? AbortSignal.any([signal, term]) : term;
     const { workspace, stateDir, runs, log } = this.options;
     const ctx: ServerContext = { coordinator: this.gen.coordinator, runs, workspace, stateDir, staging: this.staging, log, signal: combined };
-    const answer = await handleLine(line, ctx);
+    const answer = withClusterStatus(line, await handleLine(line, ctx), this);
     // A wait ended because this node stopped leading granted nothing: the next leader takes it.
     if (answer && 'status' in answer && answer.status === 'error' && answer.code === ErrorCode.Closed && term.aborted && !signal?.aborted) {
       return { answer: { ...answer, code: ErrorCode.NotLeader, message: 'this coordinator stopped leading while the request waited; nothing was applied' } };
@@ -421,30 +404,11 @@ export class ClusterNode {
    */
   async dispatch(line: string, ctx: ServerContext): Promise<Reply | EventLine | undefined> {
     const head = peek(line);
-    if (!head || LOCAL_COMMANDS.has(head.command)) {
-      const answer = await handleLine(line, ctx);
-      if (head?.command === 'ping' && answer && 'status' in answer && answer.status === 'ok') answer.data = { ...(answer.data as object), cluster: this.status() };
-      return answer;
-    }
-    try {
-      if (LOCK_PATH_COMMANDS.has(head.command)) line = withRelativeLockPath(line, this.options.workspace);
-    } catch (e) {
-      return errorReply(e, head.id);
-    }
-    try {
-      const own = await this.lead(line, ctx.signal);
-      if (own && !(own.answer && isNotLeader(own.answer))) return own.answer;
-      return await this.rpcClient.request(line, { id: head.id, ...(ctx.signal ? { signal: ctx.signal } : {}) });
-    } catch (e) {
-      // NATS itself failed under the request (the connection closed): where it got to is unknown.
-      return {
-        status: 'error',
-        code: ErrorCode.Unavailable,
-        message: `the cluster could not be reached (${describeNatsError(e)}): the request may or may not have been applied`,
-        details: { outcome: 'unknown' },
-        ...(head.id === undefined ? {} : { id: head.id }),
-      };
-    }
+    if (!head || LOCAL_COMMANDS.has(head.command)) return withClusterStatus(line, await handleLine(line, ctx), this);
+    // Lock paths are kept as the client sent them while this node leads: it resolves them itself.
+    const own = await this.lead(line, ctx.signal);
+    if (own && !(own.answer && isNotLeader(own.answer))) return own.answer;
+    return forwardLine(this.rpcClient, line, this.options.workspace, ctx.signal);
   }
 
   /** Every event of the cluster (the leader's coordinator events, every node's exec runs). */

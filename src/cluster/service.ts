@@ -114,6 +114,17 @@ export async function startClusterService(options: ServiceOptions, settings: Clu
     socketPath,
     stateDir,
     cluster: node,
+    // The window's own API (in-process) goes where the socket's requests go: to the leader.
+    route: {
+      async send(command, params) {
+        const answer = await node.dispatch(JSON.stringify({ ...params, command }), { ...context });
+        if (answer && 'status' in answer) return answer;
+        // A notification answered nothing (ok) or an event telling its refusal.
+        const failed = answer?.data as { code?: string; message?: string } | undefined;
+        return failed ? { status: 'error', code: failed.code ?? 'INTERNAL', message: failed.message ?? 'refused' } : { status: 'ok', data: {} };
+      },
+      onEvent: (listener) => node.onEvent(listener),
+    },
     get webhooks(): Webhooks {
       return webhooks!;
     },

@@ -41,8 +41,8 @@ export const ERROR_WORDS: Record<AnyErrorCode, ErrorWords> = {
   INVALID_CONFIG: { title: 'invalid .harness/config.json', action: 'fix the named field' },
   NOT_LEADER: { title: 'not the cluster leader', action: 'nothing was applied; send it again (forwarding does, until a leader answers)' },
   UNAVAILABLE: {
-    title: 'cluster could not confirm',
-    action: 'it may or may not have been applied: look (e.g. `harness task get`) before sending it again',
+    title: 'cluster could not answer',
+    action: 'the message says whether it may have been applied; if it may, look (e.g. `harness task get`) before sending a change again',
   },
   INTERNAL: { title: 'internal error', action: 'this is a bug in harness; the coordinator log has the details' },
   NOT_A_GIT_REPO: { title: 'not a git repository' },

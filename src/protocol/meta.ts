@@ -1,23 +1,11 @@
 // Commands about the connection itself: is anyone there, and turning it into an event stream.
 import { z } from 'zod';
+import { ClusterStatus } from './cluster';
 import { command } from './command';
 import { EVENT_NAMES, type EventName } from './events';
 
 /** 2: `run_output` became a notification (no reply); `task_list` pages. */
 export const PROTOCOL_VERSION = 2;
-
-/** A coordinator of a cluster (several hosts on NATS JetStream, docs/cluster.md): itself and who leads. */
-export const ClusterStatus = z.object({
-  cluster: z.string().describe('The cluster name'),
-  node: z.string().describe('This coordinator'),
-  role: z.enum(['standby', 'promoting', 'leader']).describe('leader: it takes writes; standby: it forwards them to the leader'),
-  leader: z
-    .object({ node: z.string(), host: z.string(), pid: z.number(), since: z.string() })
-    .nullable()
-    .describe('Who leads, as this coordinator last saw it (null: nobody right now)'),
-  record: z.number().describe('The last record of the cluster log in its memory'),
-});
-export type ClusterStatus = z.output<typeof ClusterStatus>;
 
 export const Ping = command({
   name: 'ping',

@@ -6,7 +6,9 @@ import { blockingFileOps, type FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { FileStore } from '../core/file-store';
 import { readHarnessConfig } from '../config/harness';
+import type { Disposable } from '../core/events';
 import { defaultSocketPath } from '../protocol/address';
+import type { Reply } from '../protocol/messages';
 import { Webhooks, type ListenOptions } from '../webhooks';
 import type { ServerContext } from './context';
 import { PlanStaging } from './plan-staging';
@@ -50,6 +52,14 @@ export interface CoordinatorService {
   stateDir: string;
   /** The webhook listener (when asked for) and the completion hook. */
   webhooks: Webhooks;
+  /**
+   * A coordinator that answers through something else than its own dispatcher (one of a cluster:
+   * the leader answers): how a command is answered and where its events come from. Absent: here.
+   */
+  route?: {
+    send(command: string, params: Record<string, unknown>): Promise<Reply>;
+    onEvent(listener: (name: string, data: unknown) => void): Disposable;
+  };
   close(): Promise<void>;
 }
 

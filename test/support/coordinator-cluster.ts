@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HarnessClient } from '../../src/client/client';
 import type { ResultOf } from '../../src/protocol/command';
-import { Ping, type ClusterStatus } from '../../src/protocol/meta';
+import type { ClusterStatus } from '../../src/protocol/cluster';
+import { Ping } from '../../src/protocol/meta';
 import { childEnv, ServeProcess, tempDir, within } from './harness-process';
 import { NatsCluster } from './nats-cluster';
 

@@ -42,7 +42,8 @@ const LAYERS: Record<string, { may: string[]; npm?: string[]; noNode?: string[] 
 const COMPOSITION: Record<string, string[]> = {
   'src/cli/serve.ts': ['server', 'cluster'], // `harness serve` runs the coordinator headless, alone or as one of a cluster
   'src/cli/recover.ts': ['server'], // `harness recover` works on the state files of a stopped coordinator
-  'src/host/connection.ts': ['server'], // the window runs the coordinator in-process
+  'src/cli/direct.ts': ['cluster'], // `--nats`: a gateway to a cluster in the CLI's own process, no coordinator on this host
+  'src/host/connection.ts': ['server', 'cluster'], // the window runs the coordinator in-process, alone or as one of a cluster
   'src/cli/github-issues.ts': ['webhooks'], // turns a gh issue list into a plan, client-side, with the webhooks' label rules
 };
 
