@@ -45,9 +45,6 @@ export class Leadership {
 
   constructor(private readonly options: LeadershipOptions) {}
 
-  start(): void {
-    this.schedule(0);
-  }
 
   /** Whether this node leads right now: it holds the key and its lease has not run out. */
   get leading(): boolean {
@@ -113,8 +110,8 @@ export class Leadership {
     this.leader = mine;
   }
 
-  /** Runs one check now (a node that just lost its writes wants to know where it stands). */
-  async checkNow(): Promise<void> {
+  /** Looks at the key now (so who leads is known from the start), then keeps checking. */
+  async start(): Promise<void> {
     await this.checking;
     clearTimeout(this.timer);
     this.checking = this.check().finally(() => {

@@ -154,7 +154,8 @@ export class ClusterNode {
       );
       node.startFollowing();
       node.rpcServer.start();
-      node.leadership.start();
+      // The first look at the leader key before answering anything: who leads is known from the start.
+      await node.leadership.start();
       node.loop = node.run();
       return node;
     } catch (e) {

@@ -42,7 +42,7 @@ export const ERROR_WORDS: Record<AnyErrorCode, ErrorWords> = {
   NOT_LEADER: { title: 'not the cluster leader', action: 'nothing was applied; send it again (forwarding does, until a leader answers)' },
   UNAVAILABLE: {
     title: 'cluster could not answer',
-    action: 'the message says whether it may have been applied; if it may, look (e.g. `harness task get`) before sending a change again',
+    action: 'the message says whether it may have been applied; if it may, look (e.g. `harness task show`) before sending a change again',
   },
   INTERNAL: { title: 'internal error', action: 'this is a bug in harness; the coordinator log has the details' },
   NOT_A_GIT_REPO: { title: 'not a git repository' },
