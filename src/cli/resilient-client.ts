@@ -33,12 +33,20 @@ export class ResilientClient implements Caller {
   }
 
   async call<D extends AnyCommand>(command: D, ...params: ParamsArg<D>): Promise<ResultOf<D>> {
+    const started = Date.now();
     for (;;) {
       const client = await this.current();
       try {
         return await client.call(command, ...params);
       } catch (e) {
         if (e instanceof HarnessError && e.code === ErrorCode.Closed) continue; // reconnect and send again
+        // A cluster that lost its leader under the request: as unknown as a closed connection, and
+        // answered by the next leader a moment later.
+        if (e instanceof HarnessError && e.code === ErrorCode.Unavailable && Date.now() - started < this.giveUpAfterMs) {
+          this.onReconnect(0, e);
+          await new Promise((r) => setTimeout(r, 250));
+          continue;
+        }
         throw e;
       }
     }

@@ -10,7 +10,9 @@ import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { clusterNames } from '../../src/cluster/names';
 import { CoordinatorCluster } from '../support/coordinator-cluster';
-import { childEnv, cleanupAll, ensureCliBuilt, pollUntil, RawConnection, ServeProcess, tempDir, within } from '../support/harness-process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { childEnv, cleanupAll, CLI, ensureCliBuilt, pollUntil, RawConnection, runCli, ServeProcess, tempDir, within } from '../support/harness-process';
 import { NatsCluster, stopAllNats } from '../support/nats-cluster';
 
 /** Every message of a cluster's log stream: which node wrote it and the records it holds. */
@@ -229,6 +231,53 @@ describe('cluster: coordinators on NATS JetStream (real nats-server, real proces
     const after = messages.slice(takeover).filter((m) => m.node === oldNode);
     assert.deepEqual(after, [], 'the deposed leader appended nothing after the take-over');
     assert.match(cluster.members[leader]!.serve!.stderr, /no longer leading|leadership lost/);
+  });
+
+  it('harness --nats: a host with no coordinator talks to the cluster; harness watch follows all of it, a change of leader included', async () => {
+    const cluster = await CoordinatorCluster.start(nats, 2);
+    const leader = await cluster.leader();
+    const standby = 1 - leader;
+    const host = tempDir('hdirect-'); // no coordinator here: only the NATS address
+    fs.mkdirSync(path.join(host, 'sub'));
+    const env = childEnv({ HARNESS_NATS_URL: nats.url, HARNESS_CLUSTER: cluster.name, HARNESS_WORKER_ID: 'direct-w', HARNESS_WORKSPACE: host });
+    const watch = spawn(process.execPath, [CLI, 'watch', '--format', 'json'], { env, cwd: host, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const events: Array<{ event: string; data: any }> = [];
+      createInterface({ input: watch.stdout! }).on('line', (l) => events.push(JSON.parse(l)));
+      let err = '';
+      watch.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      await pollUntil(async () => (/watching/.test(err) ? true : undefined), 20_000, 'harness watch to subscribe');
+
+      const ok = async (args: string[]) => {
+        const r = await runCli(args, env, host);
+        assert.equal(r.code, 0, `harness ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+        return r.json.data;
+      };
+      await ok(['task', 'add', '--id', 'd1']);
+      const claimed = await ok(['task', 'claim']);
+      assert.deepEqual([claimed.task.id, claimed.task.claimed_by], ['d1', 'direct-w']);
+      await ok(['task', 'complete', '--id', 'd1']);
+      const lock = await ok(['lock', 'acquire', path.join(host, 'sub', 'file.txt')]);
+      assert.equal(lock.lock.path, 'sub/file.txt', 'the lock path is workspace-relative, the same on every host');
+      const ping = await ok(['ping']);
+      assert.equal(ping.cluster.role, 'leader', 'the leader answers');
+      const isolate = await runCli(['isolate'], env, host);
+      assert.equal(isolate.code, 1);
+      assert.match(isolate.json.message, /isolate works on one host's repository/);
+
+      await cluster.stopMember(leader, 'SIGKILL');
+      const standbyNode = (await cluster.ping(standby))!.cluster.node;
+      await pollUntil(async () => (events.some((e) => e.event === 'cluster:leader' && e.data.leader.node === standbyNode) ? true : undefined), 20_000, 'the leader change in harness watch');
+      assert.ok(events.some((e) => e.event === 'task:added' && e.data.tasks[0].id === 'd1'));
+      assert.ok(events.some((e) => e.event === 'task:completed' && e.data.task.id === 'd1'));
+      // The new leader takes requests from the same host, still without a coordinator there.
+      assert.equal((await ok(['task', 'show', '--id', 'd1'])).task.status, 'completed');
+    } finally {
+      watch.kill('SIGKILL');
+    }
+    const none = await runCli(['task', 'list'], childEnv({ HARNESS_NATS_URL: nats.url, HARNESS_CLUSTER: 'never_started' }), host);
+    assert.equal(none.code, 1);
+    assert.match(none.json.message, /no coordinator of cluster never_started on nats:\/\/127\.0\.0\.1:\d+ has started/);
   });
 
   describe('credentials', () => {
