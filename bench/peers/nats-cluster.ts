@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions } from '@nats-io/transport-node';
 import { freePort, startDaemon, type Daemon } from './daemon';
 
 export interface NatsNodeAddress {
@@ -61,7 +61,7 @@ export async function startNatsCluster(binary: string, dir: string, size: number
  * Waits until JetStream takes requests: on a cluster, until a stream of `replicas` replicas can be
  * created (its meta leader is elected). `client` carries credentials when the servers ask for some.
  */
-export async function waitForJetStream(servers: string[], replicas: number, timeoutMs = 30_000, client: { user?: string; pass?: string } = {}): Promise<void> {
+export async function waitForJetStream(servers: string[], replicas: number, timeoutMs = 30_000, client: Partial<ConnectionOptions> = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const nc = await connect({ servers, maxReconnectAttempts: -1, ...client });
   try {

@@ -68,7 +68,6 @@ interface Generation {
   published: Disposable;
 }
 
-
 /** Ping's answer, with what this coordinator says about the cluster. */
 function withClusterStatus(line: string, answer: Reply | EventLine | undefined, node: { status(): ClusterStatus }): Reply | EventLine | undefined {
   // A pattern first: this runs for every request the leader answers, and most are not pings.
@@ -105,8 +104,6 @@ export class ClusterNode {
   /** Plans sent in pieces to this node while it leads. */
   private readonly staging = new PlanStaging();
   private readonly maxBytes: number;
-  /** How long each take-over by this node took, from deciding to lead to its first record durable. */
-  readonly takeovers: number[] = [];
 
   private constructor(
     private readonly options: ClusterNodeOptions,
@@ -309,7 +306,6 @@ export class ClusterNode {
     this.term = new AbortController();
     this.role = 'leader';
     const ms = performance.now() - started;
-    this.takeovers.push(ms);
     this.startLeaderTimers();
     this.leaderChanged();
     this.events.publish('cluster:leader', { cluster: this.names.cluster, leader: this.leadership.leader });

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator, nkeys } from '@nats-io/transport-node';
 import { clusterNames } from '../../src/cluster/names';
 import { CoordinatorCluster } from '../support/coordinator-cluster';
 import { spawn } from 'node:child_process';
@@ -301,6 +301,35 @@ describe('cluster: coordinators on NATS JetStream (real nats-server, real proces
       const out = bad.stdout + bad.stderr;
       assert.match(out, /could not connect to NATS for cluster bad on nats:\/\/127\.0\.0\.1:\d+: .*(Authorization|authorization|auth)/i);
       assert.doesNotMatch(out, /wrong-Pa55|s3cret-Pa55/);
+    });
+
+    it('a token, and an nkey seed file (refused while others may read it)', async () => {
+      const token = 'T0ken-of-the-cluster';
+      const withToken = await NatsCluster.start(1, { extraConfig: `authorization { token: "${token}" }`, client: { token } });
+      const user = nkeys.createUser();
+      const withNkey = await NatsCluster.start(1, {
+        extraConfig: `authorization { users: [ { nkey: "${user.getPublicKey()}" } ] }`,
+        client: { authenticator: nkeyAuthenticator(user.getSeed()) },
+      });
+      try {
+        const a = await CoordinatorCluster.start(withToken, 1, { env: { HARNESS_NATS_TOKEN: token } });
+        assert.equal(await a.leader(), 0);
+        assert.doesNotMatch(a.logs(), new RegExp(token));
+        const seedFile = path.join(tempDir('hcl-'), 'user.nk');
+        fs.writeFileSync(seedFile, new TextDecoder().decode(user.getSeed()) + '\n', { mode: 0o644 });
+        fs.chmodSync(seedFile, 0o644);
+        const dir = tempDir('hcl-');
+        const refused = ServeProcess.spawn(['--workspace', dir, '--socket', path.join(dir, 'h.sock'), '--nats', withNkey.url, '--cluster', 'nk'], childEnv({ HARNESS_NATS_NKEY: seedFile }));
+        await within(refused.exited, 30_000, 'serve to exit');
+        assert.match(refused.stdout, /the nkey seed file .*user\.nk may be read by others \(mode 0644\)/);
+        fs.chmodSync(seedFile, 0o600);
+        const b = await CoordinatorCluster.start(withNkey, 1, { env: { HARNESS_NATS_NKEY: seedFile } });
+        assert.equal(await b.leader(), 0);
+        assert.doesNotMatch(b.logs(), /SU[A-Z2-7]{50,}/, 'the seed is never printed');
+      } finally {
+        await withToken.stop();
+        await withNkey.stop();
+      }
     });
 
     it('a creds file others may read is refused, naming the fix', async () => {

@@ -6,6 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { ConnectionOptions } from '@nats-io/transport-node';
 import { natsAddresses, natsServerConfig, waitForJetStream } from '../../bench/peers/nats-cluster';
 import { ROOT, within } from './harness-process';
 
@@ -56,11 +57,11 @@ export class NatsCluster {
     readonly nodes: NatsNode[],
     readonly dir: string,
     /** What the tests' own clients need to connect (when the servers ask for credentials). */
-    readonly client: { user?: string; pass?: string },
+    readonly client: Partial<ConnectionOptions>,
   ) {}
 
   /** `size` nats-servers with JetStream, routed together when more than one; resolves once JetStream answers. */
-  static async start(size: 1 | 3, options: { extraConfig?: string; client?: { user: string; pass: string } } = {}): Promise<NatsCluster> {
+  static async start(size: 1 | 3, options: { extraConfig?: string; client?: Partial<ConnectionOptions> } = {}): Promise<NatsCluster> {
     natsServerBinary();
     // Not a tempDir(): the tests' cleanup after each test must not remove a store in use.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hnats-'));
