@@ -1,13 +1,12 @@
 import * as path from 'node:path';
-import type { ParseArgsConfig } from 'node:util';
 import type { HarnessClient } from '../client/client';
 import { listAllTasks } from '../client/paging';
 import { importPlan, readPlanFile } from '../client/plan';
 import type { AnyCommand, ParamsOf, ResultOf } from '../protocol/command';
 import { InstanceDeregister, InstanceList, InstanceRegister } from '../protocol/instances';
-import type { Reply } from '../protocol/messages';
+import { dataOf, toErrorReply, type Reply } from '../protocol/messages';
 import { Ping } from '../protocol/meta';
-import { TaskStatus, type Json, type Task, type TaskInput } from '../protocol/model';
+import { TaskStatus, type RetryBackoff, type Task, type TaskInput } from '../protocol/model';
 import {
   Status,
   TaskAdd,
@@ -17,109 +16,45 @@ import {
   TaskFail,
   TaskGet,
   TaskHeartbeat,
-  TaskList,
   TaskRelease,
   TaskRetry,
 } from '../protocol/tasks';
-import { connect, errorReply, printReply, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { DURATIONS, integer, jsonArg, list, required, secondsOf, str, type CommandLineSpec, type Values } from './args';
+import { connect, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { githubIssuesPlan, readGithubIssues } from './github-issues';
+import { printReply } from './output';
+import { taskListText, taskText } from './task-text';
+import { claimText, instancesText, pingText, planText, statusText, taskChanged } from './text';
 
-export type Values = Record<string, string | boolean | string[] | undefined>;
+export type { Values };
 
-export interface CliCommand {
-  name: string;
-  usage: string;
+export interface CliCommand extends CommandLineSpec {
   summary: string;
-  options?: NonNullable<ParseArgsConfig['options']>;
-  /** Positional arguments accepted after the command name. */
-  positionals?: { min: number; max: number };
   run(values: Values, positionals: string[], opts: GlobalOptions, io: Io): Promise<number>;
 }
 
 /** Runs `fn` on a connection to the coordinator; its reply (or the error) is the command's output. */
-export async function withClient(opts: GlobalOptions, io: Io, fn: (client: HarnessClient) => Promise<Reply>): Promise<Reply> {
+export async function withClient<T>(opts: GlobalOptions, io: Io, fn: (client: HarnessClient) => Promise<T>): Promise<Reply<T>> {
   try {
     const client = await connect(opts, io);
     try {
-      return await fn(client);
+      return { status: 'ok', data: await fn(client) };
     } finally {
       client.close();
     }
   } catch (e) {
-    return errorReply(e);
+    return toErrorReply(e);
   }
-}
-
-/** Prints a reply: the JSON document, or `text` of its data for --format text. */
-export function output<D extends AnyCommand>(opts: GlobalOptions, io: Io, reply: Reply, text?: (data: ResultOf<D>) => string): number {
-  if (opts.format === 'text' && text && reply.status === 'ok') {
-    io.stdout(text(reply.data as ResultOf<D>));
-    return 0;
-  }
-  return printReply(reply, io);
 }
 
 /** One command to the coordinator, its reply printed as the command's output (`text` for --format text). */
-export async function call<D extends AnyCommand>(
-  opts: GlobalOptions,
-  io: Io,
-  command: D,
-  params: ParamsOf<D>,
-  text?: (data: ResultOf<D>) => string,
-): Promise<number> {
-  return output<D>(opts, io, await withClient(opts, io, (client) => client.send(command.name, params as Record<string, unknown>)), text);
-}
-
-function str(v: Values, key: string): string | undefined {
-  const x = v[key];
-  return typeof x === 'string' ? x : undefined;
-}
-
-function required(v: Values, key: string, usage: string): string {
-  const x = str(v, key);
-  if (x === undefined || x === '') throw new UsageError(`--${key} is required`, usage);
-  return x;
-}
-
-export function integer(v: Values, key: string, usage: string): number | undefined {
-  const x = str(v, key);
-  if (x === undefined) return undefined;
-  if (!/^-?\d+$/.test(x)) throw new UsageError(`--${key} must be a whole number, got ${JSON.stringify(x)}`, usage);
-  return Number(x);
-}
-
-export function seconds(v: Values, key: string, usage: string): number | undefined {
-  const x = str(v, key);
-  if (x === undefined) return undefined;
-  const n = Number(x);
-  if (x.trim() === '' || !Number.isFinite(n) || n < 0) {
-    throw new UsageError(`--${key} must be a number of seconds, got ${JSON.stringify(x)}`, usage);
-  }
-  return n;
-}
-
-/** A repeatable option's values (`--capability a --capability b`). */
-export function list(v: Values, key: string): string[] | undefined {
-  const x = v[key];
-  return Array.isArray(x) ? x : typeof x === 'string' ? [x] : undefined;
-}
-
-export function jsonArg(text: string, what: string, usage: string): Json {
-  try {
-    return JSON.parse(text) as Json;
-  } catch (e) {
-    throw new UsageError(`${what} is not valid JSON: ${(e as Error).message}`, usage);
-  }
+export async function call<D extends AnyCommand>(opts: GlobalOptions, io: Io, command: D, params: ParamsOf<D>, text: (data: ResultOf<D>) => string): Promise<number> {
+  const send = async (client: HarnessClient) => dataOf(await client.send(command.name, params as Record<string, unknown>)) as ResultOf<D>;
+  return printReply(await withClient(opts, io, send), io, opts, text);
 }
 
 const capability = { type: 'string', multiple: true, short: 'c' } as const;
 const id = { type: 'string' } as const;
-
-function taskLine(t: Task): string {
-  const holder = t.claimed_by && t.status === 'running' ? ` @${t.claimed_by}` : '';
-  const deps = t.dependencies.length ? ` <- ${t.dependencies.join(',')}` : '';
-  return `${t.status.padEnd(11)} ${t.id}${holder}  p${t.priority} a${t.attempts}/${t.max_attempts}${deps}  ${t.description}\n`;
-}
 
 const U = {
   claim: 'harness task claim [--capability C]... [--worker ID]',
@@ -127,10 +62,35 @@ const U = {
   fail: 'harness task fail --id ID --error MSG [--no-retry] [--token N]',
   heartbeat: 'harness task heartbeat --id ID [--token N]',
   release: 'harness task release --id ID [--token N]',
-  add: 'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--capability C]... [--payload JSON]',
+  add:
+    'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--retry-delay S [--retry-max-delay S] [--retry-fixed]] [--capability C]... [--payload JSON]',
   list: 'harness task list [--status S] [--group G] [--format text]',
+  show: 'harness task show --id ID [--format text]',
   plan: 'harness plan import FILE | --github-issues FILE (gh issue list --json number,title,body,labels,url; - for stdin)',
 };
+
+/**
+ * The status of every task `tasks` depends on: from the list itself, else from the whole list
+ * (a filtered list leaves out the dependencies it does not match), read only when needed.
+ */
+async function dependencyStatus(client: HarnessClient, tasks: readonly Task[]): Promise<(id: string) => TaskStatus | undefined> {
+  const known = new Map(tasks.map((t) => [t.id, t.status]));
+  if (tasks.some((t) => t.dependencies.some((d) => !known.has(d)))) {
+    for (const t of await listAllTasks(client)) known.set(t.id, t.status);
+  }
+  return (taskId) => known.get(taskId);
+}
+
+/** `--retry-delay S [--retry-max-delay S] [--retry-fixed]`: the task's own retry backoff, if given. */
+function retryBackoff(v: Values): RetryBackoff | undefined {
+  const delay = secondsOf(v, 'retry-delay');
+  const max = secondsOf(v, 'retry-max-delay');
+  if (delay === undefined) {
+    if (max !== undefined || v['retry-fixed']) throw new UsageError('--retry-max-delay and --retry-fixed go with --retry-delay S', U.add);
+    return undefined;
+  }
+  return { strategy: v['retry-fixed'] ? 'fixed' : 'exponential', delay_seconds: delay, ...(max !== undefined ? { max_delay_seconds: max } : {}) };
+}
 
 const leaseCommand = (name: string, command: typeof TaskHeartbeat | typeof TaskRelease, usage: string): CliCommand => ({
   name: `task ${name}`,
@@ -138,7 +98,7 @@ const leaseCommand = (name: string, command: typeof TaskHeartbeat | typeof TaskR
   summary: `${name} a task you hold`,
   options: { id, token: { type: 'string' } },
   run: (v, _p, o, io) =>
-    call(o, io, command, { worker_id: resolveWorkerId(o, io), task_id: required(v, 'id', usage), fencing_token: integer(v, 'token', usage) }),
+    call(o, io, command, { worker_id: resolveWorkerId(o, io), task_id: required(v, 'id', usage), fencing_token: integer(v, 'token', usage) }, (d) => taskChanged(d.task)),
 });
 
 export const TASK_COMMANDS: CliCommand[] = [
@@ -148,10 +108,13 @@ export const TASK_COMMANDS: CliCommand[] = [
     summary: 'claim the next ready task (or the one you hold)',
     options: { capability },
     run: (v, _p, o, io) =>
-      call(o, io, TaskClaim, {
-        worker_id: resolveWorkerId(o, io),
-        ...(list(v, 'capability') ? { capabilities: list(v, 'capability') } : {}),
-      }),
+      call(
+        o,
+        io,
+        TaskClaim,
+        { worker_id: resolveWorkerId(o, io), ...(list(v, 'capability') ? { capabilities: list(v, 'capability') } : {}) },
+        claimText,
+      ),
   },
   {
     name: 'task complete',
@@ -159,12 +122,18 @@ export const TASK_COMMANDS: CliCommand[] = [
     summary: 'complete a task you hold',
     options: { id, result: { type: 'string' }, token: { type: 'string' } },
     run: (v, _p, o, io) =>
-      call(o, io, TaskComplete, {
-        worker_id: resolveWorkerId(o, io),
-        task_id: required(v, 'id', U.complete),
-        fencing_token: integer(v, 'token', U.complete),
-        ...(str(v, 'result') !== undefined ? { result: jsonArg(str(v, 'result')!, '--result', U.complete) } : {}),
-      }),
+      call(
+        o,
+        io,
+        TaskComplete,
+        {
+          worker_id: resolveWorkerId(o, io),
+          task_id: required(v, 'id', U.complete),
+          fencing_token: integer(v, 'token', U.complete),
+          ...(str(v, 'result') !== undefined ? { result: jsonArg(str(v, 'result')!, '--result', U.complete) } : {}),
+        },
+        (d) => taskChanged(d.task),
+      ),
   },
   {
     name: 'task fail',
@@ -172,13 +141,19 @@ export const TASK_COMMANDS: CliCommand[] = [
     summary: 'fail a task you hold (retried while attempts last)',
     options: { id, error: { type: 'string' }, 'no-retry': { type: 'boolean' }, token: { type: 'string' } },
     run: (v, _p, o, io) =>
-      call(o, io, TaskFail, {
-        worker_id: resolveWorkerId(o, io),
-        task_id: required(v, 'id', U.fail),
-        error: required(v, 'error', U.fail),
-        retry: !v['no-retry'],
-        fencing_token: integer(v, 'token', U.fail),
-      }),
+      call(
+        o,
+        io,
+        TaskFail,
+        {
+          worker_id: resolveWorkerId(o, io),
+          task_id: required(v, 'id', U.fail),
+          error: required(v, 'error', U.fail),
+          retry: !v['no-retry'],
+          fencing_token: integer(v, 'token', U.fail),
+        },
+        (d) => taskChanged(d.task),
+      ),
   },
   leaseCommand('heartbeat', TaskHeartbeat, U.heartbeat),
   leaseCommand('release', TaskRelease, U.release),
@@ -188,20 +163,37 @@ export const TASK_COMMANDS: CliCommand[] = [
       usage: `harness task ${name} --id ID`,
       summary: name === 'retry' ? 'put a dead-lettered task back in the queue' : 'cancel a task',
       options: { id },
-      run: (v, _p, o, io) => call(o, io, name === 'retry' ? TaskRetry : TaskCancel, { task_id: required(v, 'id', `harness task ${name} --id ID`) }),
+      run: (v, _p, o, io) =>
+        call(o, io, name === 'retry' ? TaskRetry : TaskCancel, { task_id: required(v, 'id', `harness task ${name} --id ID`) }, (d) => taskChanged(d.task)),
     }),
   ),
   {
     name: 'task show',
-    usage: 'harness task show --id ID',
+    usage: U.show,
     summary: 'show one task',
     options: { id },
-    run: (v, _p, o, io) => call(o, io, TaskGet, { task_id: required(v, 'id', 'harness task show --id ID') }),
+    run: async (v, _p, o, io) => {
+      const taskId = required(v, 'id', U.show);
+      const reply = await withClient(o, io, async (client) => {
+        const { task } = await client.call(TaskGet, { task_id: taskId });
+        // The dependencies' status, for "blocked: waiting for ..." (text only; JSON stays the reply as it came).
+        const deps = new Map<string, TaskStatus>();
+        if (o.format === 'text') {
+          // Pipelined on the one connection: a task with many dependencies is not one round trip each.
+          // One that does not exist shows as unknown.
+          const found = await Promise.all(task.dependencies.map((d) => client.call(TaskGet, { task_id: d }).then((r) => r.task, () => undefined)));
+          for (const dep of found) if (dep) deps.set(dep.id, dep.status);
+        }
+        return { task, deps };
+      });
+      const shown: Reply<ResultOf<typeof TaskGet>> = reply.status === 'ok' ? { status: 'ok', data: { task: reply.data.task } } : reply;
+      return printReply(shown, io, o, (d) => taskText(d.task, (dep) => (reply.status === 'ok' ? reply.data.deps.get(dep) : undefined)));
+    },
   },
   {
     name: 'task list',
     usage: U.list,
-    summary: 'list tasks',
+    summary: 'list tasks (text: ready apart from blocked, by section)',
     options: { status: { type: 'string' }, group: { type: 'string' } },
     run: async (v, _p, o, io) => {
       const status = str(v, 'status');
@@ -210,8 +202,12 @@ export const TASK_COMMANDS: CliCommand[] = [
       }
       const filter = { ...(status !== undefined ? { status: status as TaskStatus } : {}), ...(str(v, 'group') ? { group: str(v, 'group') } : {}) };
       // Page by page: each reply stays bounded however many tasks there are.
-      const reply = await withClient(o, io, async (client) => ({ status: 'ok', data: { tasks: await listAllTasks(client, filter), next_cursor: null } }));
-      return output<typeof TaskList>(o, io, reply, (d) => (d.tasks.length ? d.tasks.map(taskLine).join('') : 'no tasks\n'));
+      const reply = await withClient(o, io, async (client) => {
+        const tasks = await listAllTasks(client, filter);
+        return { tasks, statusOf: o.format === 'text' ? await dependencyStatus(client, tasks) : () => undefined };
+      });
+      const listed: Reply<{ tasks: Task[]; next_cursor: null }> = reply.status === 'ok' ? { status: 'ok', data: { tasks: reply.data.tasks, next_cursor: null } } : reply;
+      return printReply(listed, io, o, (d) => taskListText(d.tasks, reply.status === 'ok' ? reply.data.statusOf : () => undefined));
     },
   },
   {
@@ -223,22 +219,25 @@ export const TASK_COMMANDS: CliCommand[] = [
       description: { type: 'string', short: 'd' },
       'depends-on': { type: 'string' },
       priority: { type: 'string' },
-      timeout: { type: 'string' },
       'max-attempts': { type: 'string' },
       capability,
       payload: { type: 'string' },
+      'retry-fixed': { type: 'boolean' },
     },
+    durations: { timeout: DURATIONS.timeout, 'retry-delay': DURATIONS.retryDelay, 'retry-max-delay': DURATIONS.retryMaxDelay },
     run: (v, _p, o, io) => {
       const task: TaskInput = { description: str(v, 'description') ?? '' };
       if (str(v, 'id')) task.id = str(v, 'id');
       const deps = str(v, 'depends-on');
       if (deps) task.dependencies = deps.split(',').map((d) => d.trim()).filter(Boolean);
       if (str(v, 'priority') !== undefined) task.priority = integer(v, 'priority', U.add);
-      if (str(v, 'timeout') !== undefined) task.timeout_seconds = seconds(v, 'timeout', U.add);
+      if (secondsOf(v, 'timeout') !== undefined) task.timeout_seconds = secondsOf(v, 'timeout');
       if (str(v, 'max-attempts') !== undefined) task.max_attempts = integer(v, 'max-attempts', U.add);
       if (list(v, 'capability')) task.capabilities = list(v, 'capability');
       if (str(v, 'payload') !== undefined) task.payload = jsonArg(str(v, 'payload')!, '--payload', U.add);
-      return call(o, io, TaskAdd, { task });
+      const backoff = retryBackoff(v);
+      if (backoff) task.retry_backoff = backoff;
+      return call(o, io, TaskAdd, { task }, (d) => `added ${taskChanged(d.task)}`);
     },
   },
   {
@@ -254,23 +253,16 @@ export const TASK_COMMANDS: CliCommand[] = [
       // Read and checked here, so a mistake names the file; a big plan goes in pieces, still atomic.
       const reply = await withClient(o, io, async (client) => {
         const plan = issues !== undefined ? await githubIssuesPlan(client, issues, io) : readPlanFile(path.resolve(io.cwd, p[0]!));
-        return { status: 'ok', data: await importPlan(client, plan) };
+        return importPlan(client, plan);
       });
-      return printReply(reply, io);
+      return printReply(reply, io, o, planText);
     },
   },
   {
     name: 'instance list',
     usage: 'harness instance list [--format text]',
     summary: 'list registered workers',
-    run: (_v, _p, o, io) =>
-      call(o, io, InstanceList, {}, (d) =>
-        d.instances.length
-          ? d.instances
-              .map((i) => `${i.status.padEnd(5)} ${i.worker_id} (${i.name}) seen ${(i.last_seen_age_ms / 1000).toFixed(0)}s ago${i.current_task ? `, on ${i.current_task}` : ''}\n`)
-              .join('')
-          : 'no instances\n',
-      ),
+    run: (_v, _p, o, io) => call(o, io, InstanceList, {}, instancesText),
   },
   {
     name: 'instance register',
@@ -278,28 +270,37 @@ export const TASK_COMMANDS: CliCommand[] = [
     summary: 'register this worker (harness work does it for you)',
     options: { name: { type: 'string' }, capability },
     run: (v, _p, o, io) =>
-      call(o, io, InstanceRegister, {
-        worker_id: resolveWorkerId(o, io),
-        ...(str(v, 'name') ? { name: str(v, 'name') } : {}),
-        ...(list(v, 'capability') ? { capabilities: list(v, 'capability') } : {}),
-      }),
+      call(
+        o,
+        io,
+        InstanceRegister,
+        {
+          worker_id: resolveWorkerId(o, io),
+          ...(str(v, 'name') ? { name: str(v, 'name') } : {}),
+          ...(list(v, 'capability') ? { capabilities: list(v, 'capability') } : {}),
+        },
+        (d) => `registered ${d.instance.worker_id} (${d.instance.name})${d.instance.capabilities.length ? ` with ${d.instance.capabilities.join(', ')}` : ''}\n`,
+      ),
   },
   {
     name: 'instance deregister',
     usage: 'harness instance deregister [--worker ID]',
     summary: 'remove a worker from the registry (its leases are freed)',
-    run: (_v, _p, o, io) => call(o, io, InstanceDeregister, { worker_id: resolveWorkerId(o, io) }),
+    run: (_v, _p, o, io) =>
+      call(o, io, InstanceDeregister, { worker_id: resolveWorkerId(o, io) }, (d) =>
+        `deregistered ${d.worker_id}${d.freed_tasks.length ? `; freed ${d.freed_tasks.join(', ')}` : ''}\n`,
+      ),
   },
   {
     name: 'status',
-    usage: 'harness status',
+    usage: 'harness status [--format text]',
     summary: 'task counts and live workers',
-    run: (_v, _p, o, io) => call(o, io, Status, {}),
+    run: (_v, _p, o, io) => call(o, io, Status, {}, statusText),
   },
   {
     name: 'ping',
-    usage: 'harness ping',
+    usage: 'harness ping [--format text]',
     summary: 'check that a coordinator answers',
-    run: (_v, _p, o, io) => call(o, io, Ping, {}),
+    run: (_v, _p, o, io) => call(o, io, Ping, {}, pingText),
   },
 ];

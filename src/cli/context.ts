@@ -4,8 +4,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { HarnessClient } from '../client/client';
 import { defaultSocketPath } from '../protocol/address';
-import { explainError } from '../protocol/error-words';
-import { toErrorReply, type Reply } from '../protocol/messages';
 
 /** A mistake in how harness was called: exit status 2, with the command's usage. */
 export class UsageError extends Error {
@@ -96,16 +94,3 @@ function readWorkerId(file: string): string | undefined {
 export async function connect(opts: GlobalOptions, io: Io): Promise<HarnessClient> {
   return HarnessClient.connect(resolveSocket(opts, io), { retryForMs: 2000 });
 }
-
-/** Prints a reply as the single JSON document on stdout; an error, in words, also on stderr. */
-export function printReply(reply: Reply, io: Io): number {
-  io.stdout(JSON.stringify(reply) + '\n');
-  if (reply.status === 'error') {
-    io.stderr(`harness: ${explainError(reply)}\n`);
-    return 1;
-  }
-  return 0;
-}
-
-/** Anything caught at the CLI's edge, as the reply it prints (the one mapping of the protocol). */
-export const errorReply = toErrorReply;

@@ -1,8 +1,11 @@
 import { constants as osConstants } from 'node:os';
 import { HarnessClient } from '../client/client';
 import { RunError, startStreamedRun, type RunResult } from '../exec';
-import { seconds, type CliCommand } from './commands';
-import { errorReply, printReply, resolveSocket, resolveWorkerId, UsageError } from './context';
+import { DURATIONS, secondsOf } from './args';
+import type { CliCommand } from './commands';
+import { resolveSocket, resolveWorkerId, UsageError } from './context';
+import { isText, printError } from './output';
+import { took } from './table';
 
 const USAGE = 'harness exec [--timeout S] [--kill-after S] [--cwd DIR] [--task ID] [--shell] [--exit-code] -- CMD ARGS...';
 
@@ -23,23 +26,30 @@ function spawnFailureStatus(e: RunError): number {
   return 125;
 }
 
+/** How a run ended, in words: "exited 0 after 1.2s", "timed out after 2 s (ended with SIGTERM)". */
+function ending(r: RunResult, timeoutS: number | undefined): string {
+  if (r.timed_out) return `timed out after ${timeoutS} s (ended with ${r.signal_name})`;
+  const how = r.cancelled ? `was cancelled (${r.signal_name})` : r.signal_name ? `was killed by ${r.signal_name}` : `exited ${r.returncode}`;
+  return `${how} after ${took(r.duration_ms)}`;
+}
+
 export const EXEC_COMMAND: CliCommand = {
   name: 'exec',
   usage: USAGE,
-  summary: 'run a command with a timeout; output streams live (stderr and the coordinator), result as JSON',
+  summary: 'run a command with a timeout; output streams live (to stderr and the coordinator), the result as JSON',
   options: {
     timeout: { type: 'string', short: 't' },
-    'kill-after': { type: 'string' },
     cwd: { type: 'string' },
     task: { type: 'string' },
     shell: { type: 'boolean' },
     'exit-code': { type: 'boolean' },
   },
+  durations: { timeout: DURATIONS.execTimeout, 'kill-after': DURATIONS.killAfter },
   positionals: { min: 1, max: Infinity },
   async run(v, argv, o, io) {
-    const timeout = seconds(v, 'timeout', USAGE);
-    const killAfter = seconds(v, 'kill-after', USAGE);
-    if (v.shell && argv.length !== 1) throw new UsageError('--shell takes exactly one command line, quoted as one argument', USAGE);
+    const timeout = secondsOf(v, 'timeout');
+    const killAfter = secondsOf(v, 'kill-after');
+    if (v.shell && argv.length !== 1) throw new UsageError(`--shell takes exactly one command line, quoted as one argument; got ${argv.length} arguments`, USAGE);
     let client: HarnessClient | undefined;
     try {
       client = await HarnessClient.connect(resolveSocket(o, io), { retryForMs: 0 });
@@ -57,20 +67,23 @@ export const EXEC_COMMAND: CliCommand = {
         },
         client,
         { worker_id: resolveWorkerId(o, io), task_id: (v.task as string | undefined) ?? null },
-        (chunk) => io.stderr(chunk.data),
+        // JSON: stdout is the result document, so the command's output goes to stderr. Text: each
+        // stream where the command wrote it, as if run directly.
+        (chunk) => (isText(o) && chunk.stream === 'stdout' ? io.stdout(chunk.data) : io.stderr(chunk.data)),
         (message) => io.stderr(`harness: ${message}\n`),
       );
       const onSigint = () => run.handle.cancel();
       process.on('SIGINT', onSigint);
       try {
         const result = await run.result;
-        io.stdout(JSON.stringify({ status: 'ok', data: { ...result, run_id: run.runId } }) + '\n');
+        if (isText(o)) io.stderr(`harness: ${argv[0]} ${ending(result, timeout)}${run.runId ? ` (run ${run.runId})` : ''}\n`);
+        else io.stdout(JSON.stringify({ status: 'ok', data: { ...result, run_id: run.runId } }) + '\n');
         return v['exit-code'] ? commandStatus(result) : 0;
       } finally {
         process.off('SIGINT', onSigint);
       }
     } catch (e) {
-      const code = printReply(errorReply(e), io);
+      const code = printError(e, io, o);
       return e instanceof RunError && v['exit-code'] ? spawnFailureStatus(e) : code;
     } finally {
       client?.close();

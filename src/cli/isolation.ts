@@ -1,5 +1,6 @@
 import { Isolate, IsolateCleanup, IsolateList, Merge } from '../protocol/isolation';
-import { call, type CliCommand, type Values } from './commands';
+import type { Values } from './args';
+import { call, type CliCommand } from './commands';
 import { resolveWorkerId, UsageError } from './context';
 
 function ids(v: Values): string[] {

@@ -1,6 +1,7 @@
-import { parseArgs } from 'node:util';
+import { inWords, MAX_DURATION_SECONDS, MAX_KILL_AFTER_SECONDS, MAX_WAIT_SECONDS } from '../protocol/durations';
+import { asksForText, durationHelp, readCommandLine } from './args';
 import { TASK_COMMANDS, type CliCommand } from './commands';
-import { errorReply, printReply, processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { directGateway } from './direct';
 import { EXEC_COMMAND } from './exec';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
@@ -8,6 +9,7 @@ import { RECOVER_COMMAND } from './recover';
 import { ISOLATION_CLI_COMMANDS } from './isolation';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
 import { PROGRESS_COMMAND, WAIT_COMMAND } from './wait';
+import { printError, printUsageError } from './output';
 import { WORK_COMMAND } from './work';
 
 const GLOBAL_OPTIONS = {
@@ -53,6 +55,9 @@ function help(): string {
     '',
     'Coordinates parallel workers through the workspace coordinator (the VS Code extension, or `harness serve`).',
     'Every command prints one JSON document on stdout; exit 0 on ok, 1 on an error reply, 2 on a usage error.',
+    'With --format text it prints lines for people instead, and an error is one line on stderr (nothing on stdout).',
+    `Durations are in seconds: timeouts, TTLs and --idle-exit at most ${MAX_DURATION_SECONDS} (${inWords(MAX_DURATION_SECONDS)}), waits at most`,
+    `${MAX_WAIT_SECONDS} (${inWords(MAX_WAIT_SECONDS)}), --kill-after at most ${MAX_KILL_AFTER_SECONDS}; \`harness <command> --help\` says each.`,
     '',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
@@ -81,6 +86,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return argv.length === 0 ? 2 : 0;
   }
   const found = findCommand(argv);
+  const text = asksForText(argv);
+  let opts: GlobalOptions = { format: text ? 'text' : undefined };
   try {
     if (!found) {
       const group = COMMANDS.filter((c) => c.name.startsWith(argv[0] + ' '));
@@ -91,52 +98,30 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       );
     }
     const { command, rest } = found;
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: rest,
-        options: { ...GLOBAL_OPTIONS, ...command.options },
-        allowPositionals: true,
-        strict: true,
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message.split('\n')[0]!, command.usage);
-    }
-    const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    const { values, positionals } = readCommandLine(command, rest, GLOBAL_OPTIONS);
     if (values.help) {
-      io.stdout(`usage: ${command.usage}\n${command.summary}\n`);
+      io.stdout(`usage: ${command.usage}\n${command.summary}\n${durationHelp(command.durations ?? {})}`);
       return 0;
-    }
-    const { min, max } = command.positionals ?? { min: 0, max: 0 };
-    if (parsed.positionals.length < min || parsed.positionals.length > max) {
-      throw new UsageError(
-        parsed.positionals.length < min ? 'missing argument' : `unexpected argument "${parsed.positionals[max]}"`,
-        command.usage,
-      );
     }
     const format = values.format as string | undefined;
     if (format !== undefined && format !== 'json' && format !== 'text') {
       throw new UsageError(`--format must be json or text, got ${JSON.stringify(format)}`, command.usage);
     }
-    const opts: GlobalOptions = { socket: values.socket as string, worker: values.worker as string, format };
+    opts = { socket: values.socket as string, worker: values.worker as string, format };
     // `serve` takes --nats/--cluster for itself (it becomes a coordinator of that cluster); the
     // commands that never reach a coordinator need no gateway.
     const gateway = OWN_NATS_OR_NONE.has(command)
       ? undefined
       : await directGateway({ nats: values.nats as string, cluster: values.cluster as string, socket: opts.socket }, io);
-    if (!gateway) return await command.run(values, parsed.positionals, opts, io);
+    if (!gateway) return await command.run(values, positionals, opts, io);
     try {
-      return await command.run(values, parsed.positionals, { ...opts, socket: gateway.socketPath }, io);
+      return await command.run(values, positionals, { ...opts, socket: gateway.socketPath }, io);
     } finally {
       await gateway.close();
     }
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stdout(JSON.stringify({ status: 'error', code: 'USAGE', message: e.message }) + '\n');
-      io.stderr(`harness: ${e.message}\n${e.usage ? `usage: ${e.usage}\n` : 'run `harness --help` for usage\n'}`);
-      return 2;
-    }
-    return printReply(errorReply(e), io);
+    if (e instanceof UsageError) return printUsageError(e, io, text);
+    return printError(e, io, opts);
   }
 }
 

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { inspectStateDirectory, repairStateDirectory, type StateReport } from '../server/recover';
 import type { CliCommand } from './commands';
-import { errorReply, printReply } from './context';
+import { isText, printError, printReply } from './output';
 
 const USAGE = 'harness recover [--worktree DIR] [--state-dir DIR] [--yes] [--format text]';
 
@@ -50,13 +50,13 @@ export const RECOVER_COMMAND: CliCommand = {
       const report = await inspectStateDirectory(dir);
       const repaired = !report.healthy && v.yes === true ? await repairStateDirectory(dir) : undefined;
       const final = repaired?.report ?? report;
-      if (o.format === 'text') io.stdout(describe(final, repaired));
-      else printReply({ status: 'ok', data: { ...final, recovered: repaired !== undefined, ...(repaired ? { backup: repaired.backup } : {}) } }, io);
-      if (o.format !== 'text' && !final.healthy) io.stderr(describe(final, repaired));
+      const data = { ...final, recovered: repaired !== undefined, ...(repaired ? { backup: repaired.backup } : {}) };
+      printReply({ status: 'ok', data }, io, o, () => describe(final, repaired));
+      if (!isText(o) && !final.healthy) io.stderr(describe(final, repaired));
       // Damage left as it is (no --yes) is not success: scripts must not carry on as if it were.
       return final.healthy || repaired ? 0 : 1;
     } catch (e) {
-      return printReply(errorReply(e), io);
+      return printError(e, io, o);
     }
   },
 };

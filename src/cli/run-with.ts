@@ -12,10 +12,12 @@ import type { Json } from '../protocol/model';
 import { LockAcquire, LockRelease, LockRenew } from '../protocol/locks';
 import { ResourceAcquire, ResourceRelease, ResourceRenew } from '../protocol/pools';
 import { StateGet, StatePut } from '../protocol/shared-state';
-import type { CliCommand, Values } from './commands';
-import { integer } from './commands';
-import { errorReply, printReply, resolveSocket, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
-import { absolute, ttl, waitMs } from './prim-args';
+import { integer, type Values } from './args';
+import type { CliCommand } from './commands';
+import { resolveSocket, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { printError, printReply } from './output';
+import { absolute, ttl, WAIT_AND_TTL, waitMs } from './prim-args';
+import { json } from './table';
 
 /** Something held while a command runs (a grant): how to take it, renew it, release it, and tell the command. */
 interface Lease<Grant> {
@@ -36,7 +38,7 @@ async function runHolding<Grant>(lease: Lease<Grant>, argv: string[], o: GlobalO
   try {
     client = await HarnessClient.connect(resolveSocket(o, io), { retryForMs: 2000 });
   } catch (e) {
-    return printReply(errorReply(e), io);
+    return printError(e, io, o);
   }
   let interrupted = false;
   let handle: RunHandle | undefined;
@@ -54,7 +56,7 @@ async function runHolding<Grant>(lease: Lease<Grant>, argv: string[], o: GlobalO
     try {
       held = await lease.acquire(client);
     } catch (e) {
-      return interrupted ? 130 : printReply(errorReply(e), io);
+      return interrupted ? 130 : printError(e, io, o);
     }
     if (interrupted) return 130;
     grant = held;
@@ -72,7 +74,7 @@ async function runHolding<Grant>(lease: Lease<Grant>, argv: string[], o: GlobalO
     const result = await handle.result;
     return interrupted ? 130 : exitStatus(result);
   } catch (e) {
-    return printReply(errorReply(e), io);
+    return printError(e, io, o);
   } finally {
     clearInterval(renewTimer);
     process.off('SIGINT', onSignal);
@@ -98,24 +100,25 @@ function splitAmounts(p: string[]): { amounts: Record<string, number>; argv: str
     if (!m) break;
     amounts[m[1]!] = (amounts[m[1]!] ?? 0) + Number(m[2]);
   }
-  if (i === 0) throw new UsageError('name at least one amount, e.g. cpu_cores=2', RESOURCES);
-  if (i === p.length) throw new UsageError('missing the command to run', RESOURCES);
+  if (i === 0) throw new UsageError(`name at least one amount as NAME=N before the command, e.g. cpu_cores=2; got ${JSON.stringify(p[0])}`, RESOURCES);
+  if (i === p.length) throw new UsageError('missing the command to run, after the amounts and --', RESOURCES);
   return { amounts, argv: p.slice(i) };
 }
 
-const commonOptions = { wait: { type: 'string', short: 'w' }, ttl: { type: 'string' } } as const;
+const commonOptions = { wait: { type: 'string', short: 'w' } } as const;
 
 export const WITH_LOCK: CliCommand = {
   name: 'with-lock',
   usage: LOCK,
   summary: 'run CMD holding a file lock (released however CMD ends); exits with its status',
   options: { read: { type: 'boolean' }, ...commonOptions },
+  durations: WAIT_AND_TTL,
   positionals: { min: 2, max: Infinity },
   run: (v, p, o, io) => {
     const worker_id = resolveWorkerId(o, io);
     return runHolding(
       {
-        acquire: (client) => client.call(LockAcquire, { worker_id, path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v, LOCK), ...ttl(v, LOCK) }),
+        acquire: (client) => client.call(LockAcquire, { worker_id, path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v), ...ttl(v) }),
         describe: (g) => `the lock on ${g.lock.path}`,
         renew: (client, g) => client.call(LockRenew, { worker_id, token: g.lock.token }),
         release: (client, g) => client.call(LockRelease, { worker_id, token: g.lock.token }),
@@ -134,13 +137,14 @@ export const WITH_RESOURCES: CliCommand = {
   usage: RESOURCES,
   summary: 'run CMD holding amounts of resource pools, e.g. cpu_cores=2; exits with its status',
   options: commonOptions,
+  durations: WAIT_AND_TTL,
   positionals: { min: 2, max: Infinity },
   run: (v, p, o, io) => {
     const worker_id = resolveWorkerId(o, io);
     const { amounts, argv } = splitAmounts(p);
     return runHolding(
       {
-        acquire: (client) => client.call(ResourceAcquire, { worker_id, amounts, wait_ms: waitMs(v, RESOURCES), ...ttl(v, RESOURCES) }),
+        acquire: (client) => client.call(ResourceAcquire, { worker_id, amounts, wait_ms: waitMs(v), ...ttl(v) }),
         describe: (g) => `hold ${g.hold.id}`,
         renew: (client, g) => client.call(ResourceRenew, { worker_id, hold_id: g.hold.id }),
         release: (client, g) => client.call(ResourceRelease, { worker_id, hold_id: g.hold.id }),
@@ -186,7 +190,7 @@ export const STATE_UPDATE: CliCommand = {
         try {
           current = await client.call(StateGet, { key });
         } catch (e) {
-          if (!(e instanceof HarnessError) || e.code !== ErrorCode.NotFound) return printReply(errorReply(e), io);
+          if (!(e instanceof HarnessError) || e.code !== ErrorCode.NotFound) return printError(e, io, o);
           current = { value: null, version: 0 };
         }
         const { value, version } = current;
@@ -200,14 +204,15 @@ export const STATE_UPDATE: CliCommand = {
         }
         try {
           const put = await client.call(StatePut, { key, value: next, expected_version: version, worker_id });
-          return printReply({ status: 'ok', data: { ...put, value: next, attempts: attempt } }, io);
+          const data = { ...put, value: next, attempts: attempt };
+          return printReply({ status: 'ok', data }, io, o, (d) => `${d.key}: now at version ${d.version} (attempt ${d.attempts}): ${json(d.value, 200)}\n`);
         } catch (e) {
-          if (!(e instanceof HarnessError) || e.code !== ErrorCode.Conflict || attempt > retries) return printReply(errorReply(e), io);
+          if (!(e instanceof HarnessError) || e.code !== ErrorCode.Conflict || attempt > retries) return printError(e, io, o);
         }
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
       }
     } catch (e) {
-      return printReply(errorReply(e), io);
+      return printError(e, io, o);
     } finally {
       client?.close();
     }

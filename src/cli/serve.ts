@@ -1,13 +1,15 @@
 import * as path from 'node:path';
 import { describeError } from '../protocol/errors';
 import { stderrLogger } from '../protocol/log';
-import { isEventName, type EventName } from '../protocol/events';
+import { EVENT_NAMES, isEventName, type EventName } from '../protocol/events';
 import type { EventLine } from '../protocol/messages';
 import { startClusterService, type ClusterService } from '../cluster/service';
 import { clusterSettings } from '../cluster/settings';
 import { startService, stateDirOf, type CoordinatorService, type ServiceOptions } from '../server/service';
-import { list, type CliCommand } from './commands';
-import { connect, errorReply, printReply, UsageError, workspaceFromEnv } from './context';
+import { DURATIONS, list, secondsOf } from './args';
+import type { CliCommand } from './commands';
+import { connect, UsageError, workspaceFromEnv } from './context';
+import { isText, printError } from './output';
 
 const SERVE =
   'harness serve [--workspace DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--webhook-port P [--webhook-host H]] [--nats URL --cluster NAME] [--verbose]';
@@ -35,13 +37,13 @@ export const SERVE_COMMAND: CliCommand = {
     worktree: { type: 'string' },
     'state-dir': { type: 'string' },
     'instance-limit': { type: 'string' },
-    'stale-timeout': { type: 'string' },
     'webhook-port': { type: 'string' },
     'webhook-host': { type: 'string' },
     nats: { type: 'string' },
     cluster: { type: 'string' },
     verbose: { type: 'boolean' },
   },
+  durations: { 'stale-timeout': DURATIONS.staleTimeout },
   async run(v, _p, o, io) {
     if (v.workspace !== undefined && v.worktree !== undefined) throw new UsageError('--worktree is the old name of --workspace: give one of them', SERVE);
     const given = (v.workspace ?? v.worktree) as string | undefined;
@@ -53,14 +55,8 @@ export const SERVE_COMMAND: CliCommand = {
       if (!/^\d+$/.test(limit)) throw new UsageError(`--instance-limit must be a whole number, got ${JSON.stringify(limit)}`, SERVE);
       config.instanceLimit = Number(limit);
     }
-    const stale = v['stale-timeout'] as string | undefined;
-    if (stale !== undefined) {
-      const s = Number(stale);
-      if (!Number.isFinite(s) || s <= 0) {
-        throw new UsageError(`--stale-timeout must be a positive number of seconds, got ${JSON.stringify(stale)}`, SERVE);
-      }
-      config.staleInstanceMs = s * 1000;
-    }
+    const stale = secondsOf(v, 'stale-timeout');
+    if (stale !== undefined) config.staleInstanceMs = stale * 1000;
     const webhooks = webhookOptions(v);
     // Listening for the signals before anything else: one that comes while the state is being
     // opened, or between the ready line and the wait below, is a clean stop too, never a death.
@@ -98,7 +94,7 @@ export const SERVE_COMMAND: CliCommand = {
     } catch (e) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      return printReply(errorReply(e), io);
+      return printError(e, io, o);
     }
     // Opening runs without a turn of the event loop; give a signal that came meanwhile one.
     await new Promise(setImmediate);
@@ -108,7 +104,7 @@ export const SERVE_COMMAND: CliCommand = {
       const node = (service as Partial<ClusterService>).cluster;
       const cluster = node ? { cluster: node.names.cluster, node: node.id } : {};
       const ready = { ready: true, socket: service.socketPath, pid: process.pid, workspace, worktree: workspace, ...cluster, ...(listener ? { webhook: listener } : {}) };
-      io.stdout(JSON.stringify({ status: 'ok', data: ready }) + '\n');
+      io.stdout(isText(o) ? `serving ${workspace} on ${service.socketPath} (pid ${process.pid})\n` : JSON.stringify({ status: 'ok', data: ready }) + '\n');
       log.info(`serving ${workspace} on ${service.socketPath}`);
       await new Promise<void>((resolve) => (wake = resolve));
     }
@@ -130,7 +126,7 @@ export const WATCH_COMMAND: CliCommand = {
   async run(v, _p, o, io) {
     const events = list(v, 'event');
     const unknown = events?.find((e) => !isEventName(e));
-    if (unknown !== undefined) throw new UsageError(`unknown event ${JSON.stringify(unknown)}`, WATCH);
+    if (unknown !== undefined) throw new UsageError(`unknown event ${JSON.stringify(unknown)}; events are ${EVENT_NAMES.join(', ')}`, WATCH);
     try {
       const client = await connect(o, io);
       const json = o.format === 'json';

@@ -1,14 +1,36 @@
 import type { EventName } from '../protocol/events';
 import type { GroupStatus, StreamState } from '../protocol/groups';
 import { CheckpointRecord, GroupStatusCommand, TaskProgressCommand } from '../protocol/tasks';
-import { call, integer, seconds, type CliCommand } from './commands';
-import { connect, errorReply, printReply, resolveWorkerId, UsageError } from './context';
+import { DURATIONS, integer, secondsOf } from './args';
+import { call, type CliCommand } from './commands';
+import { connect, resolveWorkerId, UsageError } from './context';
+import { isText, printError, printReply } from './output';
+import { clip, columns, json } from './table';
+import { taskChanged } from './text';
 
 const WAIT = 'harness wait --group G [--progressive] [--checkpoint-interval S] [--timeout S]';
 const PROGRESS = 'harness task progress --id ID --percent P [--message M] [--token N]';
 
 /** Events after which a group may have moved on; they only say "look again" (the status is read whole). */
 const GROUP_EVENTS: EventName[] = ['task:completed', 'task:dead_letter', 'task:cancelled', 'task:added', 'task:progress', 'task:failed'];
+
+type Summary = ReturnType<typeof summary>;
+
+function summaryText(d: Summary): string {
+  return (
+    `group ${d.group}: ${d.completed} of ${d.total} completed\n` +
+    columns([['TASK', 'STATUS', 'RESULT'], ...d.results.map((r) => [r.task_id, r.status, r.error ? clip(r.error, 60) : json(r.result, 60)])], '  ')
+  );
+}
+
+/** A progressive or checkpoint line, for people. */
+function eventText(doc: Record<string, unknown>): string {
+  if (doc.event === 'stream_finished') {
+    return `${doc.task_id} ${String(doc.status).replace('_', ' ')}${doc.error ? `: ${clip(String(doc.error), 80)}` : ''} (${doc.finished} of ${doc.total} finished)\n`;
+  }
+  const streams = (doc.streams as Array<{ task_id: string; status: string; progress: { percent: number } | null }>) ?? [];
+  return `checkpoint ${doc.timestamp}: ${clip(streams.map((s) => `${s.task_id} ${s.status}${s.progress ? ` ${s.progress.percent}%` : ''}`).join(', '), 200)}\n`;
+}
 
 function summary(status: GroupStatus) {
   return {
@@ -33,21 +55,19 @@ export const WAIT_COMMAND: CliCommand = {
   options: {
     group: { type: 'string', short: 'g' },
     progressive: { type: 'boolean' },
-    'checkpoint-interval': { type: 'string' },
-    timeout: { type: 'string' },
   },
+  durations: { 'checkpoint-interval': DURATIONS.checkpointInterval, timeout: DURATIONS.groupTimeout },
   async run(v, _p, o, io) {
     const group = v.group as string | undefined;
     if (!group) throw new UsageError('--group is required', WAIT);
-    const interval = seconds(v, 'checkpoint-interval', WAIT);
-    if (interval === 0) throw new UsageError('--checkpoint-interval must be more than 0 seconds', WAIT);
-    const timeout = seconds(v, 'timeout', WAIT);
-    const line = (doc: unknown) => io.stdout(JSON.stringify(doc) + '\n');
+    const interval = secondsOf(v, 'checkpoint-interval');
+    const timeout = secondsOf(v, 'timeout');
+    const line = (doc: Record<string, unknown>) => io.stdout(isText(o) ? eventText(doc) : JSON.stringify(doc) + '\n');
     let client;
     try {
       client = await connect(o, io);
     } catch (e) {
-      return printReply(errorReply(e), io);
+      return printError(e, io, o);
     }
     const c = client;
     const announced = new Set<string>();
@@ -69,7 +89,7 @@ export const WAIT_COMMAND: CliCommand = {
           }
         }
         if (status.done) {
-          if (status.failed === 0) return printReply({ status: 'ok', data: summary(status) }, io);
+          if (status.failed === 0) return printReply({ status: 'ok', data: summary(status) }, io, o, summaryText);
           const bad = status.streams.filter((s) => s.status !== 'completed').map((s) => `${s.task_id} (${s.status})`);
           return printReply(
             {
@@ -79,6 +99,8 @@ export const WAIT_COMMAND: CliCommand = {
               details: summary(status),
             },
             io,
+            o,
+            summaryText,
           );
         }
         const now = Date.now();
@@ -92,6 +114,8 @@ export const WAIT_COMMAND: CliCommand = {
               details: summary(status),
             },
             io,
+            o,
+            summaryText,
           );
         }
         if (now >= nextCheckpoint) {
@@ -111,7 +135,7 @@ export const WAIT_COMMAND: CliCommand = {
         wake = undefined;
       }
     } catch (e) {
-      return printReply(errorReply(e), io);
+      return printError(e, io, o);
     } finally {
       c.close();
     }
@@ -140,6 +164,6 @@ export const PROGRESS_COMMAND: CliCommand = {
       percent,
       ...(typeof v.message === 'string' ? { message: v.message } : {}),
       ...(v.token !== undefined ? { fencing_token: integer(v, 'token', PROGRESS) } : {}),
-    });
+    }, (d) => taskChanged(d.task));
   },
 };

@@ -4,9 +4,11 @@ import { ErrorCode, HarnessError } from '../protocol/errors';
 import { InstanceDeregister, InstanceHeartbeat, InstanceRegister } from '../protocol/instances';
 import type { Task } from '../protocol/model';
 import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease } from '../protocol/tasks';
-import { integer, list, seconds, type CliCommand } from './commands';
+import { DURATIONS, integer, list, secondsOf } from './args';
+import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId } from './context';
 import { ResilientClient } from './resilient-client';
+import { relative } from './table';
 
 const USAGE =
   'harness work [--capability C]... [--timeout S] [--max-tasks N] [--idle-exit S] [--kill-after S] [--name NAME] [--shell] -- CMD ARGS...';
@@ -45,19 +47,17 @@ export const WORK_COMMAND: CliCommand = {
   summary: 'turn this terminal into a worker: claim tasks and run CMD for each until stopped',
   options: {
     capability: { type: 'string', multiple: true, short: 'c' },
-    timeout: { type: 'string' },
     'max-tasks': { type: 'string' },
-    'idle-exit': { type: 'string' },
-    'kill-after': { type: 'string' },
     name: { type: 'string' },
     shell: { type: 'boolean' },
   },
+  durations: { timeout: DURATIONS.workTimeout, 'idle-exit': DURATIONS.idleExit, 'kill-after': DURATIONS.killAfter },
   positionals: { min: 1, max: Infinity },
   async run(v, command, o, io) {
-    const timeoutS = seconds(v, 'timeout', USAGE);
+    const timeoutS = secondsOf(v, 'timeout');
     const maxTasks = integer(v, 'max-tasks', USAGE);
-    const idleExitS = seconds(v, 'idle-exit', USAGE);
-    const killAfterS = seconds(v, 'kill-after', USAGE);
+    const idleExitS = secondsOf(v, 'idle-exit');
+    const killAfterS = secondsOf(v, 'kill-after');
     const capabilities = list(v, 'capability') ?? [];
     const workerId = resolveWorkerId(o, io);
     const say = (line: string) => io.stderr(`[${workerId}] ${line}\n`);
@@ -78,7 +78,11 @@ export const WORK_COMMAND: CliCommand = {
       client.close(); // an open connection would keep this process from exiting with the error
       throw e;
     }
-    say(`registered; waiting for tasks${capabilities.length ? ` needing only ${capabilities.join(', ')}` : ''}`);
+    say(
+      capabilities.length
+        ? `registered with capabilities ${capabilities.join(', ')}; waiting for tasks that need no capability or only ${capabilities.length === 1 ? 'that one' : 'some of these'}`
+        : 'registered without capabilities; waiting for tasks that need none',
+    );
 
     let stopping = false;
     let current: { task: Task; cancel: () => void } | undefined;
@@ -205,7 +209,7 @@ export const WORK_COMMAND: CliCommand = {
         } else {
           const error = failureMessage(result, runTimeoutS);
           const reply = await finish(lease, () => client.call(TaskFail, { ...lease, error }), error);
-          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? ', will be retried' : ', dead-lettered'}`);
+          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? `, will be retried${reply.retry_at ? ` ${relative(reply.retry_at)}` : ''}` : ', dead-lettered'}`);
         }
       } catch (e) {
         say(`could not report ${task.id}: ${(e as Error).message}`);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AnyCommand, ParsedParamsOf, ResultOf } from '../protocol/command';
+import { MAX_DURATION_SECONDS } from '../protocol/durations';
 import type { InstanceRegister, InstanceDeregister, InstanceHeartbeat } from '../protocol/instances';
 import {
   DEFAULT_FAIL_RETRY,
@@ -90,7 +91,7 @@ export function publicTask(row: TaskRow): Task {
 }
 
 /** The longest backoff, whatever a strategy computes (doubling overflows fast). */
-const MAX_BACKOFF_SECONDS = 7 * 24 * 3600;
+const MAX_BACKOFF_SECONDS = MAX_DURATION_SECONDS;
 
 /** Seconds to wait after failed attempt number `attempt` (1 for the first). */
 export function backoffSeconds(backoff: RetryBackoff, attempt: number): number {
@@ -176,11 +177,10 @@ export class Coordinator {
     return this.mutate((tx) => {
       const now = this.nowIso();
       const batch = new Map<string, NewTask>();
+      this.refuseTakenIds(inputs);
       for (const { id: given, ...input } of inputs) {
         const id = given ?? `task-${randomUUID().slice(0, 8)}`;
-        if (batch.has(id) || this.store.getTask(id)) {
-          throw new HarnessError(ErrorCode.AlreadyExists, `duplicate task id ${id}`, { task_id: id });
-        }
+        if (batch.has(id)) throw new HarnessError(ErrorCode.AlreadyExists, `task id ${id} is given twice`, { task_id: id });
         batch.set(id, {
           ...input,
           description: input.description ?? '',
@@ -316,6 +316,33 @@ export class Coordinator {
       );
     }
     return row;
+  }
+
+  /**
+   * Ids given twice, or already taken by stored tasks: all of them named at once, so re-importing
+   * a plan reads as what it is (its tasks exist already), not as a duplicate inside the file.
+   */
+  private refuseTakenIds(inputs: readonly TaskInput[]): void {
+    const seen = new Map<string, number>();
+    inputs.forEach(({ id }, i) => {
+      if (id === undefined) return;
+      const first = seen.get(id);
+      if (first !== undefined) {
+        throw new HarnessError(ErrorCode.AlreadyExists, `task id ${id} is given twice (tasks[${first}] and tasks[${i}])`, { task_id: id });
+      }
+      seen.set(id, i);
+    });
+    const taken = [...seen.keys()].flatMap((id) => {
+      const row = this.store.getTask(id);
+      return row ? [`${id} (${row.status})`] : [];
+    });
+    if (taken.length === 0) return;
+    const first = taken[0]!.split(' ')[0]!;
+    const message =
+      inputs.length === 1
+        ? `task ${taken[0]} already exists`
+        : `${taken.length} of the ${inputs.length} tasks given already ${taken.length === 1 ? 'exists' : 'exist'}: ${taken.slice(0, 10).join(', ')}${taken.length > 10 ? ` and ${taken.length - 10} more` : ''}; nothing was added`;
+    throw new HarnessError(ErrorCode.AlreadyExists, message, { task_id: first, existing: taken.length });
   }
 
   private requireTask(id: string): TaskRow {

@@ -43,7 +43,7 @@ export class Mailbox {
     });
   }
 
-  async send(p: ParsedParamsOf<typeof MessageSend>): Promise<{ message_id: string; to: string; recipients: string[] }> {
+  async send(p: ParsedParamsOf<typeof MessageSend>): Promise<{ message_id: string; to: string; recipients: string[]; unregistered: string[] }> {
     const topic = p.to.startsWith(TOPIC_PREFIX) ? p.to.slice(TOPIC_PREFIX.length) : undefined;
     return commit(this.ctx, (tx) => {
       const seq = nextSeq(this.ctx, tx, 'message_seq');
@@ -55,7 +55,10 @@ export class Mailbox {
         tx.w.apply({ op: 'message', row: { id, seq, recipient, to, from: p.from ?? null, body: p.body, sent_at } });
       }
       tx.emit('message:sent', { message_id: id, to, from: p.from ?? null, recipients });
-      return { message_id: id, to, recipients };
+      // Kept all the same: a worker may register under that id later. The sender is told, so a
+      // misspelt id is not a silent black hole.
+      const unregistered = recipients.filter((r) => !this.ctx.store.getInstance(r));
+      return { message_id: id, to, recipients, unregistered };
     }).done;
   }
 

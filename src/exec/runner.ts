@@ -7,6 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { inWords, MAX_DURATION_SECONDS, MAX_KILL_AFTER_SECONDS } from '../protocol/durations';
 import { HarnessError } from '../protocol/errors';
 import type { OutputChunk, Stream } from '../protocol/output';
 import { BoundedLog } from './bounded-log';
@@ -31,9 +32,9 @@ export interface RunOptions {
   cwd?: string;
   /** Extra variables, merged over process.env. */
   env?: Readonly<Record<string, string>>;
-  /** 0 or undefined: no timeout. */
+  /** 0 or undefined: no timeout. At most MAX_DURATION_SECONDS (7 days). */
   timeoutMs?: number;
-  /** How long SIGTERM gets before SIGKILL. */
+  /** How long SIGTERM gets before SIGKILL; at most MAX_KILL_AFTER_SECONDS. */
   killGraceMs?: number;
   /** Tail kept per stream, in bytes. */
   maxBufferBytes?: number;
@@ -252,10 +253,15 @@ function validate(options: RunOptions): string | undefined {
   if (options.shell && argv.length !== 1) {
     return `with shell: true, argv must hold exactly one command line (got ${argv.length} elements)`;
   }
-  const nonNegative = (value: number | undefined): boolean =>
-    value === undefined || (Number.isFinite(value) && value >= 0);
-  if (!nonNegative(options.timeoutMs)) return `timeoutMs must be a non-negative number`;
-  if (!nonNegative(options.killGraceMs)) return `killGraceMs must be a non-negative number`;
+  // Bounded because Node's timers fire after 1 ms when given more than 2^31-1 ms.
+  const withinSeconds = (value: number | undefined, max: number): boolean =>
+    value === undefined || (Number.isFinite(value) && value >= 0 && value <= max * 1000);
+  if (!withinSeconds(options.timeoutMs, MAX_DURATION_SECONDS)) {
+    return `the timeout must be from 0 to ${MAX_DURATION_SECONDS} seconds (${inWords(MAX_DURATION_SECONDS)}), got ${(options.timeoutMs ?? 0) / 1000} s`;
+  }
+  if (!withinSeconds(options.killGraceMs, MAX_KILL_AFTER_SECONDS)) {
+    return `the kill grace must be from 0 to ${MAX_KILL_AFTER_SECONDS} seconds (${inWords(MAX_KILL_AFTER_SECONDS)}), got ${(options.killGraceMs ?? 0) / 1000} s`;
+  }
   const max = options.maxBufferBytes;
   if (max !== undefined && !(Number.isInteger(max) && max >= 1)) return 'maxBufferBytes must be a positive integer';
   return undefined;

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { listAllTasks } from '../client/paging';
 import { importPlan, readPlanFile } from '../client/plan';
 import type { HarnessApi } from '../protocol/api';
+import { atMostSeconds, MAX_DURATION_SECONDS } from '../protocol/durations';
 import { explainThrown } from '../protocol/error-words';
 import type { Task, TaskInput } from '../protocol/model';
 import { TaskAdd, TaskCancel, TaskClaim, TaskComplete, TaskFail, TaskGet, TaskRelease, TaskRetry } from '../protocol/tasks';
@@ -210,7 +211,8 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
           title: `Timeout for: ${commandLine}`,
           prompt: 'Seconds before it is ended (SIGTERM, then SIGKILL)',
           value: String(remembered),
-          validateInput: (v) => (Number(v) > 0 ? undefined : 'A positive number of seconds'),
+          validateInput: (v) =>
+            Number(v) > 0 && Number(v) <= MAX_DURATION_SECONDS ? undefined : `A number of seconds, more than 0 and ${atMostSeconds(MAX_DURATION_SECONDS)}`,
         });
         if (!answer) return undefined;
         timeout = Number(answer);

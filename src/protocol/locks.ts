@@ -1,11 +1,10 @@
 // File locks: leases on workspace paths, exclusive (write) or shared (read), with fencing tokens.
 import { z } from 'zod';
 import { command } from './command';
+import { LeaseSeconds, WaitMs } from './durations';
 import { Timestamp, WorkerId } from './model';
 
 export const DEFAULT_LOCK_TTL_SECONDS = 60;
-export const MAX_TTL_SECONDS = 7 * 24 * 3600;
-export const MAX_WAIT_MS = 24 * 3600 * 1000;
 
 export const LockMode = z.enum(['read', 'write']);
 export type LockMode = z.output<typeof LockMode>;
@@ -32,8 +31,7 @@ export const LockWaiter = z.object({
 });
 
 const LockPath = z.string().min(1).max(4096).describe('The file or directory, absolute or relative to the workspace');
-const Ttl = z.number().positive().max(MAX_TTL_SECONDS);
-export const WaitMs = z.number().int().min(0).max(MAX_WAIT_MS);
+const Ttl = LeaseSeconds;
 const LockToken = z.number().int().positive().describe('The token the grant returned');
 
 export const LockAcquire = command({

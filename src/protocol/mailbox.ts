@@ -1,6 +1,7 @@
 // Mailboxes: durable, at-least-once messages to a worker, or to every subscriber of a topic.
 import { z } from 'zod';
 import { command } from './command';
+import { WaitMs } from './durations';
 import { Id, JsonValue, Timestamp, WorkerId } from './model';
 
 export const TOPIC_PREFIX = 'topic:';
@@ -47,7 +48,14 @@ export const MessageSend = command({
     body: JsonValue.describe('Any JSON'),
     from: Id.optional().describe('The sender'),
   }),
-  result: z.object({ message_id: z.string(), to: z.string(), recipients: z.array(z.string()) }),
+  result: z.object({
+    message_id: z.string(),
+    to: z.string(),
+    recipients: z.array(z.string()).describe('Who gets a copy: the worker, or the subscribers of the topic (none: nobody gets it)'),
+    unregistered: z
+      .array(z.string())
+      .describe('Recipients that are not registered workers: the message is kept for them and delivered if a worker with that id comes later'),
+  }),
   fills: { worker: 'from' },
 });
 
@@ -57,7 +65,7 @@ export const MessageReceive = command({
   summary: "This worker's oldest unacknowledged messages (they come again until acknowledged).",
   params: z.strictObject({
     worker_id: WorkerId,
-    wait_ms: z.number().int().min(0).max(3600 * 1000).optional().describe('Wait this long for a first message (default 0)'),
+    wait_ms: WaitMs.optional().describe('Wait this long for a first message (default 0)'),
     max: z.number().int().min(1).max(1000).optional().describe(`At most this many (default ${DEFAULT_RECEIVE_MAX})`),
   }),
   result: z.object({ messages: z.array(Message) }),

@@ -1,6 +1,7 @@
 // The records the coordinator keeps and sends (tasks, instances), as zod schemas: the one
 // definition of their shape for every side. The core's types are inferred from these.
 import { z } from 'zod';
+import { atMostSeconds, LeaseSeconds, MAX_DURATION_SECONDS } from './durations';
 import { JsonValue } from './json-value';
 
 export const TASK_STATUSES = ['pending', 'running', 'completed', 'dead_letter', 'cancelled'] as const;
@@ -56,9 +57,6 @@ export const TaskSource = z.strictObject({
 });
 export type TaskSource = z.output<typeof TaskSource>;
 
-/** The longest wait a user gives anywhere (timeouts, backoff): a week. */
-const MAX_SECONDS = 7 * 24 * 3600;
-
 /**
  * How long a failed task waits before it may be claimed again: `delay_seconds` after the first
  * failure, then the same (fixed) or doubling each attempt (exponential), never more than
@@ -66,8 +64,12 @@ const MAX_SECONDS = 7 * 24 * 3600;
  */
 export const RetryBackoff = z.strictObject({
   strategy: z.enum(['fixed', 'exponential']).default('exponential').describe('fixed: the same wait each time; exponential: doubling (default)'),
-  delay_seconds: z.number().min(0).max(MAX_SECONDS).describe('The wait after the first failure; 0 retries at once'),
-  max_delay_seconds: z.number().positive().max(MAX_SECONDS).optional().describe('The longest wait'),
+  delay_seconds: z
+    .number()
+    .min(0, 'must be 0 or more seconds')
+    .max(MAX_DURATION_SECONDS, `must be ${atMostSeconds(MAX_DURATION_SECONDS)}`)
+    .describe('The wait after the first failure; 0 retries at once'),
+  max_delay_seconds: LeaseSeconds.optional().describe('The longest wait'),
 });
 export type RetryBackoff = z.output<typeof RetryBackoff>;
 
@@ -82,7 +84,7 @@ export const TaskInput = z.strictObject({
     .describe('Ids of tasks that must complete first; "group:NAME" waits for every task of a group'),
   priority: z.number().int().min(-1_000_000).max(1_000_000).optional().describe('Higher runs first (default 0)'),
   capabilities: z.array(Capability).max(100).optional().describe('Only workers with all of these may claim it'),
-  timeout_seconds: z.number().positive().max(7 * 24 * 3600).optional().describe('Lease length; the coordinator default when left out'),
+  timeout_seconds: LeaseSeconds.optional().describe('Lease length; the coordinator default when left out'),
   max_attempts: z.number().int().min(1).max(1000).optional().describe('Attempts before it is dead-lettered; the coordinator default when left out'),
   payload: JsonValue.optional().describe('Any JSON the worker gets with the task'),
   resources: ResourceAmounts.optional().describe('Amounts of resource pools the task holds while it runs, e.g. {"gpu": 1}'),

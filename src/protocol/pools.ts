@@ -1,7 +1,7 @@
 // Resource pools: capacities held by running tasks (their `resources`) and by ad-hoc holds.
 import { z } from 'zod';
 import { command } from './command';
-import { MAX_TTL_SECONDS, WaitMs } from './locks';
+import { LeaseSeconds, WaitMs } from './durations';
 import { PoolCapacity, PoolName, ResourceAmounts, Timestamp, WorkerId } from './model';
 
 export const DEFAULT_HOLD_TTL_SECONDS = 300;
@@ -33,7 +33,7 @@ export type PoolHolder = z.output<typeof PoolHolder>;
 export const PoolView = Pool.extend({ used: z.number(), free: z.number(), holders: z.array(PoolHolder) });
 export type PoolView = z.output<typeof PoolView>;
 
-const Ttl = z.number().positive().max(MAX_TTL_SECONDS);
+const Ttl = LeaseSeconds;
 const HoldId = z.string().min(1).max(200).describe('The hold id resource_acquire returned');
 
 export const PoolSet = command({

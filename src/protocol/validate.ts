@@ -17,7 +17,15 @@ function describeIssue(issue: Issue, root: string): string[] {
     return issue.keys.map((key) => `${where([...issue.path, key], root)}: unknown field`);
   }
   const at = where(issue.path, root);
-  return [at ? `${at}: ${issue.message}` : issue.message];
+  const message = `${issue.message}${given(issue.input)}`;
+  return [at ? `${at}: ${message}` : message];
+}
+
+/** `, got 1000000000`: the value at fault, when it is short enough to repeat (and only then). */
+function given(input: unknown): string {
+  if (typeof input === 'number' || typeof input === 'boolean') return `, got ${String(input)}`;
+  if (typeof input === 'string' && input.length <= 100) return `, got ${JSON.stringify(input)}`;
+  return '';
 }
 
 /** Renders a zod failure as one sentence that names each bad field, e.g. `tasks[2].priority: ...`. */
@@ -37,7 +45,8 @@ export function firstField(error: z.ZodError, root = ''): string {
 
 /** Parses `value` or throws INVALID_ARGUMENT naming what is wrong (`invalid <what>: field: ...`). */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, what: string, root = ''): z.output<S> {
-  const result = schema.safeParse(value);
+  // reportInput: the message repeats the value at fault (see `given`).
+  const result = schema.safeParse(value, { reportInput: true });
   if (!result.success) {
     throw new HarnessError(ErrorCode.InvalidArgument, `invalid ${what}: ${formatIssues(result.error, root)}`, {
       field: firstField(result.error, root),

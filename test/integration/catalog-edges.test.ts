@@ -95,9 +95,11 @@ describe('the catalog at the edges (real processes)', function () {
     const page = await client.call(TaskList);
     assert.deepEqual([page.tasks.length, typeof page.next_cursor], [1000, 'string']);
     const all = await runCli(['task', 'list', '--format', 'text'], d.env);
+    // One READY section: its title, its header, a row per task in claim order, then the summary.
     const lines = all.stdout.trim().split('\n');
-    assert.equal(lines.length, 2500);
-    assert.match(lines[2499]!, /t-2499/);
+    assert.equal(lines.length, 2503);
+    assert.deepEqual([lines[0], lines.at(-1)], ['READY (in the order they are claimed): 2500', '2500 tasks: 2500 ready']);
+    assert.deepEqual(lines.slice(2, -1).map((l) => l.trim().split(/\s+/)[0]), Array.from({ length: 2500 }, (_, i) => `t-${i}`));
     client.close();
   });
 });

@@ -27,8 +27,8 @@ describe('the demo (npm run demo)', function () {
     const peak = /Up to (\d+) tasks ran at once/.exec(out);
     assert.ok(peak, out);
     assert.ok(Number(peak[1]) >= 2, `tasks never overlapped:\n${out}`);
-    // Every worker stops only once the plan is done: its "stopping" comes after the last completion.
-    const lastCompletion = out.lastIndexOf('✔ release completed');
-    assert.ok(lastCompletion > 0 && out.indexOf('stopping:') > lastCompletion, out);
+    // Every worker stays to the end and is then stopped by the demo (not by idleness): each says
+    // "done". (Where its lines fall among the other processes' output is up to the pipes.)
+    for (const name of ['alice', 'bob', 'carol']) assert.match(out, new RegExp(`\\[agent-${name}\\] done: \\d+ task\\(s\\)`), out);
   });
 });

@@ -348,9 +348,9 @@ describe('harness serve over its socket and the harness CLI (real processes)', f
         assert.ok(r.stderr.includes(`usage: ${usageLine}`), r.stderr);
       };
 
-      it('an unknown flag', () => usage(['task', 'claim', '--bogus'], /Unknown option '--bogus'/, 'harness task claim'));
+      it('an unknown flag', () => usage(['task', 'claim', '--bogus'], /unknown option --bogus; this command takes --capability/, 'harness task claim'));
       it('--result that is not JSON', () =>
-        usage(['task', 'complete', '--id', 'c1', '--result', '{oops'], /--result is not valid JSON/, 'harness task complete --id ID'));
+        usage(['task', 'complete', '--id', 'c1', '--result', '{oops'], /--result must be JSON, got "\{oops"/, 'harness task complete --id ID'));
       it('a missing --id', () => usage(['task', 'complete'], /--id is required/, 'harness task complete --id ID'));
       it('an unknown command', async () => {
         const r = await runCli(['task', 'frobnicate'], d.env);

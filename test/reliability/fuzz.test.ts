@@ -247,7 +247,7 @@ describe('reliability: protocol fuzzing', function () {
     ensureCliBuilt();
     const dir = tempDir('hrel-');
     const socket = path.join(dir, 'h.sock');
-    const serve = ServeProcess.spawn(['--worktree', dir, '--socket', socket, '--stale-timeout', '1000000']);
+    const serve = ServeProcess.spawn(['--worktree', dir, '--socket', socket, '--stale-timeout', '86400']);
     await within(serve.ready, 20_000, 'harness serve');
 
     // Some state of every kind, so that invalid requests have something to damage.

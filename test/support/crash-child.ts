@@ -11,7 +11,19 @@ import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { FileStore } from '../../src/core/file-store';
 
 const [dir, mode = 'work', snapshotAfterBytes = '4096'] = process.argv.slice(2);
-const say = (line: string) => fs.writeSync(1, `${line}\n`);
+const pause = new Int32Array(new SharedArrayBuffer(4));
+/** Writes the whole line now. A pipe the parent reads slowly answers EAGAIN: wait a moment and go on. */
+function say(line: string): void {
+  const bytes = Buffer.from(`${line}\n`);
+  for (let written = 0; written < bytes.length; ) {
+    try {
+      written += fs.writeSync(1, bytes, written);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const store = await FileStore.open({ dir: dir!, snapshotAfterBytes: Number(snapshotAfterBytes) });

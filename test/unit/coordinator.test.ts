@@ -59,9 +59,12 @@ for (const factory of storeFactories) {
       });
 
       it('rejects duplicate ids, in the plan and against stored tasks', async () => {
-        await rejects(c.addTasks([{ id: 'a' }, { id: 'a' }]), 'ALREADY_EXISTS', 'duplicate task id a');
+        await rejects(c.addTasks([{ id: 'a' }, { id: 'a' }]), 'ALREADY_EXISTS', 'task id a is given twice (tasks[0] and tasks[1])');
         await c.addTasks([{ id: 'a' }]);
-        await rejects(c.addTasks([{ id: 'b' }, { id: 'a' }]), 'ALREADY_EXISTS');
+        await rejects(c.addTasks([{ id: 'a' }]), 'ALREADY_EXISTS', 'task a (pending) already exists');
+        // Re-importing a plan: the taken ids are named as existing tasks, not as a duplicate inside the plan.
+        const again = await rejects(c.addTasks([{ id: 'b' }, { id: 'a' }]), 'ALREADY_EXISTS', '1 of the 2 tasks given already exists: a (pending); nothing was added');
+        assert.deepEqual(again.details, { task_id: 'a', existing: 1 });
         assert.deepEqual(c.listTasks().map((t) => t.id), ['a']);
       });
 
