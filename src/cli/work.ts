@@ -7,7 +7,7 @@ import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease 
 import { DURATIONS, integer, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId } from './context';
-import { ResilientClient } from './resilient-client';
+import { ResilientClient } from '../client/resilient-client';
 import { relative } from './table';
 
 const USAGE =

@@ -311,8 +311,8 @@ export class Coordinator {
     if (params.fencing_token !== undefined && params.fencing_token !== row.fencing_token) {
       throw new HarnessError(
         ErrorCode.StaleFencingToken,
-        `task ${row.id}: fencing token ${params.fencing_token} is stale (current ${row.fencing_token}); the lease was taken over`,
-        { task_id: row.id, fencing_token: row.fencing_token },
+        `task ${row.id}: fencing token ${params.fencing_token} is stale (current ${row.fencing_token}); the lease was taken over (now held by ${row.claimed_by})`,
+        { task_id: row.id, fencing_token: row.fencing_token, claimed_by: row.claimed_by },
       );
     }
     return row;

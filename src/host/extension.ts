@@ -20,6 +20,7 @@ import { registerCoordinationCommands } from './coordination-commands';
 import { CoordinationTree } from './coordination-tree';
 import { Connection } from './connection';
 import { CoordinationPanel } from './panel';
+import { registerMcpProvider, type McpServerOffer } from './mcp-provider';
 import { installCliEnvironment } from './terminals';
 import { InstancesTree, TasksTree } from './trees';
 import type { TaskGroup } from '../ui/view-models';
@@ -43,6 +44,8 @@ export interface HarnessExtensionApi {
   panelStateTimings(): StateTimings | undefined;
   /** The output of a run the panel has been sent so far. */
   panelOutput(runId: string): string | undefined;
+  /** What this window offers agents as its MCP server; undefined where VS Code has no MCP API (or refused the provider). */
+  mcpServers: (() => McpServerOffer[]) | undefined;
 }
 
 /** Task changes are drawn this soon after the first of a burst: a plan import is one redraw. */
@@ -72,6 +75,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
     panelEventToRenderedMs: () => CoordinationPanel.current?.lastEventToRenderedMs,
     panelStateTimings: () => CoordinationPanel.current?.lastStateTimings,
     panelOutput: (runId) => CoordinationPanel.current?.postedOutputFor(runId),
+    mcpServers: undefined,
   };
   const tasksView = vscode.window.createTreeView(ViewId.tasks, { treeDataProvider: tasks, showCollapseAll: true });
   const instancesView = vscode.window.createTreeView(ViewId.instances, { treeDataProvider: instances });
@@ -92,6 +96,17 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
   exported.connection = connection;
   activeConnection = connection;
   context.subscriptions.push(connection);
+
+  const mcp = registerMcpProvider({
+    context,
+    folder,
+    socketPath: connection.socketPath,
+    workerId: exported.workerId.replace(/^editor-/, 'agent-'),
+    ensureCoordinator: () => connection.ensure(),
+    log,
+  });
+  if (mcp) context.subscriptions.push(mcp.disposable);
+  exported.mcpServers = mcp?.offers;
 
   const start = () => void connection.ensure().catch((e) => log.error(`could not start the coordinator: ${describeError(e)}`));
   let binDir: string | undefined;

@@ -24,7 +24,18 @@ export function installCliEnvironment(context: vscode.ExtensionContext, folder: 
   env.replace('HARNESS_SOCKET', socketPath);
   env.replace('HARNESS_WORKSPACE', folder);
   env.replace('HARNESS_WORKTREE', folder); // its old name, for scripts that read it
+  env.replace('HARNESS_MCP_CONFIG', mcpConfigJson(binDir));
   return binDir;
+}
+
+/**
+ * An MCP client config that starts `harness mcp` through the CLI on these terminals' PATH: an
+ * agent started in one reads it (`claude --mcp-config "$HARNESS_MCP_CONFIG"`), and the server
+ * it starts inherits the terminal's socket and worker id.
+ */
+export function mcpConfigJson(binDir: string): string {
+  const command = path.join(binDir, process.platform === 'win32' ? 'harness.cmd' : 'harness');
+  return JSON.stringify({ mcpServers: { 'agent-harness': { command, args: ['mcp'] } } });
 }
 
 /** Quotes one argument for a POSIX shell. */
@@ -58,6 +69,7 @@ export async function spawnWorkers(count: number, options: WorkerTerminalOptions
         HARNESS_WORKSPACE: options.folder,
         HARNESS_WORKTREE: options.folder,
         HARNESS_WORKER_ID: workerId,
+        HARNESS_MCP_CONFIG: mcpConfigJson(options.binDir),
         PATH: `${options.binDir}${path.delimiter}${process.env.PATH ?? ''}`,
       },
       iconPath: new vscode.ThemeIcon('vm'),

@@ -117,6 +117,12 @@ describe('--format text (real processes)', function () {
     } finally {
       watch.kill();
     }
+    // The file as it would be written (TOML here: it starts with "[", which is not JSON).
+    covered.add('mcp config');
+    const mcpConfig = await cli(['mcp', 'config', 'codex', '--workspace', d.dir]);
+    assert.equal(mcpConfig.code, 0, mcpConfig.stderr);
+    assert.match(mcpConfig.stdout, /^\[mcp_servers\.agent-harness\]\ncommand = /);
+    await text(['mcp', 'config', 'claude', '--workspace', d.dir, '--write'], undefined, /^wrote the "agent-harness" server to .*\.mcp\.json\n$/);
     // `harness mcp` speaks the MCP protocol on stdio: it has no output for people.
     const notText = new Set(['mcp']);
     assert.deepEqual(

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yauzl from 'yauzl';
 import { childEnv, cleanupAll, ensureCliBuilt, ROOT, runCli, ServeProcess, tempDir, within } from '../support/harness-process';
+import { killMcpWorkers, startMcpWorker } from '../support/mcp';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   name: string;
@@ -129,5 +130,12 @@ describe('the .vsix package (npm run package)', function () {
     const added = await runCli(['task', 'add', '--id', 'from-the-vsix'], childEnv({ HARNESS_SOCKET: socket }), dir, cli);
     assert.equal(added.code, 0, added.stdout + added.stderr);
     assert.equal(added.json.data.task.id, 'from-the-vsix');
+    // `harness mcp` loads its own bundle beside the CLI's: the package must hold it.
+    const mcp = await startMcpWorker({ socket, workerId: 'vsix-agent', cwd: dir, cli });
+    try {
+      assert.equal((await mcp.ok('task_claim')).task.id, 'from-the-vsix');
+    } finally {
+      await killMcpWorkers();
+    }
   });
 });

@@ -206,7 +206,10 @@ describe('webhooks against a real harness serve', function () {
       c.connection.ok({ command: 'task_add', task: { id, payload, source: { kind: 'github_issue', url: `https://github.com/acme/widgets/issues/${id.slice(3)}`, title: id } } });
     const runs = (id: string): any[] => {
       const file = path.join(out, `${id}.jsonl`);
-      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
+      if (!fs.existsSync(file)) return [];
+      // Only whole lines: the hook may be writing the next one right now.
+      const lines = fs.readFileSync(file, 'utf8').split('\n');
+      return lines.slice(0, -1).map((l) => JSON.parse(l));
     };
     const owed = async (c: Coordinator) =>
       (await c.connection.ok({ command: 'state_list', prefix: 'webhooks/hooks-owed/' })).entries.flatMap((e: { value: object }) => Object.keys(e.value));

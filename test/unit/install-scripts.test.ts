@@ -27,7 +27,7 @@ function decided(packageFile: string): string[] {
 describe('npm install scripts', () => {
   // npm 11 warns at every `npm ci` about dependencies whose install scripts allowScripts does not
   // decide on; each one is decided in package.json, so installs are quiet and deliberate.
-  for (const dir of ['.', 'test/vscode-host']) {
+  for (const dir of ['.', 'test/vscode-host', 'test/vscode-host/node22']) {
     it(`every dependency with an install script is allowed or denied in ${dir}/package.json`, () => {
       const undecided = withInstallScripts(path.join(ROOT, dir, 'package-lock.json')).filter((n) => !decided(path.join(ROOT, dir, 'package.json')).includes(n));
       assert.deepEqual(undecided, [], `decide on these in ${dir}/package.json "allowScripts" (and say why in the README)`);

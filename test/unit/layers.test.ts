@@ -29,8 +29,8 @@ const LAYERS: Record<string, { may: string[]; npm?: string[]; noNode?: string[] 
     npm: ['zod', '@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv', '@nats-io/obj'],
   },
   client: { may: ['protocol'], npm: ['yaml'] },
-  cli: { may: ['client', 'config', 'exec', 'protocol'] },
-  mcp: { may: ['client', 'exec', 'protocol'] },
+  cli: { may: ['client', 'config', 'exec', 'mcp', 'protocol'] },
+  mcp: { may: ['client', 'exec', 'protocol'], npm: ['@modelcontextprotocol/server', 'jsonc-parser', 'smol-toml', 'zod'] },
   ui: { may: ['protocol'], npm: ['zod'] },
   host: { may: ['client', 'exec', 'protocol', 'ui'], npm: ['vscode'] },
 };

