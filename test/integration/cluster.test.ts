@@ -13,6 +13,7 @@ import { CoordinatorCluster } from '../support/coordinator-cluster';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { childEnv, cleanupAll, CLI, ensureCliBuilt, pollUntil, RawConnection, runCli, ServeProcess, tempDir, within } from '../support/harness-process';
+import { killMcpWorkers, startMcpWorker } from '../support/mcp';
 import { NatsCluster, stopAllNats } from '../support/nats-cluster';
 
 /** Every message of a cluster's log stream: which node wrote it and the records it holds. */
@@ -278,6 +279,38 @@ describe('cluster: coordinators on NATS JetStream (real nats-server, real proces
     const none = await runCli(['task', 'list'], childEnv({ HARNESS_NATS_URL: nats.url, HARNESS_CLUSTER: 'never_started' }), host);
     assert.equal(none.code, 1);
     assert.match(none.json.message, /no coordinator of cluster never_started on nats:\/\/127\.0\.0\.1:\d+ has started/);
+  });
+
+  it('harness mcp on a standby and through --nats: an agent claims, the leader dies, its complete is applied once by the next leader', async () => {
+    const cluster = await CoordinatorCluster.start(nats, 2);
+    const leader = await cluster.leader();
+    const standby = 1 - leader;
+    const c = await RawConnection.connect(cluster.members[standby]!.socket);
+    for (const id of ['m1', 'm2']) await c.ok({ command: 'task_add', task: { id } });
+    const host = tempDir('hmcp-');
+    try {
+      // One agent on the standby's socket (every call forwarded), one on a host without a coordinator.
+      const onStandby = await startMcpWorker({ socket: cluster.members[standby]!.socket, workerId: 'mcp-standby', cwd: host });
+      const direct = await startMcpWorker({ socket: path.join(host, 'none.sock'), workerId: 'mcp-direct', cwd: host, args: ['--nats', nats.url, '--cluster', cluster.name] });
+      const first = (await onStandby.ok('task_claim')).task;
+      const second = (await direct.ok('task_claim')).task;
+      assert.deepEqual([first.id, second.id].sort(), ['m1', 'm2']);
+      await cluster.stopMember(leader, 'SIGKILL');
+      // Sent while no coordinator leads: held and sent again until the standby takes over.
+      assert.equal((await onStandby.ok('task_complete', { task_id: first.id })).task.status, 'completed');
+      assert.equal((await direct.ok('task_complete', { task_id: second.id })).task.status, 'completed');
+      assert.equal(await cluster.leader(), standby);
+      const tasks = (await c.ok({ command: 'task_list' })).tasks as Array<{ id: string; status: string; attempts: number }>;
+      assert.deepEqual(
+        tasks.map((t) => [t.id, t.status, t.attempts]),
+        [
+          ['m1', 'completed', 1],
+          ['m2', 'completed', 1],
+        ],
+      );
+    } finally {
+      await killMcpWorkers();
+    }
   });
 
   describe('credentials', () => {
