@@ -3,8 +3,8 @@
 // `--baseline DIR` (another checkout, built), every row is measured for that build too, in the
 // same run, interleaved run by run, so "before" and "after" see the same machine load.
 //
-// Rows: durable claim+complete tasks/s at 1/8/32 worker connections (10k tasks) and claim p99 at
-// 8; plan import of 100k tasks over the socket (staged in pieces, as `harness plan import` does)
+// Rows: durable claim+complete tasks/s at 1/8/32 worker connections (10k tasks), the same at 8/32
+// with one request per task (task_complete with `next`), and claim p99 at 8; plan import of 100k tasks over the socket (staged in pieces, as `harness plan import` does)
 // and the server's RSS after; open of 100k tasks from a snapshot plus a journal tail (start to
 // ready) and RSS after; claim p50 with 100k tasks queued against 1k; start-up of an empty
 // workspace to ready.
@@ -20,6 +20,7 @@ import { runLoad, type LoadResult } from './socket';
 import { count, fmt, num, summarize, type Summary, type Table } from './stats';
 
 const CONNECTIONS = [1, 8, 32];
+const NEXT_CONNECTIONS = [8, 32];
 const TASKS = 10_000;
 const BIG = 100_000;
 const SMALL = 1_000;
@@ -46,6 +47,8 @@ interface Build {
 
 interface BuildRun {
   throughput: Record<number, LoadResult>;
+  /** The same with one request per task (task_complete with `next`); null for a build without it. */
+  throughput_next: Record<number, LoadResult> | null;
   empty_ready_ms: number;
   import_ms: number;
   import_rss_mb: number;
@@ -73,22 +76,34 @@ async function oneRun(options: BenchOptions, build: Build, scratch: string, size
   const fresh = (name: string) => {
     const dir = path.join(scratch, name);
     fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); // owner-only: the socket goes in it
     return dir;
   };
-  const throughput: Record<number, LoadResult> = {};
-  for (const c of CONNECTIONS) {
-    const dir = fresh(`tps-${c}`);
+  const drain = async (c: number, next: boolean): Promise<LoadResult> => {
+    const dir = fresh(`tps-${c}${next ? '-next' : ''}`);
     const serve = await startServe(build.root, dir, path.join(dir, 's.sock'));
     try {
       const client = await HarnessClient.connect(serve.socket);
       await importPlan(client, makePlan(sizes.tasks));
       client.close();
-      const res = await runLoad(self, { socket: serve.socket, connections: c, mode: 'harness', tasks: sizes.tasks }, serve.pid);
+      const res = await runLoad(self, { socket: serve.socket, connections: c, mode: 'harness', tasks: sizes.tasks, next }, serve.pid);
       if (res.tasks !== sizes.tasks) throw new Error(`${build.name} C=${c}: ${res.tasks} tasks done, expected ${sizes.tasks}`);
-      throughput[c] = res;
+      return res;
     } finally {
       await stopClean(serve);
+    }
+  };
+  const throughput: Record<number, LoadResult> = {};
+  for (const c of CONNECTIONS) throughput[c] = await drain(c, false);
+  // A build from before task_complete took `next` refuses the field: its rows stay empty.
+  let throughputNext: Record<number, LoadResult> | null = {};
+  for (const c of NEXT_CONNECTIONS) {
+    try {
+      throughputNext[c] = await drain(c, true);
+    } catch (e) {
+      if (!/next: unknown field/.test(String(e))) throw e;
+      throughputNext = null;
+      break;
     }
   }
 
@@ -144,6 +159,7 @@ async function oneRun(options: BenchOptions, build: Build, scratch: string, size
   fs.mkdirSync(scratch, { recursive: true });
   return {
     throughput,
+    throughput_next: throughputNext,
     empty_ready_ms: emptyReady,
     import_ms: importMs,
     import_rss_mb: importRss,
@@ -171,10 +187,13 @@ interface Row {
 
 function rows(sizes: typeof QUICK): Row[] {
   const tps = (c: number) => (runs: BuildRun[]) => pick(runs, (r) => r.throughput[c]!.tasks_per_s);
+  const tpsNext = (c: number) => (runs: BuildRun[]) => summarize(runs.flatMap((r) => (r.throughput_next?.[c] ? [r.throughput_next[c].tasks_per_s] : [])));
   return [
     { what: `claim+complete tasks/s, C=1 (${count(sizes.tasks)} tasks)`, target: '-', value: tps(1) },
     { what: 'claim+complete tasks/s, C=8', target: `≥ ${num(TARGETS.tps8)}`, value: tps(8), met: (m) => m >= TARGETS.tps8 },
     { what: 'claim+complete tasks/s, C=32', target: `≥ ${num(TARGETS.tps32)}`, value: tps(32), met: (m) => m >= TARGETS.tps32 },
+    { what: 'one request per task (complete with next) tasks/s, C=8', target: `≥ ${num(TARGETS.tps8)}`, value: tpsNext(8), met: (m) => m >= TARGETS.tps8 },
+    { what: 'one request per task (complete with next) tasks/s, C=32', target: `≥ ${num(TARGETS.tps32)}`, value: tpsNext(32), met: (m) => m >= TARGETS.tps32 },
     { what: 'claim p99 ms, C=8', target: `< ${TARGETS.p99_8}`, value: (runs) => pick(runs, (r) => r.throughput[8]!.claim.p99), met: (m) => m < TARGETS.p99_8 },
     { what: `plan import ${count(sizes.big)} tasks ms (staged, over the socket)`, target: `< ${num(TARGETS.import_ms)}`, value: (runs) => pick(runs, (r) => r.import_ms), met: (m) => m < TARGETS.import_ms },
     { what: `server RSS MB after the import`, target: `< ${TARGETS.rss_mb}`, value: (runs) => pick(runs, (r) => r.import_rss_mb), met: (m) => m < TARGETS.rss_mb },
@@ -237,12 +256,12 @@ async function runEngine(options: BenchOptions): Promise<SectionResult> {
         row.target,
         `${fmt(values[0])}${mark}`,
         ...values.slice(1).map((v) => fmt(v)),
-        ...(values.length > 1 ? [`${(mine / values[1]!.median).toFixed(2)}×`] : []),
+        ...(values.length > 1 ? [values[1]!.n > 0 ? `${(mine / values[1]!.median).toFixed(2)}×` : '-'] : []),
       ];
     }),
     notes: [
       'every mutation durable before its reply (fdatasync); a fresh worktree per row group; the load generator is one child process (bench/socket.ts)',
-      `${count(sizes.tasks)}-task rows: plan_import first, then C connections claim → complete until drained`,
+      `${count(sizes.tasks)}-task rows: plan_import first, then C connections claim → complete until drained; "complete with next": each completion claims the next task in the same request (- for a build without it)`,
       `${count(sizes.big)} tasks: imported staged (plan_stage pieces, one plan_import), SIGTERM (snapshot), reopen, ${sizes.probe} claim+complete at C=1, SIGKILL, reopen`,
       '✓/✗: whether this build\'s median meets the target; RSS from /proc right after the reply or the ready line',
       `files under ${where}`,

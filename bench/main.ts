@@ -10,6 +10,7 @@ import { coreSection } from './core';
 import { engineSection } from './engine';
 import { primitivesSection } from './primitives';
 import { execSection } from './exec';
+import { floodSection } from './flood';
 import { mcpSection } from './mcp';
 import { peersSection } from './peers';
 import { socketSection } from './socket';
@@ -20,7 +21,7 @@ import { killServeChildren } from './serve';
 import { webhooksSection } from './webhooks';
 import type { BenchOptions, Section } from './section';
 
-const SECTIONS: Section[] = [engineSection, coreSection, socketSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, mcpSection, peersSection, viewsSection];
+const SECTIONS: Section[] = [engineSection, coreSection, socketSection, floodSection, startupSection, execSection, primitivesSection, convergenceSection, webhooksSection, mcpSection, peersSection, viewsSection];
 
 const USAGE = `usage: node dist/bench.js [SECTION...|all] [--quick] [--runs N] [--json FILE] [--baseline DIR]
   sections: ${SECTIONS.map((s) => `${s.name} (${s.description})`).join('; ')}

@@ -34,8 +34,14 @@ const QUICK_TASKS = 1_000;
 /** Appends + fdatasyncs timed at the start of each round: how fast the disk syncs just then. */
 const FLOOR_OPS = 500;
 
+/** Two requests per task (claim, then complete), or one (complete and take the next). */
+type Mode = 'two' | 'one';
+
 interface SystemResults {
   system: PeerSystem;
+  mode: Mode;
+  /** The row's label: the system's, and the mode for one-request rows. */
+  label: string;
   /** Why it was not (or not fully) measured. */
   skipped?: string;
   /** Per worker count, one result per round, in round order (undefined where that round failed to start it). */
@@ -46,7 +52,7 @@ const workerCounts = (s: PeerSystem) => s.workers ?? WORKERS;
 const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
 
 async function measure(options: BenchOptions, entry: SystemResults, dir: string, workers: number, tasks: number): Promise<PeerLoadResult | undefined> {
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); // owner-only: the coordinator's socket goes in it
   try {
     let started;
     try {
@@ -57,12 +63,12 @@ async function measure(options: BenchOptions, entry: SystemResults, dir: string,
     }
     let run;
     try {
-      const args: PeerLoadArgs = { system: entry.system.name, endpoint: started.endpoint, workers, tasks };
+      const args: PeerLoadArgs = { system: entry.system.name, endpoint: started.endpoint, workers, tasks, one_request: entry.mode === 'one' };
       run = await runLoadChild<PeerLoadResult>(options.self, 'peers-load', args, started.pids);
     } finally {
       await started.stop();
     }
-    if (run.result.tasks !== tasks) throw new Error(`${entry.system.name}, ${workers} workers: ${run.result.tasks} tasks completed, expected ${tasks}`);
+    if (run.result.tasks !== tasks) throw new Error(`${entry.label}, ${workers} workers: ${run.result.tasks} tasks completed, expected ${tasks}`);
     return { ...run.result, server_cpu_ms: run.server_cpu_ms, machine_cpu_ms: run.machine_cpu_ms };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -75,8 +81,19 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
   const { base, where } = scratchBase(options.root);
   const scratch = fs.mkdtempSync(path.join(base, 'harness-peers-'));
   const loadStart = os.loadavg();
-  const results: SystemResults[] = PEER_SYSTEMS.map((system) => ({ system, skipped: system.unavailable(options), runs: new Map() }));
-  for (const r of results) if (r.skipped) log(`${r.system.label}: SKIPPED, ${r.skipped}`);
+  const entry = (system: PeerSystem, mode: Mode): SystemResults => ({
+    system,
+    mode,
+    label: mode === 'one' ? `${system.label}, one request per task` : system.label,
+    skipped: system.unavailable(options),
+    runs: new Map(),
+  });
+  // Every system in the two-request mode first, then those that can in the one-request mode.
+  const results: SystemResults[] = [
+    ...PEER_SYSTEMS.map((s) => entry(s, 'two')),
+    ...PEER_SYSTEMS.filter((s) => s.oneRequest).map((s) => entry(s, 'one')),
+  ];
+  for (const r of results) if (r.skipped) log(`${r.label}: SKIPPED, ${r.skipped}`);
   const floors: FloorResult[] = [];
   let failover: FailoverResult | undefined;
   let failoverError: string | undefined;
@@ -87,14 +104,14 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
         // Each round starts with another system, so none is always measured first (or last) after a server start-up.
         for (const entry of rotate(results, round)) {
           if (entry.skipped || !workerCounts(entry.system).includes(w)) continue;
-          const res = await measure(options, entry, path.join(scratch, `${entry.system.name}-w${w}-r${round}`), w, tasks);
+          const res = await measure(options, entry, path.join(scratch, `${entry.system.name}-${entry.mode}-w${w}-r${round}`), w, tasks);
           if (!res) {
-            log(`${entry.system.label}: SKIPPED, ${entry.skipped}`);
+            log(`${entry.label}: SKIPPED, ${entry.skipped}`);
             continue;
           }
           if (!entry.runs.has(w)) entry.runs.set(w, []);
           entry.runs.get(w)![round] = res;
-          log(`round ${round + 1}/${options.runs} W=${w} ${entry.system.name}: ${num(res.tasks_per_s)} tasks/s (claim p99 ${num(res.claim.p99)} ms)`);
+          log(`round ${round + 1}/${options.runs} W=${w} ${entry.label}: ${num(res.tasks_per_s)} tasks/s (claim p99 ${num(res.claim.p99)} ms)`);
         }
       }
     }
@@ -123,7 +140,8 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
     cluster_failover_error: failoverError,
     systems: results.map((r) => ({
       name: r.system.name,
-      label: r.system.label,
+      mode: r.mode,
+      label: r.label,
       versions: r.runs.size > 0 ? r.system.versions(options) : undefined,
       skipped: r.skipped,
       runs: Object.fromEntries(r.runs),
@@ -179,37 +197,43 @@ function tables(results: SystemResults[], tasks: number, options: BenchOptions, 
     const runs = done(r.runs.get(w));
     return runs.length ? fmt(pick(runs, (x) => x.tasks_per_s)) : 'skipped';
   };
-  const skippedNotes = results.filter((r) => r.skipped).map((r) => `SKIPPED ${r.system.label}: ${r.skipped}`);
+  const skippedNotes = results.filter((r) => r.skipped).map((r) => `SKIPPED ${r.label}: ${r.skipped}`);
   const measured = results.filter((r) => r.runs.size > 0);
+  const measuredSystems = [...new Set(measured.map((r) => r.system))];
   const cpus = os.cpus().length;
   const throughput: Table = {
     title: `Peers in the same run: claim → complete, ${count(tasks)} tasks pre-loaded, tasks/s (${rounds})`,
     columns: ['system', ...WORKERS.map((w) => `W=${w}`)],
-    rows: results.map((r) => [r.system.label, ...WORKERS.map((w) => cell(r, w))]),
+    rows: results.map((r) => [r.label, ...WORKERS.map((w) => cell(r, w))]),
     notes: [
       'W = worker connections, all held by ONE load process (a child of the bench), each looping claim → complete until the queue is empty;',
       '    the servers run in their own processes; every measurement starts fresh servers on fresh state, and each round measures every',
       '    system at every W, so all systems share whatever else the machine was doing',
       'tasks/s = tasks / the time from the first claim to the acknowledgement of the last completion (every task checked completed exactly once)',
-      ...measured.map((r) => r.system.durability),
-      ...measured.map((r) => r.system.transport),
-      ...measured.map((r) => r.system.versions(options)),
+      ...measuredSystems.map((s) => s.durability),
+      ...measuredSystems.map((s) => s.transport),
+      ...measuredSystems.map((s) => s.versions(options)),
+      ...measuredSystems.filter((s) => s.oneRequest).map((s) => `one request per task, ${s.label}: ${s.oneRequest}`),
       ...skippedNotes,
     ],
   };
-  const [baseline, ...others] = results;
-  const ratioTable: Table = {
-    title: `${baseline!.system.label} ÷ each peer, tasks/s (ratio per round, ${rounds})`,
-    columns: ['', ...WORKERS.map((w) => `W=${w}`)],
-    rows: others.map((o) => [
-      `÷ ${o.system.label}`,
+  // In each mode, the first system (the coordinator) against the others in that mode.
+  const ratioRows = (['two', 'one'] as const).flatMap((mode) => {
+    const [baseline, ...others] = results.filter((r) => r.mode === mode);
+    return others.map((o) => [
+      `${baseline!.label} ÷ ${o.label}`,
       ...WORKERS.map((w) => {
         if (!workerCounts(o.system).includes(w)) return '';
         const s = ratios(baseline!, o, w);
         return s.n ? fmt(s, '×') : 'skipped';
       }),
-    ]),
-    notes: ['> 1 means the coordinator completed more tasks per second than that peer in the same rounds'],
+    ]);
+  });
+  const ratioTable: Table = {
+    title: `${results[0]!.label} ÷ each peer, tasks/s (ratio per round, ${rounds})`,
+    columns: ['', ...WORKERS.map((w) => `W=${w}`)],
+    rows: ratioRows,
+    notes: ['> 1 means the coordinator completed more tasks per second than that peer in the same rounds, in the same mode'],
   };
   const detail: Table = {
     title: `Peers: latencies and CPU (medians of ${options.runs} round${options.runs === 1 ? '' : 's'}; the JSON report has every run)`,
@@ -231,7 +255,7 @@ function tables(results: SystemResults[], tasks: number, options: BenchOptions, 
       if (runs.length === 0) continue;
       const med = (f: (r: PeerLoadResult) => number) => num(pick(runs, f).median);
       detail.rows.push([
-        r.system.label,
+        r.label,
         String(w),
         med((x) => x.tasks_per_s),
         med((x) => x.claim.p50),

@@ -38,7 +38,7 @@ interface StartupRun {
 
 async function once(options: BenchOptions, dir: string, tasks: number): Promise<StartupRun> {
   fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 }); // owner-only: the socket goes in it
   const socket = path.join(dir, 's.sock');
   const plan = makePlan(tasks);
 

@@ -93,9 +93,13 @@ else
   # PATH: npm, node-gyp and code-server's postinstall all run on Node 22 (the postinstall checks
   # the Node in npm's user agent).
   # nodedir: node-gyp would download Node's headers; the Node 22 package ships them.
+  # npm_*: under `npm test` the outer npm (on Node 20) exports its own settings, among them
+  # npm_config_user_agent ("... node/v20 ...") which the inner npm would take as its user agent,
+  # and npm_node_execpath; drop them all so that the inner npm describes itself.
+  # shellcheck disable=SC2046
   if ! (
     cd "$host_dir" &&
-      env PATH="$node22_home/bin:$PATH" TMPDIR="$install_tmp" npm_config_unsafe_perm=true npm_config_yes=true \
+      env $(compgen -e | grep '^npm_' | sed 's/^/-u /') PATH="$node22_home/bin:$PATH" TMPDIR="$install_tmp" npm_config_unsafe_perm=true npm_config_yes=true \
         npm_config_nodedir="$node22_home" npm ci --no-audit --no-fund
   ) >"$log" 2>&1; then
     tail -n 40 "$log" >&2

@@ -2,7 +2,8 @@
 // fsync'd on every write (`appendfsync always`, Redis's equivalent of our fdatasync before "ok"),
 // and BullMQ's manual job processing: a Worker without a processor per connection,
 // `getNextJob(token)` to claim, `job.moveToCompleted(result, token, false)` to complete (false:
-// do not fetch the next job in the same call, so both systems make the same two round trips).
+// do not fetch the next job in the same call, so both systems make the same two round trips); in
+// the one-request rows, `moveToCompleted(result, token, true)`, which takes the next job too.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +12,11 @@ import { freePort, startDaemon } from './daemon';
 import { findServer, firstLineOf, missingServer, packageVersion } from './installed';
 import type { Endpoint, PeerSystem } from './system';
 
+
+/** Worker.nextJobFromJobData, protected in BullMQ's types: what moveToCompleted's docs name for its result. */
+interface NextJobFromData {
+  nextJobFromJobData(jobData: unknown, jobId: unknown, token: string): Promise<Job | undefined>;
+}
 
 const redisServer = () => findServer('redis-server', 'HARNESS_BENCH_REDIS_SERVER');
 const QUEUE = 'peers';
@@ -46,6 +52,7 @@ function redisConfig(dir: string, port: number, socket: string): string {
 export const bullmqSystem: PeerSystem = {
   name: 'bullmq',
   label: 'BullMQ on Redis (AOF always)',
+  oneRequest: 'moveToCompleted(result, token, fetchNext = true) (one Lua script completes the job and takes the next)',
   durability: 'BullMQ/Redis: appendonly yes + appendfsync always: Redis fsyncs the AOF before it sends the replies of each event-loop turn',
   transport: 'BullMQ/Redis: Unix socket (the coordinator\'s transport; Redis also listens on a loopback port), ioredis under BullMQ',
   unavailable: () => (redisServer() ? undefined : missingServer('redis-server', 'HARNESS_BENCH_REDIS_SERVER')),
@@ -90,6 +97,16 @@ export const bullmqSystem: PeerSystem = {
       async complete(task) {
         const { job, token } = task.handle as { job: Job; token: string };
         await job.moveToCompleted({ ok: true }, token, false);
+      },
+      async completeAndClaim(task) {
+        // fetchNext: the same script moves the next job to active, locked with this token, and
+        // returns its raw data, which the Worker turns into a Job (as its own processing loop does).
+        const { job, token } = task.handle as { job: Job; token: string };
+        const raw = await job.moveToCompleted({ ok: true }, token, true);
+        if (!Array.isArray(raw) || !raw[0]) return null;
+        const fromData = (worker as unknown as NextJobFromData).nextJobFromJobData.bind(worker);
+        const next = (await fromData(raw[0], raw[1], token)) as Job<{ id: string }> | undefined;
+        return next ? { id: next.data.id, handle: { job: next, token } } : null;
       },
       close: () => worker.close(),
     };

@@ -76,6 +76,7 @@ interface Lease {
 export const coordinatorSystem: PeerSystem = {
   name: 'coordinator',
   label: 'coordinator (harness serve)',
+  oneRequest: 'task_complete with `next` (the completion and the next claim in one durable write)',
   durability: 'coordinator: "ok" only after its journal is fdatasync\'d (group commit across connections)',
   transport: 'coordinator: Unix socket, a raw NDJSON client (one JSON line each way, no client library)',
   unavailable: () => undefined,
@@ -116,6 +117,12 @@ export const coordinatorSystem: PeerSystem = {
         await conn.request(
           JSON.stringify({ command: 'task_complete', worker_id: workerId, task_id: task.id, fencing_token: task.handle, result: { ok: true } }),
         );
+      },
+      async completeAndClaim(task) {
+        const { next } = await conn.request<{ next: { task: Lease | null } }>(
+          JSON.stringify({ command: 'task_complete', worker_id: workerId, task_id: task.id, fencing_token: task.handle, result: { ok: true }, next: {} }),
+        );
+        return next.task ? { id: next.task.id, handle: next.task.fencing_token } : null;
       },
       close: () => conn.close(),
     };

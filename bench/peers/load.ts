@@ -5,13 +5,15 @@
 
 import { makePlan } from '../core';
 import { latency, type LatencyStats } from '../stats';
-import type { Endpoint, PeerSystem, PeerWorker } from './system';
+import type { ClaimedTask, Endpoint, PeerSystem, PeerWorker } from './system';
 
 export interface PeerLoadArgs {
   system: string;
   endpoint: Endpoint;
   workers: number;
   tasks: number;
+  /** One request per task: each completion takes the next task (systems with completeAndClaim only). */
+  one_request?: boolean;
 }
 
 export interface PeerLoadResult {
@@ -54,15 +56,23 @@ export async function peerLoad(
   const everyTaskCompleted = new Promise<void>((resolve) => (allCompleted = resolve));
 
   const loop = async (worker: PeerWorker) => {
+    const completeAndClaim = args.one_request ? worker.completeAndClaim?.bind(worker) : undefined;
+    if (args.one_request && !completeAndClaim) throw new Error(`${system.name} cannot complete and claim in one request`);
+    // The task the last completion took, in one-request mode (null: none was left).
+    let taken: ClaimedTask | null | undefined;
     try {
       while (!finished) {
         let t0 = performance.now();
-        const task = await worker.claim();
-        if (finished) return;
-        claimMs.push(performance.now() - t0);
+        let task = taken;
+        if (task === undefined) {
+          task = await worker.claim();
+          if (finished) return;
+          claimMs.push(performance.now() - t0);
+        }
         if (!task) return;
         t0 = performance.now();
-        await worker.complete(task);
+        if (completeAndClaim) taken = await completeAndClaim(task);
+        else await worker.complete(task);
         completeMs.push(performance.now() - t0);
         if (completed.has(task.id)) throw new Error(`${system.name}: task ${task.id} was completed twice`);
         completed.add(task.id);

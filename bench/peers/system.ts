@@ -26,6 +26,12 @@ export interface PeerWorker {
   claim(): Promise<ClaimedTask | null>;
   /** Completes a task `claim` returned; resolves once the system acknowledged it (durably where it can). */
   complete(task: ClaimedTask): Promise<void>;
+  /**
+   * Where the system offers it: completes a task and takes the next in one request (the
+   * coordinator's task_complete with `next`, BullMQ's moveToCompleted with fetchNext). Null when
+   * none was left.
+   */
+  completeAndClaim?(task: ClaimedTask): Promise<ClaimedTask | null>;
   close(): Promise<void>;
 }
 
@@ -45,6 +51,11 @@ export interface PeerSystem {
   durability: string;
   /** How the load process talks to it (unix socket, TCP loopback), for the notes. */
   transport: string;
+  /**
+   * How its workers complete a task and take the next in one request, when they can (their
+   * `completeAndClaim`): the system then has rows of that mode too.
+   */
+  oneRequest?: string;
   /** Worker counts it is measured at, when not all of the section's (e.g. a cluster at 8 and 32). */
   workers?: number[];
   /** Why it cannot run on this machine (a server binary missing, ...), or undefined when it can. */

@@ -43,6 +43,16 @@ export function workspaceFromEnv(io: Io): string {
   return path.resolve(io.cwd, io.env.HARNESS_WORKSPACE || io.env.HARNESS_WORKTREE || io.cwd);
 }
 
+/**
+ * The workspace a command that takes `--workspace` is about: that option, else `--worktree` (its
+ * old name, for scripts), else the environment (see workspaceFromEnv).
+ */
+export function workspaceOption(v: Record<string, unknown>, io: Io, usage: string): string {
+  if (v.workspace !== undefined && v.worktree !== undefined) throw new UsageError('--worktree is the old name of --workspace: give one of them', usage);
+  const given = (v.workspace ?? v.worktree) as string | undefined;
+  return given !== undefined ? path.resolve(io.cwd, given) : workspaceFromEnv(io);
+}
+
 /** `--socket`, else HARNESS_SOCKET, else the default socket of the workspace (see workspaceFromEnv). */
 export function resolveSocket(opts: GlobalOptions, io: Io): string {
   if (opts.socket) return opts.socket;

@@ -89,7 +89,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return argv.length === 0 ? 2 : 0;
   }
   const found = findCommand(argv);
-  const text = asksForText(argv);
+  // harness mcp's stdout is the MCP client's channel: its usage errors go to stderr only.
+  const text = asksForText(argv) || found?.command.name === 'mcp';
   let opts: GlobalOptions = { format: text ? 'text' : undefined };
   try {
     if (!found) {

@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { inspectStateDirectory, repairStateDirectory, type StateReport } from '../server/recover';
 import type { CliCommand } from './commands';
+import { workspaceOption } from './context';
 import { isText, printError, printReply } from './output';
 
-const USAGE = 'harness recover [--worktree DIR] [--state-dir DIR] [--yes] [--format text]';
+const USAGE = 'harness recover [--workspace DIR] [--state-dir DIR] [--yes] [--format text]';
 
 /** The report as a person reads it. */
 function describe(report: StateReport, repaired?: { backup: string }): string {
@@ -39,13 +40,14 @@ export const RECOVER_COMMAND: CliCommand = {
   usage: USAGE,
   summary: 'show what of a damaged state directory is intact; with --yes, start from the last intact record',
   options: {
+    workspace: { type: 'string' },
+    /** Deprecated name of --workspace, kept because scripts use it. */
     worktree: { type: 'string' },
     'state-dir': { type: 'string' },
     yes: { type: 'boolean' },
   },
   async run(v, _p, o, io) {
-    const worktree = path.resolve(io.cwd, (v.worktree as string | undefined) ?? io.env.HARNESS_WORKTREE ?? io.cwd);
-    const dir = path.resolve(worktree, (v['state-dir'] as string | undefined) ?? '.harness');
+    const dir = path.resolve(workspaceOption(v, io, USAGE), (v['state-dir'] as string | undefined) ?? '.harness');
     try {
       const report = await inspectStateDirectory(dir);
       const repaired = !report.healthy && v.yes === true ? await repairStateDirectory(dir) : undefined;

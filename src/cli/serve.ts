@@ -8,7 +8,7 @@ import { clusterSettings } from '../cluster/settings';
 import { startService, stateDirOf, type CoordinatorService, type ServiceOptions } from '../server/service';
 import { DURATIONS, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
-import { connect, UsageError, workspaceFromEnv } from './context';
+import { connect, UsageError, workspaceOption } from './context';
 import { isText, printError } from './output';
 
 const SERVE =
@@ -45,9 +45,7 @@ export const SERVE_COMMAND: CliCommand = {
   },
   durations: { 'stale-timeout': DURATIONS.staleTimeout },
   async run(v, _p, o, io) {
-    if (v.workspace !== undefined && v.worktree !== undefined) throw new UsageError('--worktree is the old name of --workspace: give one of them', SERVE);
-    const given = (v.workspace ?? v.worktree) as string | undefined;
-    const workspace = given !== undefined ? path.resolve(io.cwd, given) : workspaceFromEnv(io);
+    const workspace = workspaceOption(v, io, SERVE);
     const log = stderrLogger('harness serve', v.verbose === true);
     const config: Record<string, number> = {};
     const limit = v['instance-limit'] as string | undefined;

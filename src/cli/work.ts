@@ -3,7 +3,7 @@ import { RunError, startStreamedRun, type RunResult } from '../exec';
 import { ErrorCode, HarnessError } from '../protocol/errors';
 import { InstanceDeregister, InstanceHeartbeat, InstanceRegister } from '../protocol/instances';
 import type { Task } from '../protocol/model';
-import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease } from '../protocol/tasks';
+import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease, type ClaimResult } from '../protocol/tasks';
 import { DURATIONS, integer, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId } from './context';
@@ -40,6 +40,9 @@ function failureMessage(r: RunResult, timeoutS: number): string {
   const tail = (r.stderr_tail || r.stdout_tail).slice(-2000).trim();
   return tail ? `${how}: ${tail}` : how;
 }
+
+/** A completion's or failure's reply: the task, and the next claim when one was asked for. */
+type Finished = { task: Task; next?: ClaimResult };
 
 export const WORK_COMMAND: CliCommand = {
   name: 'work',
@@ -110,12 +113,13 @@ export const WORK_COMMAND: CliCommand = {
     let done = 0;
     let idleSince = Date.now();
     let pollMs = 100;
+    // A worker that goes on after a task claims its next one with the completion (one request).
+    const goesOn = () => !stopping && (maxTasks === undefined || done + 1 < maxTasks);
+    let claimed: ClaimResult | undefined;
     try {
       while (!stopping && (maxTasks === undefined || done < maxTasks)) {
-        const claim = await client.call(TaskClaim, {
-          worker_id: workerId,
-          capabilities,
-        });
+        const claim = claimed ?? (await client.call(TaskClaim, { worker_id: workerId, capabilities }));
+        claimed = undefined;
         if (!claim.task) {
           if (idleExitS !== undefined && Date.now() - idleSince >= idleExitS * 1000) {
             say(`idle for ${idleExitS} s: exiting`);
@@ -126,8 +130,7 @@ export const WORK_COMMAND: CliCommand = {
           continue;
         }
         pollMs = 100;
-        const task = claim.task;
-        await runTask(task);
+        claimed = await runTask(claim.task);
         done++;
         idleSince = Date.now();
       }
@@ -140,7 +143,8 @@ export const WORK_COMMAND: CliCommand = {
     say(`done: ${done} task(s)`);
     return 0;
 
-    async function runTask(task: Task): Promise<void> {
+    /** Runs a claimed task and reports how it went; the next claim when the completion made one. */
+    async function runTask(task: Task): Promise<ClaimResult | undefined> {
       const runTimeoutS = Math.min(timeoutS ?? Infinity, task.timeout_seconds);
       say(`▶ ${task.id}${task.description ? `: ${task.description}` : ''} (attempt ${task.attempts}/${task.max_attempts})`);
       const lease = { worker_id: workerId, task_id: task.id, fencing_token: task.fencing_token };
@@ -204,30 +208,33 @@ export const WORK_COMMAND: CliCommand = {
           say(`↩ ${task.id} released`);
         } else if (result.returncode === 0) {
           const done = { returncode: 0, duration_ms: result.duration_ms, stdout_tail: result.stdout_tail.slice(-4000), run_id: run.runId };
-          await finish(lease, () => client.call(TaskComplete, { ...lease, result: done }));
+          const reply = await finish(lease, () => client.call(TaskComplete, { ...lease, result: done, ...(goesOn() ? { next: { capabilities } } : {}) }));
           say(`✔ ${task.id} completed in ${seconds} s`);
+          return reply?.next;
         } else {
           const error = failureMessage(result, runTimeoutS);
-          const reply = await finish(lease, () => client.call(TaskFail, { ...lease, error }), error);
-          say(`✘ ${task.id} failed (${error.split(':')[0]})${reply?.status === 'pending' ? `, will be retried${reply.retry_at ? ` ${relative(reply.retry_at)}` : ''}` : ', dead-lettered'}`);
+          const failed = (await finish(lease, () => client.call(TaskFail, { ...lease, error }), error))?.task;
+          say(`✘ ${task.id} failed (${error.split(':')[0]})${failed?.status === 'pending' ? `, will be retried${failed.retry_at ? ` ${relative(failed.retry_at)}` : ''}` : ', dead-lettered'}`);
         }
       } catch (e) {
         say(`could not report ${task.id}: ${(e as Error).message}`);
       }
+      return undefined;
     }
 
     /**
      * Completes or fails a task. If the connection dropped after the coordinator applied it,
-     * the resent request finds the task already finished by us: that is success, not an error.
+     * the resent request finds the task already finished by us: that is success, not an error
+     * (a claim made with it is then not in hand: the next task_claim gives it back, as held).
      */
-    async function finish(lease: { task_id: string; fencing_token: number }, send: () => Promise<{ task: Task }>, error?: string): Promise<Task | undefined> {
+    async function finish(lease: { task_id: string; fencing_token: number }, send: () => Promise<Finished>, error?: string): Promise<Finished | undefined> {
       try {
-        return (await send()).task;
+        return await send();
       } catch (e) {
         if (!(e instanceof HarnessError) || e.code !== ErrorCode.NotClaimedBy) throw e;
         const { task } = await client.call(TaskGet, { task_id: lease.task_id });
         const ours = task.fencing_token === lease.fencing_token && (task.claimed_by === workerId || (error !== undefined && task.error === error));
-        if (ours && task.status !== 'running') return task;
+        if (ours && task.status !== 'running') return { task };
         throw e;
       }
     }

@@ -11,6 +11,9 @@ export interface ConnectOptions {
   retryForMs?: number;
 }
 
+/** How long a connect refused with EAGAIN (a full accept queue) is retried even without `retryForMs`. */
+const BUSY_RETRY_MS = 2000;
+
 interface Waiter {
   resolve(reply: Reply): void;
   reject(error: Error): void;
@@ -48,8 +51,9 @@ export class HarnessClient implements Notifier {
   }
 
   static async connect(socketPath: string, options: ConnectOptions = {}): Promise<HarnessClient> {
-    const deadline = Date.now() + (options.retryForMs ?? 0);
-    for (let delay = 25; ; delay = Math.min(delay * 2, 500)) {
+    const started = Date.now();
+    const deadline = started + (options.retryForMs ?? 0);
+    for (let delay = 10; ; delay = Math.min(delay * 2, 500)) {
       try {
         const socket = await new Promise<net.Socket>((resolve, reject) => {
           const s = net.connect(socketPath);
@@ -62,17 +66,22 @@ export class HarnessClient implements Notifier {
         return new HarnessClient(socket, socketPath);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
+        // EAGAIN: a live coordinator's queue of connections to accept is full (a burst of
+        // clients); worth a few short tries whatever the caller asked for.
+        const busy = code === 'EAGAIN' && Date.now() + delay <= started + BUSY_RETRY_MS;
         // ECONNRESET: the coordinator died (or restarted) while our connection sat in its backlog.
         const retriable = code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EAGAIN' || code === 'ECONNRESET';
-        if (!retriable || Date.now() + delay > deadline) {
+        if (!busy && (!retriable || Date.now() + delay > deadline)) {
           throw new HarnessError(
             ErrorCode.Closed,
-            `no coordinator is listening on ${socketPath} (${code ?? String(e)}); ` +
-              'start one with `harness serve --workspace <dir>` or open the workspace in VS Code with Agent Harness',
-            { socket: socketPath },
+            code === 'EAGAIN'
+              ? `the coordinator at ${socketPath} is not accepting connections (EAGAIN: its queue of connections stayed full for ${Date.now() - started} ms)`
+              : `no coordinator is listening on ${socketPath} (${code ?? String(e)}); ` +
+                  'start one with `harness serve --workspace <dir>` or open the workspace in VS Code with Agent Harness',
+            { socket: socketPath, ...(code ? { errno: code } : {}) },
           );
         }
-        await new Promise((r) => setTimeout(r, delay));
+        await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())));
       }
     }
   }

@@ -250,43 +250,45 @@ export class Coordinator {
    * expired lease it is capable of. Never the same task to two workers: the choice and the
    * write are one transaction.
    */
-  async claim({ worker_id, capabilities }: Params<typeof TaskClaim>): Promise<ClaimResult> {
+  async claim(p: Params<typeof TaskClaim>): Promise<ClaimResult> {
+    return this.mutate((tx) => this.claimIn(tx, p));
+  }
+
+  private claimIn(tx: Tx, { worker_id, capabilities }: Params<typeof TaskClaim>): ClaimResult {
     const have = new Set(capabilities ?? this.store.getInstance(worker_id)?.capabilities ?? []);
     const capable = (t: TaskRow) => t.capabilities.every((c) => have.has(c));
-    return this.mutate((tx): ClaimResult => {
-      const now = this.nowIso();
-      const fits = this.primitives.pools.claimFilter();
-      const accept = (t: TaskRow) => capable(t) && fits(t);
-      const held = this.store.heldBy(worker_id).find((t) => t.lease_expires_at! > now);
-      if (held) {
-        const task = this.put(tx, { ...held, started_at: now, lease_expires_at: this.leaseEnd(held) });
-        tx.emit('task:claimed', { task, worker_id, is_retry: true, is_reclaim: false });
-        return { task, is_retry: true, is_reclaim: false };
+    const now = this.nowIso();
+    const fits = this.primitives.pools.claimFilter();
+    const accept = (t: TaskRow) => capable(t) && fits(t);
+    const held = this.store.heldBy(worker_id).find((t) => t.lease_expires_at! > now);
+    if (held) {
+      const task = this.put(tx, { ...held, started_at: now, lease_expires_at: this.leaseEnd(held) });
+      tx.emit('task:claimed', { task, worker_id, is_retry: true, is_reclaim: false });
+      return { task, is_retry: true, is_reclaim: false };
+    }
+    for (;;) {
+      const expired = this.store.firstExpired(now, accept);
+      const ready = this.store.firstReady(now, accept, have);
+      const pick = expired && (!ready || expired.priority >= ready.priority) ? expired : ready;
+      if (!pick) return { task: null, is_retry: false, is_reclaim: false };
+      const isReclaim = pick === expired;
+      if (isReclaim && pick.attempts >= pick.max_attempts) {
+        this.deadLetter(tx, pick, `lease expired on attempt ${pick.attempts} of ${pick.max_attempts} (held by ${pick.claimed_by})`);
+        continue;
       }
-      for (;;) {
-        const expired = this.store.firstExpired(now, accept);
-        const ready = this.store.firstReady(now, accept, have);
-        const pick = expired && (!ready || expired.priority >= ready.priority) ? expired : ready;
-        if (!pick) return { task: null, is_retry: false, is_reclaim: false };
-        const isReclaim = pick === expired;
-        if (isReclaim && pick.attempts >= pick.max_attempts) {
-          this.deadLetter(tx, pick, `lease expired on attempt ${pick.attempts} of ${pick.max_attempts} (held by ${pick.claimed_by})`);
-          continue;
-        }
-        assertTransition(pick.id, pick.status, 'running', 'claim');
-        const task = this.put(tx, {
-          ...withoutRetryAt(pick),
-          status: 'running',
-          attempts: pick.attempts + 1,
-          claimed_by: worker_id,
-          fencing_token: pick.fencing_token + 1,
-          started_at: now,
-          lease_expires_at: this.leaseEnd(pick),
-        });
-        tx.emit('task:claimed', { task, worker_id, is_retry: false, is_reclaim: isReclaim });
-        return { task, is_retry: false, is_reclaim: isReclaim };
-      }
-    });
+      assertTransition(pick.id, pick.status, 'running', 'claim');
+      const task = this.put(tx, {
+        ...withoutRetryAt(pick),
+        status: 'running',
+        attempts: pick.attempts + 1,
+        claimed_by: worker_id,
+        fencing_token: pick.fencing_token + 1,
+        started_at: now,
+        lease_expires_at: this.leaseEnd(pick),
+      });
+      tx.emit('task:claimed', { task, worker_id, is_retry: false, is_reclaim: isReclaim });
+      return { task, is_retry: false, is_reclaim: isReclaim };
+    }
   }
 
   private deadLetter(tx: Tx, row: TaskRow, error: string): Task {
@@ -427,25 +429,37 @@ export class Coordinator {
   }
 
   async complete(p: Params<typeof TaskComplete>): Promise<Task> {
-    return this.mutate((tx) => {
-      const row = this.held(p);
-      assertTransition(row.id, row.status, 'completed', 'complete');
-      const now = this.clock.now();
-      const task = this.put(tx, {
-        ...row,
-        status: 'completed',
-        completed_at: iso(now),
-        duration_ms: row.started_at ? now - Date.parse(row.started_at) : null,
-        lease_expires_at: null,
-        result: (p.result ?? null) as Json,
-      });
-      for (const id of this.store.dependents(row.id)) {
-        const dependent = this.store.getTask(id)!;
-        this.put(tx, { ...dependent, unmet_deps: Math.max(0, dependent.unmet_deps - 1) });
-      }
-      tx.emit('task:completed', { task });
-      return task;
+    return this.mutate((tx) => this.completeIn(tx, p));
+  }
+
+  /**
+   * Completes a task and claims the worker's next one in the same transaction: one durable write
+   * and one round trip per task for a worker that goes straight on (as a job queue's worker
+   * completes a job and fetches the next in one call). The completion is kept whether or not a
+   * task was there to claim.
+   */
+  async completeAndClaim(p: Params<typeof TaskComplete>, next: Omit<Params<typeof TaskClaim>, 'worker_id'>): Promise<{ task: Task; next: ClaimResult }> {
+    return this.mutate((tx) => ({ task: this.completeIn(tx, p), next: this.claimIn(tx, { ...next, worker_id: p.worker_id }) }));
+  }
+
+  private completeIn(tx: Tx, p: Params<typeof TaskComplete>): Task {
+    const row = this.held(p);
+    assertTransition(row.id, row.status, 'completed', 'complete');
+    const now = this.clock.now();
+    const task = this.put(tx, {
+      ...row,
+      status: 'completed',
+      completed_at: iso(now),
+      duration_ms: row.started_at ? now - Date.parse(row.started_at) : null,
+      lease_expires_at: null,
+      result: (p.result ?? null) as Json,
     });
+    for (const id of this.store.dependents(row.id)) {
+      const dependent = this.store.getTask(id)!;
+      this.put(tx, { ...dependent, unmet_deps: Math.max(0, dependent.unmet_deps - 1) });
+    }
+    tx.emit('task:completed', { task });
+    return task;
   }
 
   async fail(p: Params<typeof TaskFail>): Promise<Task> {

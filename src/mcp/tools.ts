@@ -43,8 +43,10 @@ const NOT_TOOL_KINDS: ReadonlySet<CommandKind> = new Set(['stream', 'notificatio
  * flat or as `{"task": {...}}`; the tool offers the flat form only (half the schema), and neither
  * `source` (the link to an issue or webhook that made the task: for importers) nor
  * `retry_backoff` (a queue's policy, for whoever runs it: the coordinator's default applies).
+ * `task_complete` leaves out `next`: an agent claims its next task when it is ready for one, and
+ * the MCP server keeps alive only the leases it saw claimed.
  */
-const HIDDEN: Readonly<Record<string, readonly string[]>> = { task_add: ['task', 'source', 'retry_backoff'] };
+const HIDDEN: Readonly<Record<string, readonly string[]>> = { task_add: ['task', 'source', 'retry_backoff'], task_complete: ['next'] };
 
 /**
  * The default tools: what an agent working through a task queue needs, and no more, since every

@@ -62,7 +62,7 @@ export const MessageSend = command({
 export const MessageReceive = command({
   name: 'message_receive',
   kind: 'query',
-  summary: "This worker's oldest unacknowledged messages (they come again until acknowledged).",
+  summary: "This worker's oldest unacknowledged messages (they come again until acknowledged); fewer than max when their JSON passes 4 MiB.",
   params: z.strictObject({
     worker_id: WorkerId,
     wait_ms: WaitMs.optional().describe('Wait this long for a first message (default 0)'),
@@ -85,9 +85,13 @@ export const MessageAck = command({
 export const MessageList = command({
   name: 'message_list',
   kind: 'query',
-  summary: 'Every pending delivery (to anyone, or to one recipient) and the topic subscriptions.',
+  summary: 'Pending deliveries (to anyone, or to one recipient), oldest first, up to 4 MiB of JSON; and the topic subscriptions.',
   params: z.strictObject({ recipient: z.string().min(1).max(210).optional().describe('Only deliveries to this worker') }),
-  result: z.object({ messages: z.array(PendingMessage), topics: z.record(z.string(), z.array(z.string())) }),
+  result: z.object({
+    messages: z.array(PendingMessage),
+    topics: z.record(z.string(), z.array(z.string())),
+    truncated: z.boolean().describe('More deliveries are pending than fit in one reply (4 MiB)'),
+  }),
 });
 
 export const MessageDrop = command({

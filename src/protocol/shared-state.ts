@@ -67,9 +67,12 @@ export const StateHistory = command({
 export const StateList = command({
   name: 'state_list',
   kind: 'query',
-  summary: 'Current shared values whose key starts with a prefix.',
+  summary: 'Current shared values whose key starts with a prefix, by key, up to 4 MiB of JSON.',
   params: z.strictObject({ prefix: z.string().max(500).optional().describe('Key prefix (default: every key)') }),
-  result: z.object({ entries: z.array(StateEntry) }),
+  result: z.object({
+    entries: z.array(StateEntry),
+    truncated: z.boolean().describe('More keys match than fit in one reply (4 MiB): narrow the prefix, or state_get them'),
+  }),
 });
 
 export const STATE_COMMANDS = [StateGet, StatePut, StateDelete, StateHistory, StateList] as const;

@@ -104,14 +104,13 @@ export const ClaimResult = z.object({
 });
 export type ClaimResult = z.output<typeof ClaimResult>;
 
+const claimCapabilities = z.array(Capability).max(100).optional().describe('What this worker can do; default: what it registered with');
+
 export const TaskClaim = command({
   name: 'task_claim',
   kind: 'mutation',
   summary: 'Claim the next ready task this worker can do (or get back the one it holds). Keep its fencing_token.',
-  params: z.strictObject({
-    worker_id: WorkerId,
-    capabilities: z.array(Capability).max(100).optional().describe("What this worker can do; default: what it registered with"),
-  }),
+  params: z.strictObject({ worker_id: WorkerId, capabilities: claimCapabilities }),
   result: ClaimResult,
   fills: { worker: 'worker_id' },
 });
@@ -142,8 +141,15 @@ export const TaskComplete = command({
   name: 'task_complete',
   kind: 'mutation',
   summary: 'Complete a task this worker holds; tasks depending on it may then run.',
-  params: z.strictObject({ ...Lease, result: JsonValue.optional().describe('Any JSON result, kept with the task') }),
-  result: TaskReply,
+  params: z.strictObject({
+    ...Lease,
+    result: JsonValue.optional().describe('Any JSON result, kept with the task'),
+    next: z
+      .strictObject({ capabilities: claimCapabilities })
+      .optional()
+      .describe('Also claim this worker\'s next task, as task_claim does, in the same request and the same durable write; the reply carries it as `next`'),
+  }),
+  result: TaskReply.extend({ next: ClaimResult.optional().describe('The claim asked for with `next`') }),
   fills: leaseFills,
 });
 

@@ -1,14 +1,15 @@
 import { z } from 'zod';
+import { MAX_DURATION_SECONDS, MAX_KILL_AFTER_SECONDS, MAX_WAIT_SECONDS } from '../protocol/durations';
 
 /** The extension's settings, each with its default; an invalid value falls back with a warning. */
 export const SETTINGS = {
-  leaseTimeoutSeconds: z.number().positive().max(7 * 24 * 3600).default(300),
+  leaseTimeoutSeconds: z.number().positive().max(MAX_DURATION_SECONDS).default(300),
   maxAttempts: z.number().int().min(1).max(1000).default(3),
-  staleInstanceSeconds: z.number().positive().max(24 * 3600).default(60),
+  staleInstanceSeconds: z.number().positive().max(MAX_WAIT_SECONDS).default(60),
   heartbeatIntervalSeconds: z.number().positive().max(3600).default(10),
   instanceLimit: z.number().int().min(0).max(10_000).default(0),
   workerCommand: z.string().max(10_000).default(''),
-  execKillGraceSeconds: z.number().min(0).max(600).default(5),
+  execKillGraceSeconds: z.number().min(0).max(MAX_KILL_AFTER_SECONDS).default(5),
   /** 0: no webhook listener. */
   webhookPort: z.number().int().min(0).max(65535).default(0),
   /** With clusterName: this window's coordinator is one of a cluster on these NATS servers. */

@@ -104,7 +104,7 @@ describe('--format text (real processes)', function () {
     const ready = await within(new Promise<string>((resolve) => serve.child.stdout!.once('data', (l: Buffer) => resolve(String(l)))), 20_000, 'the ready line');
     assert.match(ready, /^serving .* on .*s\.sock \(pid \d+\)\n$/);
     await serve.stop();
-    await run('recover', ['--worktree', served], undefined, /^state directory .*\n[\s\S]*nothing to recover/);
+    await run('recover', ['--workspace', served], undefined, /^state directory .*\n[\s\S]*nothing to recover/);
 
     covered.add('watch');
     const watch = spawn(process.execPath, [CLI, 'watch', '--format', 'text'], { env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -265,6 +265,9 @@ describe('harness mcp (an SDK client over stdio against harness serve)', functio
     const badTools = await runCli(['mcp', '--tools', 'task_claim,nope'], env, dir);
     assert.deepEqual([badTools.code, badTools.stdout], [2, ''], 'stdout is the protocol\'s, even for a bad option');
     assert.match(badTools.stderr, /--tools: no tool named "nope"; there are: default, all, /);
+    const unknown = await runCli(['mcp', '--bogus'], env, dir);
+    assert.deepEqual([unknown.code, unknown.stdout], [2, ''], 'an unknown option is told on stderr, not on the protocol\'s stdout');
+    assert.match(unknown.stderr, /^harness: unknown option --bogus; this command takes --heartbeat/);
     const bad = await runCli(['mcp', 'config', 'emacs'], env, dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown MCP client "emacs"; one of claude, vscode, cursor, codex/);

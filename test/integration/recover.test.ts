@@ -40,7 +40,7 @@ describe('harness recover', function () {
     return { dir, socket, state: path.join(dir, '.harness') };
   }
 
-  const recover = (dir: string, ...args: string[]) => runCli(['recover', '--worktree', dir, ...args], childEnv());
+  const recover = (dir: string, ...args: string[]) => runCli(['recover', '--workspace', dir, ...args], childEnv());
 
   async function taskIds(dir: string, socket: string): Promise<string[]> {
     const serve = await ServeProcess.start(dir, socket);

@@ -83,6 +83,29 @@ describe('reliability: security', function () {
       assert.equal(mode(shared), 0o1777, 'the shared directory was changed');
     });
 
+    it('never changes the mode of a directory with other contents; says so when it makes an empty one private', async () => {
+      const project = path.join(tempDir('hrel-'), 'project');
+      fs.mkdirSync(project);
+      fs.chmodSync(project, 0o755);
+      fs.writeFileSync(path.join(project, 'README.md'), 'mine\n');
+      const refused = ServeProcess.spawn(['--worktree', tempDir('hrel-'), '--socket', path.join(project, 'h.sock')]);
+      const exit = await within(refused.exited, 20_000, 'harness serve to refuse');
+      assert.notEqual(exit.code, 0, `harness serve used a directory with other contents:\n${refused.stdout}${refused.stderr}`);
+      const message = oneJsonDoc(refused.stdout, 'serve').message as string;
+      assert.match(message, new RegExp(`socket directory ${project} is open to others \\(mode 755\\) and holds other files \\(README\\.md\\)`));
+      assert.match(message, /chmod 700/);
+      assert.equal(mode(project), 0o755, 'the directory was changed');
+      assert.equal(fs.existsSync(path.join(project, 'h.sock')), false);
+
+      const empty = path.join(tempDir('hrel-'), 'run');
+      fs.mkdirSync(empty);
+      fs.chmodSync(empty, 0o755);
+      const serve = await ServeProcess.start(tempDir('hrel-'), path.join(empty, 'h.sock'));
+      assert.equal(mode(empty), 0o700);
+      assert.match(serve.stderr, new RegExp(`made the socket directory ${empty} private \\(mode 755 → 700\\)`));
+      await serve.stop();
+    });
+
     it('cannot be connected to by another local user (EACCES)', async function () {
       const user = probeUser();
       if (typeof user === 'string') {

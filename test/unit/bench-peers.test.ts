@@ -14,6 +14,7 @@ import type { ClaimedTask, PeerSystem, PeerWorker } from '../../bench/peers/syst
 function memorySystem(whenEmpty: 'answer' | 'wait', redeliver?: string) {
   const queue: string[] = [];
   const closed: number[] = [];
+  const calls = { completeAndClaim: 0 };
   const system: PeerSystem = {
     name: 'memory',
     label: 'memory',
@@ -28,6 +29,12 @@ function memorySystem(whenEmpty: 'answer' | 'wait', redeliver?: string) {
     async connect(_endpoint, index): Promise<PeerWorker> {
       let onClose: (() => void) | undefined;
       let isClosed = false;
+      const complete = async (task: ClaimedTask) => {
+        if (task.id === redeliver) {
+          redeliver = undefined;
+          queue.unshift(task.id);
+        }
+      };
       return {
         async claim(): Promise<ClaimedTask | null> {
           await new Promise((r) => setImmediate(r)); // a round trip: the loops interleave
@@ -37,11 +44,13 @@ function memorySystem(whenEmpty: 'answer' | 'wait', redeliver?: string) {
           if (whenEmpty === 'answer') return null;
           return new Promise((_resolve, reject) => (onClose = () => reject(new Error('connection closed'))));
         },
-        async complete(task) {
-          if (task.id === redeliver) {
-            redeliver = undefined;
-            queue.unshift(task.id);
-          }
+        complete,
+        async completeAndClaim(task) {
+          await new Promise((r) => setImmediate(r));
+          await complete(task);
+          calls.completeAndClaim++;
+          const id = queue.shift();
+          return id !== undefined ? { id, handle: index } : null;
         },
         async close() {
           closed.push(index);
@@ -51,7 +60,7 @@ function memorySystem(whenEmpty: 'answer' | 'wait', redeliver?: string) {
       };
     },
   };
-  return { system, closed };
+  return { system, closed, calls };
 }
 
 const args = (workers: number, tasks: number): PeerLoadArgs => ({ system: 'memory', endpoint: {}, workers, tasks });
@@ -74,6 +83,17 @@ describe('bench peers: the shared load loop', () => {
     assert.equal(result.tasks, 20);
     // 20 claims that got a task, plus the empty ones answered before the last completion (at most one per other worker)
     assert.ok(result.claim.n >= 20 && result.claim.n <= 22, `claims timed: ${result.claim.n}`);
+  });
+
+  it('in one-request mode, each completion takes the next task: one claim per worker, then none', async () => {
+    const { system, calls } = memorySystem('answer');
+    const result = await peerLoad(system, { ...args(3, 30), one_request: true }, () => {});
+    assert.equal(result.tasks, 30);
+    assert.equal(result.claim.n, 3, 'only the first claim of each worker is a claim of its own');
+    assert.equal(calls.completeAndClaim, 30);
+    const { system: twoRequests, calls: none } = memorySystem('answer');
+    await peerLoad(twoRequests, args(3, 30), () => {});
+    assert.equal(none.completeAndClaim, 0, 'the default mode claims and completes apart');
   });
 
   it('fails the run when a task is completed twice', async () => {

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { ManualClock } from '../../src/core/clock';
 import { Coordinator, DEFAULT_CONFIG, type CoordinatorEvents } from '../../src/core/coordinator';
 import type { Store } from '../../src/core/store';
-import { PlanImport } from '../../src/protocol/tasks';
+import { PlanImport, TaskClaim, TaskComplete } from '../../src/protocol/tasks';
 import { dispatcher } from '../support/dispatch';
 import { rejects } from '../support/primitives';
 import { storeFactories } from '../support/stores';
@@ -178,6 +178,46 @@ for (const factory of storeFactories) {
         assert.equal(ids.length, 50);
         assert.equal(new Set(ids).size, 50);
         assert.equal(c.countTasks().running, 50);
+      });
+
+      it('task_complete with next: completes and claims in one transaction (one durable write), as task_claim would', async () => {
+        const d = dispatcher(c);
+        await c.addTasks([{ id: 'a' }, { id: 'b', dependencies: ['a'] }, { id: 'gpu', capabilities: ['gpu'], priority: 9 }]);
+        const first = await d.call(TaskClaim, { worker_id: 'w' });
+        assert.equal(first.task!.id, 'a');
+        const events: string[] = [];
+        c.events.onAny((name) => events.push(name));
+        let transactions = 0;
+        const transact = store.transact.bind(store);
+        store.transact = (fn) => (transactions++, transact(fn));
+        const done = await d.call(TaskComplete, { worker_id: 'w', task_id: 'a', fencing_token: first.task!.fencing_token, next: {} });
+        assert.equal(done.task.status, 'completed');
+        // The completion made b ready, and the same request claimed it (gpu needs a capability w lacks).
+        assert.equal(done.next!.task!.id, 'b');
+        assert.deepEqual([done.next!.is_retry, done.next!.is_reclaim], [false, false]);
+        assert.equal(c.getTask('b').claimed_by, 'w');
+        assert.deepEqual(events, ['task:completed', 'task:claimed']);
+        assert.equal(transactions, 1, 'one transaction (one durable write) for both');
+        store.transact = transact;
+        // With capabilities given, as task_claim takes them; nothing left to claim is a null task, the completion kept.
+        const gpu = await d.call(TaskComplete, { worker_id: 'w', task_id: 'b', next: { capabilities: ['gpu'] } });
+        assert.equal(gpu.next!.task!.id, 'gpu');
+        const last = await d.call(TaskComplete, { worker_id: 'w', task_id: 'gpu', next: {} });
+        assert.deepEqual([last.task.status, last.next!.task], ['completed', null]);
+        // Without next, no claim is made and the reply has none.
+        await c.addTasks([{ id: 'c' }]);
+        await c.claim({ worker_id: 'w' });
+        const plain = await d.call(TaskComplete, { worker_id: 'w', task_id: 'c' });
+        assert.equal(plain.next, undefined);
+      });
+
+      it('task_complete with next refused (stale token) claims nothing either', async () => {
+        const d = dispatcher(c);
+        await c.addTasks([{ id: 'a' }, { id: 'b' }]);
+        const { task } = await c.claim({ worker_id: 'w' });
+        await rejects(d.call(TaskComplete, { worker_id: 'w', task_id: task!.id, fencing_token: task!.fencing_token - 1, next: {} }), 'STALE_FENCING_TOKEN');
+        assert.deepEqual(c.listTasks().map((t) => [t.id, t.status]), [['a', 'running'], ['b', 'pending']]);
+        await rejects(d.raw(TaskComplete, { worker_id: 'w', task_id: 'a', next: { capabilities: ['gpu'], bogus: 1 } }), 'INVALID_ARGUMENT', 'next.bogus: unknown field');
       });
     });
 

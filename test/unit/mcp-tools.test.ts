@@ -21,7 +21,9 @@ describe('MCP tools from the catalog', () => {
 
   it('leaves out what the MCP process fills (worker id, fencing token), and task_add\'s nested form', () => {
     const complete = toolSchema(TaskComplete.params, ['worker_id', 'fencing_token']);
-    assert.deepEqual(Object.keys(complete.properties!).sort(), ['result', 'task_id']);
+    assert.deepEqual(Object.keys(complete.properties!).sort(), ['next', 'result', 'task_id']);
+    const completeTool = allTools().find((t) => t.name === 'task_complete')!;
+    assert.deepEqual(Object.keys(completeTool.inputSchema.properties!).sort(), ['result', 'task_id'], 'the tool leaves out next: the agent claims when it is ready');
     assert.deepEqual(complete.required, ['task_id']);
     assert.deepEqual(complete.properties!.result, { description: 'Any JSON result, kept with the task' }, 'any JSON: an empty schema, no $defs');
     assert.equal(complete.$defs, undefined);

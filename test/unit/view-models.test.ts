@@ -1,10 +1,12 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
+import { MAX_DURATION_SECONDS, MAX_WAIT_SECONDS } from '../../src/protocol/durations';
 import { DEFAULT_CONFIG } from '../../src/core/coordinator';
 import type { InstanceView, Task } from '../../src/core/model';
 import { CommandId, ViewId } from '../../src/ui/ids';
-import { readSettings } from '../../src/ui/settings';
+import { readSettings, SETTINGS } from '../../src/ui/settings';
 import { groupItem, instanceItem, moreItem, progressText, statusBarText, taskItem } from '../../src/ui/view-models';
 
 function task(id: string, over: Partial<Task> = {}): Task {
@@ -143,6 +145,17 @@ describe('package.json contributions', () => {
     const { settings } = readSettings(() => undefined);
     assert.deepEqual(keys, Object.keys(settings).sort());
     assert.equal(pkg.capabilities.untrustedWorkspaces.supported, 'limited');
+  });
+
+  it('the settings\' maxima in the manifest are the ones the settings reader enforces (the protocol\'s duration limits)', () => {
+    const props = pkg.contributes.configuration.properties as Record<string, { type: string; maximum?: number }>;
+    for (const [name, schema] of Object.entries(SETTINGS)) {
+      const json = z.toJSONSchema(schema, { io: 'input' }) as { type?: string; maximum?: number };
+      if (json.type !== 'number' && json.type !== 'integer') continue;
+      assert.equal(props[`agentHarness.${name}`]!.maximum, json.maximum, `agentHarness.${name}: the manifest's maximum`);
+    }
+    assert.equal(props['agentHarness.leaseTimeoutSeconds']!.maximum, MAX_DURATION_SECONDS);
+    assert.equal(props['agentHarness.staleInstanceSeconds']!.maximum, MAX_WAIT_SECONDS);
   });
 
   it('one default for the live-instance limit: none, in the setting, the settings reader and harness serve', () => {

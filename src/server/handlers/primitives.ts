@@ -8,6 +8,7 @@ import { POOL_COMMANDS } from '../../protocol/pools';
 import { STATE_COMMANDS } from '../../protocol/shared-state';
 import type { ServerContext } from '../context';
 import { resolveLockPath } from '../paths';
+import { withinBudget } from './budget';
 
 /** The request with its lock path resolved against the workspace (symlinks included). */
 function withLockPath<P extends { path?: string | undefined }>(p: P, ctx: ServerContext): P {
@@ -29,7 +30,10 @@ export const PRIMITIVE_HANDLERS: HandlersOf<
   state_put: (p, ctx) => prims(ctx).state.put(p),
   state_delete: (p, ctx) => prims(ctx).state.delete(p),
   state_history: (p, ctx) => prims(ctx).state.history(p),
-  state_list: (p, ctx) => prims(ctx).state.list(p),
+  state_list: (p, ctx) => {
+    const { rows: entries, truncated } = withinBudget(prims(ctx).state.list(p).entries);
+    return { entries, truncated };
+  },
 
   pool_set: (p, ctx) => prims(ctx).pools.set(p),
   pool_list: (_p, ctx) => prims(ctx).pools.list(),
@@ -38,9 +42,14 @@ export const PRIMITIVE_HANDLERS: HandlersOf<
   resource_renew: (p, ctx) => prims(ctx).pools.renew(p),
 
   message_send: (p, ctx) => prims(ctx).mail.send(p),
-  message_receive: (p, ctx) => prims(ctx).mail.receive(p, ctx.signal),
+  // The ones left out stay unacknowledged, so the next receive brings them: as if `max` were lower.
+  message_receive: async (p, ctx) => ({ messages: withinBudget((await prims(ctx).mail.receive(p, ctx.signal)).messages).rows }),
   message_ack: (p, ctx) => prims(ctx).mail.ack(p),
-  message_list: (p, ctx) => prims(ctx).mail.list(p),
+  message_list: (p, ctx) => {
+    const { messages, topics } = prims(ctx).mail.list(p);
+    const { rows, truncated } = withinBudget(messages);
+    return { messages: rows, topics, truncated };
+  },
   message_drop: (p, ctx) => prims(ctx).mail.drop(p),
   topic_subscribe: (p, ctx) => prims(ctx).mail.subscribe(p),
   topic_unsubscribe: (p, ctx) => prims(ctx).mail.unsubscribe(p),
