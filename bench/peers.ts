@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { diskFloor, scratchBase, type FloorResult } from './core';
 import { bullmqSystem } from './peers/bullmq';
+import { clusterSystem, measureFailover, type FailoverResult } from './peers/cluster';
 import { coordinatorSystem } from './peers/coordinator';
 import { jetstreamSystem } from './peers/jetstream';
 import { peerLoad, type PeerLoadArgs, type PeerLoadResult } from './peers/load';
@@ -23,7 +24,10 @@ import { print, runLoadChild } from './serve';
 import { count, fmt, num, summarize, type Summary, type Table } from './stats';
 
 /** The systems measured; the first is the one the ratios are of. */
-export const PEER_SYSTEMS: PeerSystem[] = [coordinatorSystem, bullmqSystem, jetstreamSystem];
+export const PEER_SYSTEMS: PeerSystem[] = [coordinatorSystem, bullmqSystem, jetstreamSystem, clusterSystem];
+/** Leader kills timed after the rounds, when the cluster was measured. */
+const FAILOVER_KILLS = 10;
+const QUICK_FAILOVER_KILLS = 3;
 const WORKERS = [1, 8, 32];
 const TASKS = 10_000;
 const QUICK_TASKS = 1_000;
@@ -91,6 +95,8 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
   ];
   for (const r of results) if (r.skipped) log(`${r.label}: SKIPPED, ${r.skipped}`);
   const floors: FloorResult[] = [];
+  let failover: FailoverResult | undefined;
+  let failoverError: string | undefined;
   try {
     for (let round = 0; round < options.runs; round++) {
       floors.push(await diskFloor(scratch, FLOOR_OPS));
@@ -109,6 +115,18 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
         }
       }
     }
+    const cluster = results.find((r) => r.system === clusterSystem);
+    if (cluster && !cluster.skipped && cluster.runs.size > 0) {
+      const kills = options.quick ? QUICK_FAILOVER_KILLS : FAILOVER_KILLS;
+      const dir = path.join(scratch, 'failover');
+      fs.mkdirSync(dir, { recursive: true });
+      try {
+        failover = await measureFailover(options, dir, kills, log);
+      } catch (e) {
+        failoverError = e instanceof Error ? e.message : String(e);
+        log(`cluster take-over: FAILED, ${failoverError}`);
+      }
+    }
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -118,6 +136,8 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
     scratch: where,
     load_avg: { start: loadStart, end: loadEnd },
     fsync_floor: floors,
+    cluster_failover_ms: failover?.ms,
+    cluster_failover_error: failoverError,
     systems: results.map((r) => ({
       name: r.system.name,
       mode: r.mode,
@@ -127,7 +147,23 @@ async function runPeers(options: BenchOptions): Promise<SectionResult> {
       runs: Object.fromEntries(r.runs),
     })),
   };
-  return { tables: tables(results, tasks, options, { start: loadStart, end: loadEnd }, floors), data };
+  const out = tables(results, tasks, options, { start: loadStart, end: loadEnd }, floors);
+  if (failover || failoverError) out.push(failoverTable(failover, failoverError));
+  return { tables: out, data };
+}
+
+function failoverTable(failover: FailoverResult | undefined, error: string | undefined): Table {
+  return {
+    title: 'Cluster take-over: the leading coordinator SIGKILLed, until a write is acknowledged through another (ms)',
+    columns: ['kills', 'median', 'max', 'min'],
+    rows: failover ? [[String(failover.ms.length), num(failover.summary.median), num(failover.summary.max), num(failover.summary.min)]] : [['-', 'failed', '', '']],
+    notes: [
+      '3 nats-servers (JetStream, replicas 3) and 3 coordinators on this machine; the killed one is restarted as a standby after each kill',
+      'the leader key lives 3 s without a renewal: a take-over waits for it to lapse, then the new leader reads the log to its end and appends its first record',
+      'target: a new leader acknowledging writes within 5 s of the old one\'s death',
+      ...(error ? [`FAILED: ${error}`] : []),
+    ],
+  };
 }
 
 // ---- tables ----
@@ -238,7 +274,7 @@ function tables(results: SystemResults[], tasks: number, options: BenchOptions, 
 
 export const peersSection: Section = {
   name: 'peers',
-  description: 'claim → complete against BullMQ on Redis (AOF always) and NATS JetStream in the same run, at 1/8/32 connections',
+  description: 'claim → complete against BullMQ on Redis (AOF always), NATS JetStream and a coordinator cluster in the same run, at 1/8/32 connections; cluster take-over time',
   run: runPeers,
   commands: {
     'peers-load': async ([json]) => {

@@ -45,6 +45,8 @@ const entries = [
     banner: { js: '#!/usr/bin/env node' },
     plugins: [mcpApart],
   },
+  // The NATS client, loaded only in cluster mode (src/cluster/nats-loader.ts).
+  { ...node, entryPoints: [join(root, 'src/cluster/nats.ts')], outfile: join(dist, 'nats.js') },
   // `harness mcp` and `harness mcp config` only: the MCP SDK stays out of every other command's start-up.
   { ...node, entryPoints: [join(root, 'src/mcp/index.ts')], outfile: join(dist, 'mcp.js') },
   // Snapshots are read and written by sql.js in a worker thread (src/core/snapshot-jobs.ts).

@@ -101,7 +101,8 @@ function joinNegativeValues(args: readonly string[], options: Options): string[]
   return out;
 }
 
-const GLOBAL_NAMES = new Set(['socket', 'worker', 'format', 'help']);
+/** Options every command takes (--nats and --cluster: a cluster reached directly, main.ts; serve's own). */
+const GLOBAL_NAMES = new Set(['socket', 'worker', 'format', 'help', 'nats', 'cluster']);
 
 /** The parser's complaint in words that name the option, what came instead, and what it takes. */
 function describeParseError(e: Error & { code?: string }, args: readonly string[], options: Options): string {

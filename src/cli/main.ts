@@ -2,6 +2,7 @@ import { inWords, MAX_DURATION_SECONDS, MAX_KILL_AFTER_SECONDS, MAX_WAIT_SECONDS
 import { asksForText, durationHelp, readCommandLine } from './args';
 import { TASK_COMMANDS, type CliCommand } from './commands';
 import { processIo, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
+import { directGateway } from './direct';
 import { EXEC_COMMAND } from './exec';
 import { FLEET_CLI_COMMANDS } from './fleet';
 import { MCP_COMMAND, MCP_CONFIG_COMMAND } from './mcp';
@@ -15,6 +16,8 @@ import { WORK_COMMAND } from './work';
 
 const GLOBAL_OPTIONS = {
   socket: { type: 'string' },
+  nats: { type: 'string' },
+  cluster: { type: 'string' },
   worker: { type: 'string' },
   format: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -47,6 +50,9 @@ export const COMMANDS: CliCommand[] = [
   ...FLEET_CLI_COMMANDS,
 ];
 
+/** Commands that do not go through a gateway to a cluster. */
+const OWN_NATS_OR_NONE: ReadonlySet<CliCommand> = new Set([SERVE_COMMAND, RECOVER_COMMAND, WORKER_ID, MCP_CONFIG_COMMAND]);
+
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
@@ -63,6 +69,8 @@ function help(): string {
     'Global options: --socket PATH (else $HARNESS_SOCKET, else the default socket of $HARNESS_WORKSPACE or the',
     'current directory; $HARNESS_WORKTREE is its old name), --worker ID (else $HARNESS_WORKER_ID, else the id in',
     '$HARNESS_WORKER_ID_FILE),',
+    '--nats URL --cluster NAME (else $HARNESS_NATS_URL and $HARNESS_CLUSTER): talk to a cluster of coordinators',
+    'directly, without one on this host (docs/cluster.md),',
     '--format json|text, --help.',
   ].join('\n');
 }
@@ -106,10 +114,21 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       throw new UsageError(`--format must be json or text, got ${JSON.stringify(format)}`, command.usage);
     }
     opts = { socket: values.socket as string, worker: values.worker as string, format };
-    return await command.run(values, positionals, opts, io);
+    // `serve` takes --nats/--cluster for itself (it becomes a coordinator of that cluster); the
+    // commands that never reach a coordinator need no gateway.
+    const gateway = OWN_NATS_OR_NONE.has(command)
+      ? undefined
+      : await directGateway({ nats: values.nats as string, cluster: values.cluster as string, socket: opts.socket }, io);
+    if (!gateway) return await command.run(values, positionals, opts, io);
+    try {
+      return await command.run(values, positionals, { ...opts, socket: gateway.socketPath }, io);
+    } finally {
+      await gateway.close();
+    }
   } catch (e) {
     if (e instanceof UsageError) return printUsageError(e, io, text);
-    return printError(e, io, opts);
+    // stdout belongs to the MCP protocol: a gateway that could not reach the cluster says so on stderr.
+    return printError(e, io, found?.command === MCP_COMMAND ? { ...opts, format: 'text' } : opts);
   }
 }
 

@@ -3,14 +3,16 @@ import { describeError } from '../protocol/errors';
 import { stderrLogger } from '../protocol/log';
 import { EVENT_NAMES, isEventName, type EventName } from '../protocol/events';
 import type { EventLine } from '../protocol/messages';
-import { startService } from '../server/service';
+import { startClusterService, type ClusterService } from '../cluster/service';
+import { clusterSettings } from '../cluster/settings';
+import { startService, stateDirOf, type CoordinatorService, type ServiceOptions } from '../server/service';
 import { DURATIONS, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
 import { connect, UsageError, workspaceOption } from './context';
 import { isText, printError } from './output';
 
 const SERVE =
-  'harness serve [--workspace DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--webhook-port P [--webhook-host H]] [--verbose]';
+  'harness serve [--workspace DIR] [--socket PATH] [--state-dir DIR] [--instance-limit N] [--stale-timeout S] [--webhook-port P [--webhook-host H]] [--nats URL --cluster NAME] [--verbose]';
 
 /** `--webhook-port P` (0: any free port, printed in the ready line) and `--webhook-host H`. */
 function webhookOptions(v: Record<string, unknown>): { port: number; host?: string } | undefined {
@@ -37,6 +39,8 @@ export const SERVE_COMMAND: CliCommand = {
     'instance-limit': { type: 'string' },
     'webhook-port': { type: 'string' },
     'webhook-host': { type: 'string' },
+    nats: { type: 'string' },
+    cluster: { type: 'string' },
     verbose: { type: 'boolean' },
   },
   durations: { 'stale-timeout': DURATIONS.staleTimeout },
@@ -65,9 +69,16 @@ export const SERVE_COMMAND: CliCommand = {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     log.info(`opening the state of ${workspace}`);
-    let service;
+    let service: CoordinatorService;
     try {
-      service = await startService({
+      // --nats/--cluster (or HARNESS_NATS_URL/HARNESS_CLUSTER, or config.json's cluster section): one coordinator of a cluster.
+      const cluster = clusterSettings(
+        { nats: v.nats as string | undefined, cluster: v.cluster as string | undefined },
+        io.env,
+        stateDirOf(workspace, v['state-dir'] as string | undefined),
+        workspace,
+      );
+      const options: ServiceOptions = {
         workspace,
         ...(o.socket || io.env.HARNESS_SOCKET ? { socketPath: o.socket || io.env.HARNESS_SOCKET } : {}),
         ...(v['state-dir'] ? { stateDir: v['state-dir'] as string } : {}),
@@ -78,7 +89,8 @@ export const SERVE_COMMAND: CliCommand = {
         config,
         log,
         ...(webhooks ? { webhooks } : {}),
-      });
+      };
+      service = cluster ? await startClusterService(options, cluster) : await startService(options);
     } catch (e) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -89,7 +101,9 @@ export const SERVE_COMMAND: CliCommand = {
     if (!stopping) {
       const listener = service.webhooks.listener?.address;
       // `worktree` repeats `workspace` under its old name for scripts that read it.
-      const ready = { ready: true, socket: service.socketPath, pid: process.pid, workspace, worktree: workspace, ...(listener ? { webhook: listener } : {}) };
+      const node = (service as Partial<ClusterService>).cluster;
+      const cluster = node ? { cluster: node.names.cluster, node: node.id } : {};
+      const ready = { ready: true, socket: service.socketPath, pid: process.pid, workspace, worktree: workspace, ...cluster, ...(listener ? { webhook: listener } : {}) };
       io.stdout(isText(o) ? `serving ${workspace} on ${service.socketPath} (pid ${process.pid})\n` : JSON.stringify({ status: 'ok', data: ready }) + '\n');
       log.info(`serving ${workspace} on ${service.socketPath}`);
       await new Promise<void>((resolve) => (wake = resolve));
@@ -153,6 +167,8 @@ export function describeEvent(e: EventLine): string {
       return `${time} worker    ${d.instance.worker_id} registered\n`;
     case 'instance:stale':
       return `${time} stale     ${d.instance.worker_id}${d.freed_tasks.length ? `, freed ${d.freed_tasks.join(', ')}` : ''}\n`;
+    case 'cluster:leader':
+      return `${time} leader    ${d.leader.host} (pid ${d.leader.pid}) leads cluster ${d.cluster}\n`;
     default:
       return `${time} ${e.event.padEnd(9)} ${t ? t.id : JSON.stringify(d).slice(0, 200)}\n`;
   }

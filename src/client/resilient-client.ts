@@ -58,28 +58,41 @@ export class ResilientClient implements Caller {
         // Only an unreachable coordinator is worth waiting out; a refusal (e.g. of onConnect) is final.
         if (!(e instanceof HarnessError && e.code === ErrorCode.Closed) || Date.now() - started > giveUp) throw e;
         this.onReconnect(attempt, e);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
+        await this.pause(delay);
       }
     }
   }
 
   async call<D extends AnyCommand>(command: D, ...params: ParamsArg<D>): Promise<ResultOf<D>> {
+    const started = Date.now();
     for (;;) {
       const client = await this.current();
       try {
         return await client.call(command, ...params);
       } catch (e) {
         if (e instanceof HarnessError && e.code === ErrorCode.Closed) continue; // reconnect and send again
+        // A cluster that lost its leader under the request: as unknown as a closed connection, and
+        // answered by the next leader a moment later.
+        if (e instanceof HarnessError && e.code === ErrorCode.Unavailable && !this.closed && Date.now() - started < (this.options.giveUpAfterMs ?? 10 * 60_000)) {
+          this.onReconnect(0, e);
+          await this.pause(250);
+          continue;
+        }
         throw e;
       }
     }
+  }
+
+  /** Waits `ms`, or less when close() is called meanwhile. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
   }
 
   close(): void {

@@ -4,6 +4,7 @@
 import { IsolationSettings } from '../isolation/config';
 import { TargetSettings } from '../protocol/targets';
 import { BudgetSettings, UsageSettings } from '../protocol/usage';
+import { ClusterConfig } from './cluster';
 import { WebhookSettings } from '../webhooks/config';
 import { readConfigFile, type ConfigOf } from './file';
 import { RecoverySettings } from './recovery';
@@ -15,6 +16,7 @@ export const CONFIG_SECTIONS = {
   targets: TargetSettings,
   budgets: BudgetSettings,
   usage: UsageSettings,
+  cluster: ClusterConfig,
 };
 
 export type HarnessConfig = ConfigOf<typeof CONFIG_SECTIONS>;

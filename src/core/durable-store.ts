@@ -1,4 +1,4 @@
-import { describeError, ErrorCode, HarnessError } from './errors';
+import { describeError, ErrorCode, HarnessError, isHarnessError } from './errors';
 import type { DurabilityLog, LoadStats, LogEntry } from './durability';
 import { recordJson } from './journal';
 import { MemoryState } from './memory-state';
@@ -26,7 +26,8 @@ export interface DurableStoreOptions {
  * durable is undone in memory, newest first, so memory holds exactly what the log holds.
  */
 export class DurableStore extends MemoryState implements Store {
-  private seq = 0;
+  /** The number of the last committed record; a replicated store moves it as it follows the log. */
+  protected seq = 0;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
   private lastDurable: Promise<void> = Promise.resolve();
@@ -95,7 +96,9 @@ export class DurableStore extends MemoryState implements Store {
         await this.log.append(batch.map((p) => p.entry));
         for (const p of batch) p.resolve();
       } catch (e) {
-        const error = new HarnessError(ErrorCode.Storage, `could not save the change (${describeError(e)}); it was not applied`);
+        // A log that knows what happened says so with its own code (a replicated log: NOT_LEADER,
+        // nothing applied; UNAVAILABLE, the outcome unknown); anything else was not saved.
+        const error = isHarnessError(e) ? e : new HarnessError(ErrorCode.Storage, `could not save the change (${describeError(e)}); it was not applied`);
         this.report('error', error.message);
         // Everything after the last durable record goes, newest first: later transactions were
         // built on the earlier ones.

@@ -63,6 +63,19 @@ export class MemoryState implements StoreReader {
     }
   }
 
+  /**
+   * Every row as the change that puts it back, read in one go: rows are frozen values, so the
+   * list is the state at this moment however long its reader takes (a snapshot of memory).
+   */
+  rows(): Change[] {
+    return [
+      ...[...this.meta].map(([key, value]): Change => ({ op: 'meta', key, value })),
+      ...this.tasks.list().map((row): Change => ({ op: 'task', row })),
+      ...[...this.instances.values()].map((row): Change => ({ op: 'instance', row })),
+      ...this.primitives.rows(),
+    ];
+  }
+
   getTask(id: string): TaskRow | undefined {
     return this.tasks.get(id);
   }

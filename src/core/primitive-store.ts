@@ -161,6 +161,18 @@ export class MemoryPrimitives implements PrimitiveReader {
     }
   }
 
+  /** Every row as the change that puts it back (a snapshot of this part of the state). */
+  rows(): PrimitiveChange[] {
+    return [
+      ...this.lockRows.values().map((row): PrimitiveChange => ({ op: 'lock', row })),
+      ...this.poolRows.values().map((row): PrimitiveChange => ({ op: 'pool', row })),
+      ...this.holdRows.values().map((row): PrimitiveChange => ({ op: 'hold', row })),
+      ...this.stateRows.values().map((row): PrimitiveChange => ({ op: 'state', row })),
+      ...this.messageRows.values().map((row): PrimitiveChange => ({ op: 'message', row })),
+      ...this.subscriptionRows.values().map((row): PrimitiveChange => ({ op: 'subscription', row })),
+    ];
+  }
+
   locks(path?: string): LockRow[] {
     return this.lockRows.values((l) => path === undefined || l.path === path).sort((a, b) => a.token - b.token);
   }

@@ -8,11 +8,11 @@ import { Worker } from 'node:worker_threads';
 import { compact, type CompactionResult } from './compaction';
 import { ErrorCode, HarnessError } from './errors';
 import type { FileOps } from './files';
-import { applyRows, scanSnapshot, type SnapshotContents } from './snapshot';
+import { applyRows, scanSnapshot, snapshotFromRows, type SnapshotContents } from './snapshot';
 import type { Change } from './store';
 
-export type SnapshotJob = { job: 'compact'; dir: string };
-export type WorkerMessage = { done: CompactionResult } | { error: string; code?: string; details?: Record<string, unknown> };
+export type SnapshotJob = { job: 'compact'; dir: string } | { job: 'build'; seq: number; chunks: string[] };
+export type WorkerMessage = { done: CompactionResult | Uint8Array } | { error: string; code?: string; details?: Record<string, unknown> };
 
 /**
  * The worker's code: `snapshot-worker.js` beside the bundle (dist/), or, running from source
@@ -74,4 +74,14 @@ export async function compactSealed(dir: string, files: FileOps, inWorker: boole
     return compact(dir, files, { includeActive: false });
   }
   return (await runJob({ job: 'compact', dir })) as CompactionResult;
+}
+
+/**
+ * A snapshot image of the state at record `seq` from its rows (chunks of JSON arrays of changes,
+ * snapshot.ts snapshotFromRows), built in a worker when `inWorker`: a replicated log's snapshot,
+ * which, like a compaction, builds a whole database.
+ */
+export async function buildSnapshot(chunks: string[], seq: number, inWorker: boolean): Promise<Uint8Array> {
+  if (!inWorker) return snapshotFromRows(chunks, seq);
+  return (await runJob({ job: 'build', seq, chunks })) as Uint8Array;
 }

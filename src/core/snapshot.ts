@@ -212,6 +212,20 @@ export function applyRows(op: RowOp, chunk: string, apply: (change: Change) => v
   for (const row of rows) apply({ op, row } as Change);
 }
 
+/**
+ * A new snapshot of the state at record `seq`, from every row as the change that puts it back
+ * (memory-state.ts rows()), given as chunks of JSON arrays: what a replicated log stores.
+ */
+export async function snapshotFromRows(chunks: readonly string[], seq: number): Promise<Uint8Array> {
+  const writer = await SnapshotWriter.open(undefined, 'a new snapshot');
+  try {
+    for (const chunk of chunks) for (const change of JSON.parse(chunk) as Change[]) writer.apply(change);
+    return writer.finish(seq);
+  } finally {
+    writer.close();
+  }
+}
+
 /** Opens snapshot bytes (or a new, empty database) in sql.js, its schema brought up to date. */
 async function openDatabase(bytes: Uint8Array | undefined, file: string): Promise<Database> {
   const SQL = await loadSqlJs();

@@ -4,7 +4,9 @@ import { defaultSocketPath } from '../protocol/address';
 import type { HarnessApi } from '../protocol/api';
 import { describeError, ErrorCode, HarnessError } from '../protocol/errors';
 import { InProcessApi } from '../server/in-process-api';
-import { startService, type CoordinatorService, type ServiceOptions } from '../server/service';
+import { startClusterService } from '../cluster/service';
+import { clusterSettings } from '../cluster/settings';
+import { startService, stateDirOf, type CoordinatorService, type ServiceOptions } from '../server/service';
 import type { Settings } from '../ui/settings';
 
 /**
@@ -77,7 +79,7 @@ export class Connection implements vscode.Disposable {
   private async startInProcess(): Promise<HarnessApi> {
     const s = this.settings();
     try {
-      const service = await startService({
+      const options: ServiceOptions = {
         workspace: this.folder,
         stateDir: s.stateDirectory,
         config: {
@@ -88,9 +90,18 @@ export class Connection implements vscode.Disposable {
         },
         log: this.log,
         ...(this.fleet ? { fleet: this.fleet } : {}),
-      });
+      };
+      // The cluster settings (or HARNESS_NATS_URL / HARNESS_CLUSTER, or config.json): this window's
+      // coordinator is one of a cluster on NATS JetStream (docs/cluster.md).
+      const cluster = clusterSettings(
+        { ...(s.natsUrl ? { nats: s.natsUrl } : {}), ...(s.clusterName ? { cluster: s.clusterName } : {}) },
+        process.env,
+        stateDirOf(this.folder, s.stateDirectory),
+        this.folder,
+      );
+      const service = cluster ? await startClusterService(options, cluster) : await startService(options);
       // A webhook problem (port taken, rules invalid) is reported, but costs the window nothing else.
-      if (s.webhookPort > 0) await this.listenForWebhooks(service.webhooks, s.webhookPort);
+      if (s.webhookPort > 0 && !cluster) await this.listenForWebhooks(service.webhooks, s.webhookPort);
       return new InProcessApi(service);
     } catch (e) {
       // Another process holds the state (it may be starting its socket right now): join it.

@@ -5,7 +5,9 @@ import * as vscode from 'vscode';
 import type { HarnessApi } from '../protocol/api';
 import { describeError } from '../protocol/errors';
 import { QUIET_EVENTS, type EventData } from '../protocol/events';
+import type { ClusterStatus } from '../protocol/cluster';
 import { Isolate } from '../protocol/isolation';
+import { Ping } from '../protocol/meta';
 import type { EventLine } from '../protocol/messages';
 import { CommandId, CONFIG_SECTION, ContextKey, ViewId } from '../ui/ids';
 import { readSettings, type Settings } from '../ui/settings';
@@ -161,6 +163,16 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
     refreshTasks();
     return refreshOthers();
   };
+  // In cluster mode the status bar names the host that leads: read at connection and when it changes.
+  let cluster: ClusterStatus | undefined;
+  const readCluster = (api: HarnessApi) =>
+    void api
+      .call(Ping)
+      .then((ping) => {
+        cluster = ping.cluster;
+        updateStatus();
+      })
+      .catch((e: unknown) => log.warn(`could not ask who leads the cluster: ${describeError(e)}`));
   const updateStatus = () => {
     if (!connection.current) {
       status.hide();
@@ -171,6 +183,7 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
       counts: { pending: counts.ready + counts.blocked, running: counts.running, completed: counts.completed, dead_letter: counts.dead_letter, cancelled: counts.cancelled },
       ready: counts.ready,
       instances: instances.snapshot.filter((i) => i.status === 'live').length,
+      ...(cluster ? { cluster } : {}),
     });
     status.text = s.text;
     status.tooltip = s.tooltip;
@@ -192,8 +205,15 @@ export function activate(context: vscode.ExtensionContext): HarnessExtensionApi 
         // Task events redraw the Tasks tree alone; one that reports usage changes the workers' cost too.
         if (!quiet && (!/^(task|lease):/.test(e.event) || (e.data as { task?: { usage?: unknown } } | null)?.task?.usage)) othersSoon();
         if (e.event === 'instance:stale') notifyStale(e.data as EventData<'instance:stale'>);
+        if (e.event === 'cluster:leader' && api) {
+          // Events during the take-over are not replayed: read the tasks again, and who leads.
+          readCluster(api);
+          void cache.reload(api).catch((err: unknown) => log.error(`could not list the tasks: ${describeError(err)}`));
+        }
       });
       void budgets.reload(api).then(tasksSoon, (err: unknown) => log.warn(`could not list the budgets: ${describeError(err)}`));
+      cluster = undefined;
+      if (api) readCluster(api);
       void cache.reload(api).catch((err: unknown) => {
         log.error(`could not list the tasks: ${describeError(err)}`);
         tasksSoon();

@@ -39,6 +39,11 @@ export const ERROR_WORDS: Record<AnyErrorCode, ErrorWords> = {
   UNKNOWN_POOL: { title: 'unknown resource pool', action: 'declare the pool in the plan\'s "resources" or with `harness pool set`' },
   OVER_CAPACITY: { title: 'more than the pool holds' },
   INVALID_CONFIG: { title: 'invalid .harness/config.json', action: 'fix the named field' },
+  NOT_LEADER: { title: 'not the cluster leader', action: 'nothing was applied; send it again (forwarding does, until a leader answers)' },
+  UNAVAILABLE: {
+    title: 'cluster could not answer',
+    action: 'the message says whether it may have been applied; if it may, look (e.g. `harness task show`) before sending a change again',
+  },
   INTERNAL: { title: 'internal error', action: 'this is a bug in harness; the coordinator log has the details' },
   NOT_A_GIT_REPO: { title: 'not a git repository' },
   DIRTY_WORKTREE: { title: 'uncommitted changes', action: 'commit or stash them first' },

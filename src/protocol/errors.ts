@@ -29,6 +29,17 @@ export const ErrorCode = {
   OverCapacity: 'OVER_CAPACITY',
   /** `.harness/config.json` does not parse or validate; the message names the field. */
   InvalidConfig: 'INVALID_CONFIG',
+  /**
+   * Cluster mode: this coordinator does not lead (any more); nothing was applied. Forwarding
+   * sends the request again to the leader; a client sees it only when none is found in time.
+   */
+  NotLeader: 'NOT_LEADER',
+  /**
+   * Cluster mode: the change could not be confirmed (the log or the leader went away mid-write).
+   * It may or may not have been applied (`details.outcome`: "unknown"): look, or send it again
+   * where that is safe.
+   */
+  Unavailable: 'UNAVAILABLE',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -2,6 +2,7 @@
 // its data and the views it changes. Views refresh on what `affects` says, so no view keeps its
 // own list of events to ignore.
 import { z } from 'zod';
+import { ClusterLeader } from './cluster';
 import { Lock } from './locks';
 import { Instance, Task } from './model';
 import { RunChunk } from './output';
@@ -98,6 +99,11 @@ export const EVENTS = {
     z.object({ count: z.number(), reason: z.literal('output_backlog') }),
     [],
     'live output was skipped because this connection fell behind (run_log has it all)',
+  ),
+  'cluster:leader': event(
+    z.object({ cluster: z.string(), leader: ClusterLeader }),
+    ['tasks', 'instances', 'coordination', 'runs'],
+    'another coordinator of the cluster leads now (events during the take-over are not replayed: views read again)',
   ),
   'notification:failed': event(
     z.object({ command: z.string(), code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),

@@ -1,5 +1,6 @@
 // Commands about the connection itself: is anyone there, and turning it into an event stream.
 import { z } from 'zod';
+import { ClusterStatus } from './cluster';
 import { command } from './command';
 import { EVENT_NAMES, type EventName } from './events';
 
@@ -20,6 +21,7 @@ export const Ping = command({
     workspace: z.string().describe('The workspace folder it coordinates'),
     state_dir: z.string().describe('Where it keeps its state (and reads config.json from)'),
     worktree: z.string().describe('Deprecated: the same as workspace'),
+    cluster: ClusterStatus.optional().describe('In cluster mode: this coordinator, its role, and who leads'),
   }),
 });
 

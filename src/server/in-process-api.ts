@@ -16,7 +16,9 @@ export class InProcessApi implements HarnessApi {
 
   constructor(readonly service: CoordinatorService) {
     const forward = (event: string, data: unknown) => this.emit({ event, data, ts: new Date().toISOString() });
-    this.subscriptions = [service.coordinator.events.onAny(forward), service.runs.events.onAny(forward)];
+    this.subscriptions = service.route
+      ? [service.route.onEvent(forward)]
+      : [service.coordinator.events.onAny(forward), service.runs.events.onAny(forward)];
   }
 
   get socketPath(): string {
@@ -24,7 +26,7 @@ export class InProcessApi implements HarnessApi {
   }
 
   send(command: string, params: Record<string, unknown> = {}): Promise<Reply> {
-    return dispatch(command, params, this.service.context);
+    return this.service.route ? this.service.route.send(command, params) : dispatch(command, params, this.service.context);
   }
 
   async call<D extends AnyCommand>(command: D, ...[params]: ParamsArg<D>): Promise<ResultOf<D>> {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describeError, ErrorCode, HarnessError } from '../core/errors';
 import type { Disposable } from '../core/events';
 import type { EventName } from '../protocol/events';
-import { MAX_LINE_BYTES, type EventLine } from '../protocol/messages';
+import { MAX_LINE_BYTES, type EventLine, type Reply } from '../protocol/messages';
 import { Connection, DEFAULT_LIMITS, type ConnectionLimits } from './connection';
 import { TurnScheduler } from './turns';
 import type { ServerContext } from './context';
@@ -18,6 +18,10 @@ export interface ServerOptions {
   maxLineBytes?: number;
   /** Per-connection bounds (what is owed, read ahead, in flight, per turn); the defaults otherwise. */
   limits?: Partial<Omit<ConnectionLimits, 'maxLineBytes'>>;
+  /** Answers a request line (default: `handleLine` here); a cluster node forwards what it does not lead. */
+  dispatch?(line: string, ctx: ServerContext): Promise<Reply | EventLine | undefined>;
+  /** Where subscribers' events come from (default: this coordinator's and its runs'); a cluster node's come over NATS. */
+  events?(forward: (name: string, data: unknown) => void): Disposable;
 }
 
 /**
@@ -73,7 +77,7 @@ export class HarnessServer {
       signal: gone.signal,
       subscribe: (events) => this.subscribe(connection, events),
     };
-    const connection = new Connection(socket, this.limits, this.turns, (line) => handleLine(line, ctx), this.options.context.log);
+    const connection = new Connection(socket, this.limits, this.turns, (line) => (this.options.dispatch ? this.options.dispatch(line, ctx) : handleLine(line, ctx)), this.options.context.log);
     this.connections.add(connection);
     this.sockets.add(socket);
     socket.on('close', () => {
@@ -104,7 +108,7 @@ export class HarnessServer {
         c.sendEvent(line, name === 'run:output');
       }
     };
-    this.forwarding = [this.options.context.coordinator.events.onAny(forward), this.options.context.runs.events.onAny(forward)];
+    this.forwarding = this.options.events ? [this.options.events(forward)] : [this.options.context.coordinator.events.onAny(forward), this.options.context.runs.events.onAny(forward)];
   }
 
   private unsubscribe(connection: Connection): void {

@@ -6,8 +6,10 @@ import { blockingFileOps, type FileOps } from '../core/files';
 import type { Logger } from '../core/log';
 import { FileStore } from '../core/file-store';
 import { readHarnessConfig } from '../config/harness';
+import type { Disposable } from '../core/events';
 import { defaultSocketPath } from '../protocol/address';
 import { isolate } from '../isolation';
+import type { Reply } from '../protocol/messages';
 import { Webhooks, type ListenOptions } from '../webhooks';
 import { ProcessLauncher, type WorkerLauncher } from './fleet/launcher';
 import { Supervisor } from './fleet/supervisor';
@@ -60,6 +62,14 @@ export interface CoordinatorService {
   webhooks: Webhooks;
   /** The supervisor of worker targets, when asked for. */
   supervisor: Supervisor | undefined;
+  /**
+   * A coordinator that answers through something else than its own dispatcher (one of a cluster:
+   * the leader answers): how a command is answered and where its events come from. Absent: here.
+   */
+  route?: {
+    send(command: string, params: Record<string, unknown>): Promise<Reply>;
+    onEvent(listener: (name: string, data: unknown) => void): Disposable;
+  };
   close(): Promise<void>;
 }
 

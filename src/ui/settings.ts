@@ -12,6 +12,12 @@ export const SETTINGS = {
   execKillGraceSeconds: z.number().min(0).max(MAX_KILL_AFTER_SECONDS).default(5),
   /** 0: no webhook listener. */
   webhookPort: z.number().int().min(0).max(65535).default(0),
+  /** With clusterName: this window's coordinator is one of a cluster on these NATS servers. */
+  natsUrl: z.string().max(10_000).default(''),
+  clusterName: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, "_" or "-", at most 64')
+    .default(''),
   stateDirectory: z
     .string()
     .min(1)

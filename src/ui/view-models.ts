@@ -1,3 +1,4 @@
+import type { ClusterStatus } from '../protocol/cluster';
 import type { InstanceView, Task, TaskProgress, TaskStatus } from '../protocol/model';
 import { formatAgo, formatDuration, formatExact } from '../protocol/human-time';
 import { taskCost, usd } from './fleet-view-models';
@@ -221,14 +222,22 @@ export interface StatusCounts {
   counts: Record<TaskStatus, number>;
   ready: number;
   instances: number;
+  /** In cluster mode: what this window's coordinator says about the cluster (ping). */
+  cluster?: ClusterStatus;
 }
 
 export function statusBarText(s: StatusCounts): { text: string; tooltip: string } {
   const dead = s.counts.dead_letter;
+  const c = s.cluster;
+  const leader = c ? (c.leader ? `${c.leader.host}${c.role === 'leader' ? ' (this window)' : ''}` : 'no leader') : '';
   return {
-    text: `$(pulse) ${s.counts.running} running · ${s.ready} ready${dead ? ` · $(error) ${dead}` : ''} · $(vm) ${s.instances}`,
+    text: `$(pulse) ${s.counts.running} running · ${s.ready} ready${dead ? ` · $(error) ${dead}` : ''} · $(vm) ${s.instances}${c ? ` · $(server) ${leader}` : ''}`,
     tooltip:
       `Agent Harness: ${s.counts.running} running, ${s.ready} ready, ${dead} dead-lettered, ` +
-      `${s.counts.completed} completed; ${s.instances} live worker${s.instances === 1 ? '' : 's'}. Click to open the task graph.`,
+      `${s.counts.completed} completed; ${s.instances} live worker${s.instances === 1 ? '' : 's'}.` +
+      (c
+        ? ` Cluster ${c.cluster}: ${c.leader ? `led by ${c.leader.host} (pid ${c.leader.pid}) since ${c.leader.since}` : 'nobody leads right now'}; this window's coordinator is ${c.role === 'leader' ? 'the leader' : `a ${c.role}`}.`
+        : '') +
+      ' Click to open the task graph.',
   };
 }

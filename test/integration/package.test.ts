@@ -103,6 +103,16 @@ describe('the .vsix package (npm run package)', function () {
     }
   });
 
+  it('holds the NATS client that cluster mode loads beside the bundles (and only cluster mode)', () => {
+    // src/cluster/nats-loader.ts requires dist/nats.js on first use: without it a window set up for
+    // a cluster, or `harness --nats`, fails to start.
+    assert.ok(entries.has('extension/dist/nats.js'), 'dist/nats.js is not in the package');
+    for (const bundle of ['dist/extension.js', 'dist/cli.js']) {
+      // The JetStream API's subject prefix: a string, so it survives minification.
+      assert.doesNotMatch(entries.get(`extension/${bundle}`)!.toString('utf8'), /\$JS\.API/, `${bundle} carries the NATS client itself`);
+    }
+  });
+
   it('its harness CLI runs outside VS Code from the folder the extension is installed in', async () => {
     // VS Code unpacks the package's extension/ folder to <extensions>/<publisher>.<name>-<version>.
     const installed = path.join(tempDir('hext-'), `${pkg.publisher}.${pkg.name}-${pkg.version}`);

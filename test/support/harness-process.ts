@@ -335,9 +335,22 @@ export interface Daemon {
   connect(): Promise<RawConnection>;
 }
 
+/**
+ * `HARNESS_TEST_COORDINATOR=cluster` runs the suites that use these fixtures against a cluster
+ * instead of one coordinator (npm run test:integration:cluster): the daemon a test gets is a
+ * standby of a two-coordinator cluster on a real nats-server, so every request it takes is
+ * forwarded to the leader (support/coordinator-cluster.ts).
+ */
+export const CLUSTER_MODE = process.env.HARNESS_TEST_COORDINATOR === 'cluster';
+
 export async function startDaemon(): Promise<Daemon> {
   const dir = tempDir();
   const socket = path.join(dir, 'h.sock');
+  if (CLUSTER_MODE) {
+    // Loaded here only: coordinator-cluster.ts builds on this module.
+    const { joinTestCluster } = require('./coordinator-cluster') as typeof import('./coordinator-cluster');
+    await joinTestCluster(dir);
+  }
   const serve = await ServeProcess.start(dir, socket);
   return {
     dir,

@@ -7,7 +7,7 @@
  *   claim T N W R        a claim of task T with fencing token N was acknowledged to W (R=1: held already)
  *   done T N W           W's complete of T under token N was acknowledged
  *   reject T N W CODE    W's complete of T under token N was refused (stale token, not held)
- *   lost-claim W         a claim was sent, the connection died before the reply
+ *   lost-claim W         a claim was sent, the connection died before the reply (or a cluster said UNAVAILABLE)
  *   lost-complete T N W  a complete was sent, the connection died before the reply (outcome unknown)
  *   late T N W           after a lost-complete: the task is completed by W under N (the ack was lost)
  *   err W CODE MESSAGE   any other error reply (the checker fails on these)
@@ -50,12 +50,17 @@ async function worker(workerId: string): Promise<void> {
   let client: HarnessClient | undefined;
   const send = async (command: string, params: Record<string, unknown>): Promise<Reply> => {
     if (!client || client.closed) client = await HarnessClient.connect(args.socket, { retryForMs: 120_000 });
+    let reply: Reply;
     try {
-      return await client.send(command, params);
+      reply = await client.send(command, params);
     } catch (e) {
       if (e instanceof HarnessError && e.code === ErrorCode.Closed) throw new Lost(e.message);
       throw e;
     }
+    // A cluster that could not confirm (the leader died under the request): as if the connection
+    // had closed, the outcome is unknown. NOT_LEADER (nothing applied) is the same to a worker.
+    if (reply.status === 'error' && (reply.code === ErrorCode.Unavailable || reply.code === ErrorCode.NotLeader)) throw new Lost(reply.message);
+    return reply;
   };
   /** A complete whose reply never came: settled after the next reconnect. */
   let unsettled: { task: string; token: number } | undefined;

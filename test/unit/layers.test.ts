@@ -23,6 +23,11 @@ const LAYERS: Record<string, { may: string[]; npm?: string[]; noNode?: string[] 
   // The one reader of config.json, composing the features' section schemas (features never read it).
   config: { may: ['isolation', 'protocol', 'webhooks'], npm: ['zod'] },
   server: { may: ['config', 'core', 'exec', 'isolation', 'protocol', 'webhooks'], npm: ['zod'] },
+  // A coordinator as one of a cluster on NATS JetStream: the server's coordinator over another log.
+  cluster: {
+    may: ['config', 'core', 'protocol', 'server', 'webhooks'],
+    npm: ['zod', '@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv', '@nats-io/obj'],
+  },
   client: { may: ['protocol'], npm: ['yaml'] },
   cli: { may: ['client', 'config', 'exec', 'mcp', 'protocol'] },
   mcp: { may: ['client', 'exec', 'protocol'], npm: ['@modelcontextprotocol/server', 'jsonc-parser', 'smol-toml', 'zod'] },
@@ -35,9 +40,10 @@ const LAYERS: Record<string, { may: string[]; npm?: string[]; noNode?: string[] 
  * Everything else in cli and host reaches the coordinator through the client or the API.
  */
 const COMPOSITION: Record<string, string[]> = {
-  'src/cli/serve.ts': ['server'], // `harness serve` runs the coordinator headless
+  'src/cli/serve.ts': ['server', 'cluster'], // `harness serve` runs the coordinator headless, alone or as one of a cluster
   'src/cli/recover.ts': ['server'], // `harness recover` works on the state files of a stopped coordinator
-  'src/host/connection.ts': ['server'], // the window runs the coordinator in-process
+  'src/cli/direct.ts': ['cluster'], // `--nats`: a gateway to a cluster in the CLI's own process, no coordinator on this host
+  'src/host/connection.ts': ['server', 'cluster'], // the window runs the coordinator in-process, alone or as one of a cluster
   'src/cli/github-issues.ts': ['webhooks'], // turns a gh issue list into a plan, client-side, with the webhooks' label rules
 };
 

@@ -15,6 +15,7 @@ import { addUsage, ZERO_SUM, type UsageKey, type UsageSum } from '../../src/core
 import type { AttemptUsage } from '../../src/protocol/usage';
 import type { BudgetRow, SlotRow, TargetRow } from '../../src/core/fleet-rows';
 import { taskRow } from '../support/rows';
+import { closeReplicatedStores, replicatedStoreFactory } from '../support/replicated-stores';
 import { storeFactories, workerFileStore, type StoreFactory } from '../support/stores';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -394,6 +395,9 @@ function conformance(factory: StoreFactory, runs: number): void {
 
 for (const factory of storeFactories) conformance(factory, factory.persistent ? 40 : 300);
 conformance(workerFileStore, 15);
+// The cluster's store, over a real nats-server (started on first use).
+conformance(replicatedStoreFactory, 15);
+after(closeReplicatedStores);
 
 /** A log whose appends fail while `failing` is set (after writing nothing). */
 class SwitchLog extends VolatileLog implements DurabilityLog {

@@ -103,6 +103,17 @@ describe('tree view models', () => {
     assert.equal(s.text, '$(pulse) 2 running · 3 ready · $(error) 1 · $(vm) 2');
     assert.match(s.tooltip, /1 dead-lettered/);
   });
+
+  it('in cluster mode the status bar names the host that leads, and says when it is this window', () => {
+    const counts = { counts: { pending: 0, running: 1, completed: 0, dead_letter: 0, cancelled: 0 }, ready: 0, instances: 1 };
+    const leader = { node: 'hostb-12-x', host: 'hostb', pid: 12, since: '2026-01-01T00:00:00.000Z' };
+    const standby = statusBarText({ ...counts, cluster: { cluster: 'app', node: 'hosta-1-y', role: 'standby', leader, record: 9 } });
+    assert.equal(standby.text, '$(pulse) 1 running · 0 ready · $(vm) 1 · $(server) hostb');
+    assert.match(standby.tooltip, /Cluster app: led by hostb \(pid 12\) since 2026-01-01T00:00:00.000Z; this window's coordinator is a standby\./);
+    const leading = statusBarText({ ...counts, cluster: { cluster: 'app', node: 'hostb-12-x', role: 'leader', leader, record: 9 } });
+    assert.match(leading.text, /\$\(server\) hostb \(this window\)$/);
+    assert.match(statusBarText({ ...counts, cluster: { cluster: 'app', node: 'n', role: 'standby', leader: null, record: 0 } }).tooltip, /nobody leads right now/);
+  });
 });
 
 describe('settings', () => {

@@ -1,0 +1,71 @@
+// Snapshots of a cluster's state: the same checksummed sql.js image the file log writes
+// (core/snapshot.ts), stored in a JetStream object store (an image outgrows a key-value entry),
+// with a pointer to the current one in a key-value bucket. The pointer only ever moves forward
+// (compare-and-set on its revision), so a coordinator that lost leadership mid-snapshot cannot put
+// an older image back; the stream is trimmed only after the pointer has moved.
+import type { KV } from '@nats-io/kv';
+import type { ObjectStore } from '@nats-io/obj';
+import { ErrorCode, HarnessError } from '../core/errors';
+import { casFailed } from './connection';
+import { SNAPSHOT_KEY } from './names';
+
+export interface SnapshotPointer {
+  /** The record the image stands for. */
+  seq: number;
+  /** Its name in the object store. */
+  object: string;
+  bytes: number;
+  written_by: string;
+  at: string;
+}
+
+export class SnapshotStore {
+  constructor(
+    private readonly meta: KV,
+    private readonly objects: ObjectStore,
+  ) {}
+
+  /** The current snapshot's pointer and its revision, or undefined when none was written yet. */
+  async current(): Promise<{ pointer: SnapshotPointer; revision: number } | undefined> {
+    const entry = await this.meta.get(SNAPSHOT_KEY);
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    return { pointer: entry.json<SnapshotPointer>(), revision: entry.revision };
+  }
+
+  /** The image `pointer` names. A missing one was replaced by a newer snapshot meanwhile. */
+  async read(pointer: SnapshotPointer): Promise<Uint8Array> {
+    const bytes = await this.objects.getBlob(pointer.object);
+    if (!bytes) {
+      throw new HarnessError(ErrorCode.NotFound, `snapshot ${pointer.object} is gone (a newer one replaced it)`, { snapshot: pointer.object });
+    }
+    return bytes;
+  }
+
+  /**
+   * Stores `image` (the state at record `seq`) and makes it current if it is newer than the
+   * current one. Returns false when a newer snapshot won; the image is then removed again.
+   */
+  async publish(image: Uint8Array, seq: number, node: string): Promise<boolean> {
+    const object = `snapshot-${seq}`;
+    await this.objects.putBlob({ name: object }, image);
+    const pointer: SnapshotPointer = { seq, object, bytes: image.length, written_by: node, at: new Date().toISOString() };
+    const before = await this.current();
+    let moved = false;
+    if (!before || before.pointer.seq < seq) {
+      try {
+        if (before) await this.meta.update(SNAPSHOT_KEY, JSON.stringify(pointer), before.revision);
+        else await this.meta.create(SNAPSHOT_KEY, JSON.stringify(pointer));
+        moved = true;
+      } catch (e) {
+        // Another coordinator moved the pointer first: its snapshot stands.
+        if (!casFailed(e)) throw e;
+      }
+    }
+    // The image that is not current any more goes (a reader still fetching it starts over).
+    const stale = moved ? before?.pointer.object : object;
+    if (stale !== undefined && !(moved === false && before?.pointer.object === object)) {
+      await this.objects.delete(stale).catch(() => {});
+    }
+    return moved;
+  }
+}
