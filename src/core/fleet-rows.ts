@@ -131,6 +131,15 @@ export class MemoryFleet implements FleetReader {
     return this.targetRows.size + this.slotRows.size + this.budgetRows.size;
   }
 
+  /** Every row as the change that puts it back (a snapshot of this part of the state). */
+  rows(): FleetChange[] {
+    return [
+      ...[...this.targetRows.values()].map((row): FleetChange => ({ op: 'target', row })),
+      ...[...this.slotRows.values()].map((row): FleetChange => ({ op: 'slot', row })),
+      ...[...this.budgetRows.values()].map((row): FleetChange => ({ op: 'budget', row })),
+    ];
+  }
+
   targets(): TargetRow[] {
     return [...this.targetRows.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }

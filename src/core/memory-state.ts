@@ -73,6 +73,7 @@ export class MemoryState implements StoreReader {
       ...this.tasks.list().map((row): Change => ({ op: 'task', row })),
       ...[...this.instances.values()].map((row): Change => ({ op: 'instance', row })),
       ...this.primitives.rows(),
+      ...this.fleet.rows(),
     ];
   }
 
