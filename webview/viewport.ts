@@ -21,6 +21,9 @@ export interface Rect {
   h: number;
 }
 
+/** A width or height of at least 1 (a hidden view measures 0; a missing size is NaN, which would spread to every coordinate). */
+const size = (n: number | undefined): number => (n !== undefined && Number.isFinite(n) ? Math.max(1, n) : 1);
+
 export class Viewport {
   scale = 1;
   x = 0;
@@ -31,14 +34,15 @@ export class Viewport {
   contentH = 1;
 
   setView(w: number, h: number): void {
-    this.viewW = Math.max(1, w);
-    this.viewH = Math.max(1, h);
+    this.viewW = size(w);
+    this.viewH = size(h);
     this.clamp();
   }
 
-  setContent(w: number, h: number): void {
-    this.contentW = Math.max(1, w);
-    this.contentH = Math.max(1, h);
+  /** The laid-out graph's size (a layout of nothing may have none: then 1 × 1). */
+  setContent(w: number | undefined, h: number | undefined): void {
+    this.contentW = size(w);
+    this.contentH = size(h);
     this.clamp();
   }
 
@@ -60,6 +64,7 @@ export class Viewport {
   }
 
   setScale(scale: number, around = { x: this.viewW / 2, y: this.viewH / 2 }): void {
+    if (!Number.isFinite(scale)) return;
     const next = Math.max(MIN_SCALE, Math.min(MAX_SCALE, scale));
     // The graph point under `around` stays under it.
     const gx = (around.x - this.x) / this.scale;

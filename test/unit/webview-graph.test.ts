@@ -258,6 +258,16 @@ describe('graph viewport', () => {
     assert.ok(after.x + after.w >= seen.x + seen.w + 250, 'the node came into view');
     assert.equal(after.y, seen.y, 'no vertical pan was needed');
   });
+
+  it('a hidden view, a layout of nothing or a bad zoom factor never puts NaN into the transform', () => {
+    const v = new Viewport();
+    v.setView(0, 0); // the panel hidden: clientWidth 0
+    v.setContent(undefined, Number.NaN); // ELK's size of an empty graph
+    v.fit();
+    v.zoomBy(Number.NaN, { x: 10, y: 10 });
+    v.panBy(5, 5);
+    for (const n of [v.x, v.y, v.scale, ...Object.values(v.visible())]) assert.ok(Number.isFinite(n), `every figure finite: ${JSON.stringify({ x: v.x, y: v.y, scale: v.scale })}`);
+  });
 });
 
 describe('display statuses of a scoped part', () => {
