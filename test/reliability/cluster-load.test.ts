@@ -90,7 +90,7 @@ describe('reliability: a cluster under load, its leader and NATS servers killed'
       failovers.push(Date.now() - killed);
       probe.close();
       await importing;
-      await cluster.startMember(leader);
+      await cluster.startMember(leader).catch((e: Error) => assert.fail(`${where}: ${e.message}`));
 
       if (natsRounds.has(round)) {
         // A NATS server dies under load, the cluster carries on on two, then it comes back.

@@ -64,7 +64,15 @@ export class CoordinatorCluster {
     const serve = ServeProcess.spawn(this.serveArgs(i), this.env);
     this.started.push(serve);
     this.members[i]!.serve = serve;
-    await within(serve.ready, 60_000, `harness serve ${i} of cluster ${this.name} to be ready\n${serve.stderr}`);
+    try {
+      // Generous: a member restarted right after a NATS server came back reads the log through
+      // JetStream consumers, which ride out a stream leader's election by their heartbeats (tens of
+      // seconds). Once in about seven CI runs, 60 s was not enough; what it logged is kept below.
+      await within(serve.ready, 120_000, `harness serve ${i} of cluster ${this.name} to be ready`);
+    } catch (e) {
+      // What it logged by then (not when the wait began) says where it stuck.
+      throw new Error(`${(e as Error).message}; it logged:\n${serve.stderr.slice(-4000)}`);
+    }
     return serve;
   }
 
