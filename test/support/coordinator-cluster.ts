@@ -65,9 +65,9 @@ export class CoordinatorCluster {
     this.started.push(serve);
     this.members[i]!.serve = serve;
     try {
-      // Generous: a member restarted right after a NATS server came back reads the log through
-      // JetStream consumers, which ride out a stream leader's election by their heartbeats (tens of
-      // seconds). Once in about seven CI runs, 60 s was not enough; what it logged is kept below.
+      // Generous: a member restarted under load, after NATS servers were killed, reads the log
+      // through JetStream consumers. Once in about seven CI runs 60 s was not enough, and the cause
+      // is not found yet: what it logged by then goes into the error below.
       await within(serve.ready, 120_000, `harness serve ${i} of cluster ${this.name} to be ready`);
     } catch (e) {
       // What it logged by then (not when the wait began) says where it stuck.
