@@ -9,6 +9,9 @@
 // first write acknowledged through another coordinator.
 // HARNESS_SEED=<n> repeats a run's random choices; HARNESS_RELIABILITY=full is the long form.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { HarnessClient } from '../../src/client/client';
 import { CoordinatorCluster } from '../support/coordinator-cluster';
@@ -106,7 +109,12 @@ describe('reliability: a cluster under load, its leader and NATS servers killed'
       const state = await taskMap(check);
       ledger.checkDurable(state, mark, where);
       ledger.checkImports(state, where);
-      assert.deepEqual(ledger.violations, [], `${where}: ${ledger.violations.slice(0, 20).join('\n')}`);
+      if (ledger.violations.length > 0) {
+        // The coordinators' logs go with the failure: which node led when, what the log refused.
+        const file = path.join(os.tmpdir(), `harness-cluster-load-${seed}.log`);
+        fs.writeFileSync(file, cluster.logs());
+        assert.fail(`${where}: ${ledger.violations.slice(0, 20).join('\n')}\n(the coordinators' logs: ${file})`);
+      }
       assert.deepEqual(ledger.errors, [], `${where}: workers saw errors:\n${ledger.errors.slice(0, 20).join('\n')}`);
     }
 

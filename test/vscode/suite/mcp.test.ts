@@ -34,7 +34,7 @@ describe(`the MCP server provider (VS Code ${vscode.version}: ${HAS_MCP_API ? 'h
       assert.deepEqual(server.args, ['mcp']);
       assert.ok(fs.existsSync(server.command), `${server.command} exists`);
       // Started as an agent in that terminal would start it: the terminal's environment.
-      const init = await initializeOver(spawn(server.command, server.args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] }));
+      const init = await initializeOver(spawn(server.command, server.args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] }));
       assert.equal(init.serverInfo.name, 'agent-harness');
       assert.match(init.instructions, new RegExp(`worker ${env.HARNESS_WORKER_ID}`));
     } finally {
@@ -103,11 +103,20 @@ describe(`the MCP server provider (VS Code ${vscode.version}: ${HAS_MCP_API ? 'h
 
 /** Sends initialize to an MCP server on stdio, closes its stdin, and returns the result once it exited. */
 async function initializeOver(child: ChildProcess): Promise<any> {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const reply = new Promise<any>((resolve) => createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line))));
+  // Bounded, and saying what the server logged: a stuck start or stop is a failure with a cause.
+  const within = <T>(p: Promise<T>, what: string): Promise<T> =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`harness mcp: ${what} within 20 s; it logged:\n${stderr.slice(-3000)}`)), 20_000))]);
   child.stdin!.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'vscode-test', version: '1' } } }) + '\n');
-  const { result } = await reply;
-  child.stdin!.end();
-  assert.equal(await exited, 0, 'the server exits when its stdin closes');
-  return result;
+  try {
+    const { result } = await within(reply, 'no reply to initialize');
+    child.stdin!.end();
+    assert.equal(await within(exited, 'did not exit after its stdin closed'), 0, `the server exits when its stdin closes; it logged:\n${stderr.slice(-3000)}`);
+    return result;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 }
