@@ -52,7 +52,17 @@ export async function startSampleRun(workspace, runtimeDir) {
   const workers = [['agent-1', 'agent-1 (claude)'], ['agent-2', 'agent-2 (codex)'], ['agent-3', 'agent-3 (aider)'], ['agent-4', 'agent-4 (script)']];
   for (const [id, name] of workers) harness(id, 'instance', 'register', '--name', name);
 
-  const complete = (worker, task) => harness(worker, 'task', 'complete', ...lease(task), '--result', JSON.stringify({ ok: true, by: worker }));
+  // The agents report what each attempt used (the script worker runs no model): the usage view
+  // and the costs beside tasks and workers show figures, priced from the bundled table.
+  const models = { 'agent-1': 'claude-sonnet-4-5', 'agent-2': 'gpt-5-codex', 'agent-3': 'claude-haiku-4-5' };
+  let n = 0;
+  const usage = (worker) => {
+    const model = models[worker];
+    if (!model) return [];
+    n++;
+    return ['--usage', JSON.stringify({ model, input_tokens: 40_000 + 17_000 * (n % 5), output_tokens: 3_000 + 1_100 * (n % 4) })];
+  };
+  const complete = (worker, task) => harness(worker, 'task', 'complete', ...lease(task), '--result', JSON.stringify({ ok: true, by: worker }), ...usage(worker));
   // Nine tasks done, in claim order (priority): spec … api-cart.
   for (let i = 0; i < 9; i++) complete(workers[i % workers.length][0], claim(workers[i % workers.length][0]));
   const orders = claim('agent-1'); // api-orders
