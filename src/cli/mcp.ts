@@ -8,7 +8,7 @@ import { explainThrown } from '../protocol/error-words';
 import { stderrLogger } from '../protocol/log';
 import { DURATIONS, secondsOf, type Values } from './args';
 import type { CliCommand } from './commands';
-import { resolveSocket, resolveWorkerId, UsageError, workspaceFromEnv, type GlobalOptions, type Io } from './context';
+import { resolveSocket, resolveWorkerId, UsageError, workspaceOption, type GlobalOptions, type Io } from './context';
 
 const MCP_USAGE = 'harness mcp [--tools default|all|NAME,...] [--workspace DIR] [--name NAME] [--heartbeat S] [--verbose]';
 const CONFIG_USAGE = 'harness mcp config claude|vscode|cursor|codex [--write] [--tools ...] [--workspace DIR]';
@@ -31,14 +31,9 @@ async function loadMcp(): Promise<typeof import('../mcp/index.js')> {
 declare const HARNESS_VERSION: string | undefined;
 const version = typeof HARNESS_VERSION === 'string' ? HARNESS_VERSION : 'dev';
 
-function workspaceOf(v: Record<string, unknown>, io: Io): string {
-  const given = v.workspace as string | undefined;
-  return given !== undefined ? path.resolve(io.cwd, given) : workspaceFromEnv(io);
-}
-
 /** The MCP server's options, from the command line and the environment, like every CLI command's. */
 function serverEnv(v: Record<string, unknown>, io: Io): { workspace: string; io: Io } {
-  const workspace = workspaceOf(v, io);
+  const workspace = workspaceOption(v, io, MCP_USAGE);
   // --workspace decides the default socket just as HARNESS_WORKSPACE does.
   return { workspace, io: { ...io, env: { ...io.env, HARNESS_WORKSPACE: workspace } } };
 }
@@ -133,7 +128,7 @@ export const MCP_CONFIG_COMMAND: CliCommand = {
         throw new UsageError((e as Error).message, CONFIG_USAGE);
       }
     }
-    const workspace = workspaceOf(v, io);
+    const workspace = workspaceOption(v, io, CONFIG_USAGE);
     const launch = launchCommand(io);
     // VS Code fills in its own folder; the other clients get the path itself.
     const folder = which === 'vscode' ? '${workspaceFolder}' : workspace;

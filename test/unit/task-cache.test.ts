@@ -2,6 +2,7 @@
 // events, and after any sequence of operations it holds exactly what a fresh listing would.
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { ManualClock } from '../../src/core/clock';
 import { Coordinator, DEFAULT_CONFIG } from '../../src/core/coordinator';
 import { MemoryStore } from '../../src/core/memory-store';
 import type { Task } from '../../src/core/model';
@@ -16,7 +17,8 @@ function sourceOf(mode: TaskSource['mode'], answer: (command: string, params: Re
 
 function harness() {
   // No retry backoff: these tests are about the cache following claims and failures as they come.
-  const coordinator = new Coordinator(new MemoryStore(), { ...DEFAULT_CONFIG, retryBackoff: null });
+  const clock = new ManualClock();
+  const coordinator = new Coordinator(new MemoryStore(), { ...DEFAULT_CONFIG, retryBackoff: null }, clock);
   const requests: string[] = [];
   // In-process, as the extension runs it: the handler reads the store when it is called.
   const source = sourceOf('in-process', async (command, params) => {
@@ -32,7 +34,7 @@ function harness() {
     await other.reload(sourceOf('in-process', async () => ({ tasks: coordinator.listTasks(), next_cursor: null })));
     return other;
   };
-  return { coordinator, source, cache, requests, fresh };
+  return { coordinator, clock, source, cache, requests, fresh };
 }
 
 /** What a view reads of a cache: every task, its display status and sidebar group, the counts. */
@@ -111,7 +113,7 @@ describe('TaskCache', () => {
               const lease = { worker_id: t.claimed_by!, task_id: t.id, fencing_token: t.fencing_token };
               if (o.kind === 'complete') await h.coordinator.complete(lease);
               else if (o.kind === 'heartbeat') {
-                await new Promise((resolve) => setTimeout(resolve, 2)); // a later lease: the running order changes
+                h.clock.advance(2); // a later lease: the running order changes
                 await h.coordinator.heartbeat(lease);
               }
               else if (o.kind === 'release') await h.coordinator.release(lease);
