@@ -4,13 +4,22 @@
 // sequence it expects to follow (`Nats-Expected-Last-Sequence`): a coordinator that lost
 // leadership and did not notice finds its append refused, so two coordinators can never both
 // extend the log. That is the fencing; leadership itself (leadership.ts) only decides who tries.
+//
+// JetStream checks a sequence number, not what is there. Each message therefore also names the
+// message it was built on (PREV_HEADER): a coordinator following the log stops at a message that
+// does not follow the one it read before (it loads the state again), and one loading the log skips
+// it, as every reader does. NATS can lose a message it acknowledged (nats-server 2.9 buffers writes
+// in the process for a few milliseconds, so a SIGKILLed server forgets them, and if it restarts
+// before the others elect a leader it can help elect one that never had them): a coordinator that
+// finds the stream shorter than what it read puts the missing messages back from the ones it keeps
+// (RecentMessages) before anyone builds on the shorter stream.
 import type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { DurabilityLog, LoadResult, LogEntry } from '../core/durability';
 import { ErrorCode, HarnessError } from '../core/errors';
 import type { JournalRecord } from '../core/journal';
 import { readSnapshot } from '../core/snapshot-jobs';
 import type { Change } from '../core/store';
-import { NODE_HEADER, packEntries, RecordReader } from './log-messages';
+import { ID_HEADER, LOG_HEADERS, NODE_HEADER, packEntries, PREV_HEADER, RecentMessages, RecordReader, type KeptMessage } from './log-messages';
 import type { ClusterNames } from './names';
 import { describeNatsError } from './connection';
 import { nats } from './nats-loader';
@@ -27,6 +36,8 @@ export interface JetStreamLogOptions {
   maxMessageBytes: number;
   /** How long a publish waits for JetStream's acknowledgement. */
   publishTimeoutMs: number;
+  /** Bytes of the last messages kept to put back what the stream loses (default 32 MB). */
+  keepBytes?: number;
   /** Whether this coordinator's leadership lease is valid right now (checked around each append). */
   mayWrite(): boolean;
   /** Told when an append failed: the log refuses further appends until `startWriting` again. */
@@ -53,6 +64,11 @@ function unavailable(why: string): HarnessError {
   );
 }
 
+/** This coordinator's copy of the log is not what the stream holds: it must load the state again. */
+function diverged(why: string, details: Record<string, unknown> = {}): HarnessError {
+  return new HarnessError(ErrorCode.StateCorrupt, `this coordinator's copy of the cluster log differs from the stream (${why})`, { ...details, gap: true, diverged: true });
+}
+
 function wrongLastSequence(e: unknown): boolean {
   const { JetStreamApiError, JetStreamApiCodes } = nats();
   return e instanceof JetStreamApiError && (e.code === JetStreamApiCodes.StreamWrongLastSequence || e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
@@ -67,13 +83,19 @@ function noResponders(e: unknown): boolean {
 export class JetStreamLog implements DurabilityLog {
   /** The stream sequence of the last message applied or appended: the next append expects it. */
   private streamSeq = 0;
+  /** The id of the message at `streamSeq`, when known (older messages carry none). */
+  private lastId: string | undefined;
   private reader: RecordReader;
+  private recent: RecentMessages;
+  /** Messages a load skipped because they did not follow the one before them. */
+  skipped = 0;
   private writable = false;
   /** Payload bytes in the stream since the last snapshot (or since this process started). */
   bytesSinceSnapshot = 0;
 
   constructor(private readonly options: JetStreamLogOptions) {
     this.reader = new RecordReader(0, options.names.stream);
+    this.recent = new RecentMessages(options.keepBytes ?? 32 * 1024 * 1024);
   }
 
   /** The stream sequence the log is at (everything up to it is in memory). */
@@ -103,14 +125,20 @@ export class JetStreamLog implements DurabilityLog {
       from = contents.seq;
     }
     this.reader = new RecordReader(from, names.stream);
+    this.lastId = undefined;
+    this.recent = new RecentMessages(this.options.keepBytes ?? 32 * 1024 * 1024);
     let records = 0;
     const info = await this.options.jsm.streams.info(names.stream);
     // An empty stream says first 0 when new, last + 1 when trimmed to nothing.
     this.streamSeq = info.state.messages === 0 ? info.state.last_seq : info.state.first_seq - 1;
-    await this.readTo(info.state.last_seq, (record) => {
-      records++;
-      for (const change of record.c) apply(change);
-    });
+    await this.readTo(
+      info.state.last_seq,
+      (record) => {
+        records++;
+        for (const change of record.c) apply(change);
+      },
+      'load',
+    );
     this.streamSeq = Math.max(this.streamSeq, info.state.last_seq);
     return {
       seq: this.reader.last,
@@ -134,16 +162,15 @@ export class JetStreamLog implements DurabilityLog {
       // Checked before anything is sent: a leader that was paused past its lease writes nothing.
       throw this.failed('fenced', notLeader('its leadership lease ran out'));
     }
-    const messages = packEntries(entries, this.options.maxMessageBytes);
     const base = this.streamSeq;
-    const results = await Promise.allSettled(
-      messages.map((m, i) => {
-        const h = nats().headers();
-        for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
-        h.set(NODE_HEADER, node);
-        return js.publish(names.logSubject, m.data, { expect: { lastSequence: base + i }, headers: h, timeout: publishTimeoutMs });
-      }),
-    );
+    let prev = this.lastId;
+    const messages = packEntries(entries, this.options.maxMessageBytes).map((m, i): KeptMessage => {
+      const id = nats().nuid.next();
+      const headers: Record<string, string> = { ...m.headers, [NODE_HEADER]: node, [ID_HEADER]: id, ...(prev === undefined ? {} : { [PREV_HEADER]: prev }) };
+      prev = id;
+      return { seq: base + i + 1, data: m.data, headers };
+    });
+    const results = await Promise.allSettled(messages.map((m) => this.publish(m, publishTimeoutMs)));
     let stored = 0;
     while (stored < results.length) {
       const r = results[stored]!;
@@ -159,14 +186,25 @@ export class JetStreamLog implements DurabilityLog {
         throw this.failed('unknown', unavailable('this coordinator lost its leadership lease while the change was being written'));
       }
       this.streamSeq = base + stored;
+      this.lastId = messages[messages.length - 1]!.headers[ID_HEADER];
       this.reader.last = entries[entries.length - 1]!.seq;
-      for (const m of messages) this.bytesSinceSnapshot += m.data.length;
+      for (const m of messages) {
+        this.bytesSinceSnapshot += m.data.length;
+        this.recent.add(m);
+      }
       return;
     }
     const first = results[stored]!;
     const error = first.status === 'rejected' ? first.reason : new Error(`JetStream stored message ${stored + 1} at an unexpected sequence`);
     if (stored === 0 && wrongLastSequence(error)) {
-      throw this.failed('fenced', notLeader('another coordinator wrote to the log: leadership moved'));
+      // Either another coordinator wrote, or the stream lost messages this leader had written
+      // (then they go back before anything else: nobody may build on the shorter stream).
+      const restored = await this.restoreLost().catch((e: unknown) => {
+        this.options.log('error', describeNatsError(e));
+        return 0;
+      });
+      const why = restored > 0 ? 'the log stream had lost messages it acknowledged; they were put back' : 'another coordinator wrote to the log: leadership moved';
+      throw this.failed('fenced', notLeader(why));
     }
     if (stored === 0 && noResponders(error)) {
       throw this.failed('fenced', notLeader('the log stream has no leader among the NATS servers right now'));
@@ -182,8 +220,65 @@ export class JetStreamLog implements DurabilityLog {
 
   /** Applies every record up to the end of the stream, as it is now. */
   async catchUp(onRecord: (record: JournalRecord) => void): Promise<void> {
-    const state = await this.streamState();
-    await this.readTo(state.last_seq, onRecord);
+    const state = await this.reconcile();
+    await this.readTo(state.last_seq, onRecord, 'follow');
+  }
+
+  private publish(m: KeptMessage, timeout: number) {
+    const h = nats().headers();
+    for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
+    return this.options.js.publish(this.options.names.logSubject, m.data, { expect: { lastSequence: m.seq - 1 }, headers: h, timeout });
+  }
+
+  /**
+   * Where this node reads or writes next is where the stream is: messages the stream lost are put
+   * back, and the message at this node's position must be the one it read there.
+   */
+  private async reconcile(): Promise<{ first_seq: number; last_seq: number }> {
+    let state = await this.streamState();
+    if (state.last_seq < this.streamSeq) {
+      await this.restoreLost();
+      state = await this.streamState();
+    }
+    if (this.lastId !== undefined && this.streamSeq >= state.first_seq && this.streamSeq > 0) {
+      const there = await this.options.jsm.streams.getMessage(this.options.names.stream, { seq: this.streamSeq });
+      const id = there?.header?.get(ID_HEADER) || undefined;
+      if (there && id !== this.lastId) {
+        throw diverged(`message ${this.streamSeq} is ${id ?? 'one without an id'}, this coordinator read ${this.lastId} there`, { position: this.streamSeq });
+      }
+    }
+    return state;
+  }
+
+  /**
+   * Puts back the messages after the stream's end up to this node's position, when the stream is
+   * shorter than what this node read or wrote (NATS lost acknowledged messages), from the copies
+   * it keeps, under their own numbers and ids. Returns how many it put back; throws (diverged) when
+   * it holds no copy of one or another writer got there first.
+   */
+  async restoreLost(): Promise<number> {
+    const { jsm, names, publishTimeoutMs } = this.options;
+    const { state } = await jsm.streams.info(names.stream);
+    if (state.last_seq >= this.streamSeq) return 0;
+    const [from, to] = [state.last_seq + 1, this.streamSeq];
+    const lost = `the log stream ends at message ${state.last_seq}, this coordinator had read or written up to ${to}`;
+    const before = this.recent.get(state.last_seq);
+    if (before && state.messages > 0) {
+      const there = await jsm.streams.getMessage(names.stream, { seq: state.last_seq });
+      if (there && (there.header?.get(ID_HEADER) || undefined) !== before.headers[ID_HEADER]) throw diverged(`${lost}, and its message ${state.last_seq} is another one`);
+    }
+    for (let seq = from; seq <= to; seq++) {
+      const m = this.recent.get(seq);
+      if (!m) throw diverged(`${lost}; message ${seq} is no longer kept here to put it back`, { lost: [from, to] });
+      try {
+        const ack = await this.publish(m, publishTimeoutMs);
+        if (ack.seq !== seq) throw new Error(`stored at ${ack.seq}`);
+      } catch (e) {
+        throw diverged(`${lost}; putting back message ${seq} failed: ${describeNatsError(e)}`, { lost: [from, to] });
+      }
+    }
+    this.options.log('warn', `${lost}: NATS lost messages it had acknowledged (a NATS server failure); this coordinator put back messages ${from}-${to}`);
+    return to - from + 1;
   }
 
   /**
@@ -203,12 +298,12 @@ export class JetStreamLog implements DurabilityLog {
     return state;
   }
 
-  private async readTo(until: number, onRecord: (record: JournalRecord) => void): Promise<void> {
+  private async readTo(until: number, onRecord: (record: JournalRecord) => void, mode: 'load' | 'follow'): Promise<void> {
     if (until <= this.streamSeq) return;
     const messages = await this.consume(this.streamSeq + 1);
     try {
       for await (const m of messages) {
-        this.take(m, onRecord);
+        this.take(m, onRecord, mode);
         if (m.seq >= until) break;
       }
     } finally {
@@ -221,10 +316,10 @@ export class JetStreamLog implements DurabilityLog {
     let stopped = false;
     let messages: Awaited<ReturnType<JetStreamLog['consume']>> | undefined;
     const ended = (async () => {
-      await this.streamState();
+      await this.reconcile();
       messages = await this.consume(this.streamSeq + 1);
       if (stopped) return messages.stop();
-      for await (const m of messages) this.take(m, onRecord);
+      for await (const m of messages) this.take(m, onRecord, 'follow');
     })();
     ended.catch(() => {}); // the node awaits it
     return {
@@ -247,11 +342,40 @@ export class JetStreamLog implements DurabilityLog {
     return consumer.consume({ max_messages: 256 });
   }
 
-  /** One message of the stream, in order: its complete records go to `onRecord`. */
-  private take(m: JsMsg, onRecord: (record: JournalRecord) => void): void {
+  /**
+   * One message of the stream, in order: its complete records go to `onRecord`. A message that
+   * does not follow the one read before it: following, this node's copy is not the stream's (it
+   * loads again); loading, JetStream should have refused it, and it is skipped, as by every reader.
+   */
+  private take(m: JsMsg, onRecord: (record: JournalRecord) => void, mode: 'load' | 'follow'): void {
     if (m.seq <= this.streamSeq) return; // delivered again after a reconnect
-    const records = this.reader.read({ seq: m.seq, data: m.data, header: (name) => m.headers?.get(name) || undefined });
+    if (m.seq !== this.streamSeq + 1) {
+      // Messages this node has not read are gone: trimmed (a snapshot stands for them).
+      throw new HarnessError(
+        ErrorCode.StateCorrupt,
+        `the cluster log ${this.options.names.stream} was trimmed past message ${this.streamSeq} (the next one there is ${m.seq}): a snapshot stands for what this coordinator has not read`,
+        { gap: true, position: this.streamSeq, first: m.seq },
+      );
+    }
+    const header = (name: string) => m.headers?.get(name) || undefined;
+    const prev = header(PREV_HEADER);
+    if (prev !== undefined && this.lastId !== undefined && prev !== this.lastId) {
+      const why = `message ${m.seq} was built on ${prev}, not on message ${this.streamSeq} (${this.lastId})`;
+      if (mode === 'follow') throw diverged(why, { position: this.streamSeq });
+      this.options.log('warn', `the cluster log ${this.options.names.stream}: skipped ${why}`);
+      this.skipped++;
+      this.streamSeq = m.seq;
+      return;
+    }
+    const records = this.reader.read({ seq: m.seq, data: m.data, header });
     this.streamSeq = m.seq;
+    this.lastId = header(ID_HEADER);
+    const headers: Record<string, string> = {};
+    for (const name of LOG_HEADERS) {
+      const value = header(name);
+      if (value !== undefined) headers[name] = value;
+    }
+    this.recent.add({ seq: m.seq, data: m.data, headers });
     this.bytesSinceSnapshot += m.data.length;
     for (const record of records) onRecord(record);
   }

@@ -15,6 +15,52 @@ export const RECORDS_HEADER = 'Harness-Records';
 export const PART_HEADER = 'Harness-Part';
 /** Header naming the coordinator that wrote a message (for people reading the stream). */
 export const NODE_HEADER = 'Harness-Node';
+/** Header with a message's own id (unique; a message put back after a loss keeps it). */
+export const ID_HEADER = 'Harness-Id';
+/**
+ * Header with the id of the message the writer built on: the one at the sequence its append
+ * expected. Readers check that each message follows the one before it, so a log that JetStream
+ * let diverge (a lost message whose number another writer reused) is noticed, not built on.
+ */
+export const PREV_HEADER = 'Harness-Prev';
+
+/** The headers a log message may carry, all of which a copy put back must carry again. */
+export const LOG_HEADERS = [RECORDS_HEADER, PART_HEADER, NODE_HEADER, ID_HEADER, PREV_HEADER] as const;
+
+/** A message of the log as stored: what it takes to put it back if the stream loses it. */
+export interface KeptMessage {
+  seq: number;
+  data: Uint8Array;
+  headers: Record<string, string>;
+}
+
+/**
+ * The last messages a coordinator appended or read, up to a number of bytes. If the stream comes
+ * back from a NATS server failure without messages this coordinator had (NATS acknowledged them,
+ * then lost them), they are put back from here, the same bytes under the same numbers.
+ */
+export class RecentMessages {
+  private readonly kept = new Map<number, KeptMessage>();
+  private bytes = 0;
+
+  constructor(private readonly limitBytes: number) {}
+
+  add(message: KeptMessage): void {
+    const old = this.kept.get(message.seq);
+    if (old) this.bytes -= old.data.length;
+    this.kept.set(message.seq, message);
+    this.bytes += message.data.length;
+    for (const [seq, m] of this.kept) {
+      if (this.bytes <= this.limitBytes || seq === message.seq) break;
+      this.kept.delete(seq);
+      this.bytes -= m.data.length;
+    }
+  }
+
+  get(seq: number): KeptMessage | undefined {
+    return this.kept.get(seq);
+  }
+}
 
 export interface OutMessage {
   data: Uint8Array;

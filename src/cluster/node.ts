@@ -233,12 +233,19 @@ export class ClusterNode {
     await following?.stop();
   }
 
-  /** Following stopped by itself: a gap (the log was trimmed past this node) means reading it all again. */
+  /**
+   * Following stopped by itself: a gap (the log was trimmed past this node) or a copy of the log
+   * that differs from the stream (jetstream-log.ts) means reading it all again.
+   */
   private async recoverFollowing(): Promise<void> {
     const trouble = this.followTrouble;
     this.followTrouble = undefined;
     if (isHarnessError(trouble) && trouble.code === ErrorCode.StateCorrupt && trouble.details?.gap === true) {
-      this.log.warn(`this standby fell behind the trimmed log (${trouble.message}); loading the state again`);
+      this.log.warn(
+        trouble.details.diverged === true
+          ? `${trouble.message}; loading the state again`
+          : `this standby fell behind the trimmed log (${trouble.message}); loading the state again`,
+      );
       const old = this.gen;
       this.gen = await this.build();
       old.published.dispose();

@@ -2,6 +2,8 @@
 // does not follow the stream's last message is refused and stores nothing), the leadership
 // lease checked around each append, records larger than a message, a record torn by a leader
 // that died mid-append, and the damage rules (a gap, a newer format) shared with the file log.
+// NATS losing acknowledged messages (a nats-server 2.9 SIGKILLed and restarted at the wrong
+// moment) is played by cutting the stream's tail: deleting it and storing its first messages again.
 import { strict as assert } from 'node:assert';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
@@ -70,6 +72,23 @@ describe('JetStream log (real nats-server)', function () {
   async function streamMessages(): Promise<number> {
     return (await resources.jsm.streams.info(names.stream)).state.messages;
   }
+
+  /** The stream as NATS might bring it back after losing acknowledged messages: its first `keep` messages only. */
+  async function loseTail(keep: number): Promise<void> {
+    const kept = [];
+    for (let seq = 1; seq <= keep; seq++) kept.push((await resources.jsm.streams.getMessage(names.stream, { seq }))!);
+    await resources.jsm.streams.delete(names.stream);
+    resources = await provision(nc, names, { leaderTtlMs: 3000 });
+    for (const m of kept) await resources.js.publish(names.logSubject, m.data, { headers: m.header });
+    assert.equal(await streamMessages(), keep);
+  }
+
+  const ids = async () => {
+    const out: string[] = [];
+    const { state } = await resources.jsm.streams.info(names.stream);
+    for (let seq = state.first_seq; seq <= state.last_seq; seq++) out.push((await resources.jsm.streams.getMessage(names.stream, { seq }))!.header.get('Harness-Id'));
+    return out;
+  };
 
   it('fences at the log: once another coordinator appended, an append that expects the old end is refused and stores nothing', async () => {
     const a = await loaded();
@@ -164,5 +183,60 @@ describe('JetStream log (real nats-server)', function () {
     resources = await provision(nc, names, { leaderTtlMs: 3000 });
     await js.publish(names.logSubject, JSON.stringify({ v: 99, s: 1, c: [] }));
     await assert.rejects(loaded(), (e: HarnessError) => e.code === ErrorCode.StateCorrupt && /format 99, newer than this program reads/.test(e.message));
+  });
+
+  it('puts back messages NATS acknowledged and then lost: the leader at its next append, a standby before it reads on', async () => {
+    const a = await loaded();
+    a.log.startWriting();
+    for (let i = 1; i <= 3; i++) await a.log.append([entry(i, meta('k', String(i)))]);
+    const written = await ids();
+    const b = await loaded();
+    assert.equal(b.seq, 3);
+
+    await loseTail(1);
+    // The leader's next append expects message 3: refused; the stream ends at 1, so the leader puts 2 and 3 back, then steps down.
+    await assert.rejects(a.log.append([entry(4, meta('k', '4'))]), (e: HarnessError) => e.code === ErrorCode.NotLeader && /lost messages.*put back/.test(e.message));
+    assert.deepEqual(await ids(), written, 'the same messages under the same numbers');
+    assert.deepEqual((await loaded()).changes, [meta('k', '1'), meta('k', '2'), meta('k', '3')]);
+    await a.log.catchUp(() => assert.fail('nothing new to read'));
+    a.log.startWriting();
+    await a.log.append([entry(4, meta('k', '4'))]);
+
+    // A standby that read further than the stream now goes puts the rest back before it reads on.
+    const followed: number[] = [];
+    await b.log.catchUp((r) => followed.push(r.s));
+    assert.deepEqual(followed, [4]);
+    await loseTail(2);
+    await b.log.catchUp(() => assert.fail('nothing new to read'));
+    assert.equal(await streamMessages(), 4, 'messages 3 and 4 put back by the standby');
+    assert.deepEqual((await loaded()).changes.map((c) => (c as { value: string }).value), ['1', '2', '3', '4']);
+  });
+
+  it('a copy of the log that differs from the stream is noticed: a standby stops (to load again), a fresh load skips what does not follow', async () => {
+    const a = await loaded();
+    a.log.startWriting();
+    for (let i = 1; i <= 3; i++) await a.log.append([entry(i, meta('k', String(i)))]);
+    const b = await loaded();
+
+    // NATS lost messages 2 and 3, and before anyone put them back another leader wrote 2' and 3' under the same numbers.
+    await loseTail(1);
+    const c = await loaded();
+    c.log.startWriting();
+    await c.log.append([entry(2, meta('k', "2'"))]);
+    await c.log.append([entry(3, meta('k', "3'"))]);
+
+    await assert.rejects(
+      b.log.catchUp(() => assert.fail('a diverged copy must not apply what follows')),
+      (e: HarnessError) => e.code === ErrorCode.StateCorrupt && e.details?.diverged === true && e.details?.gap === true && /message 3 is .* this coordinator read .* there/.test(e.message),
+    );
+    // The old leader, still believing it leads, appends after its own message 3: JetStream only
+    // checks the number, so it is stored; every reader skips it (it was built on another message 3).
+    await a.log.append([entry(4, meta('k', '4 on the lost 3'))]);
+    const d = await loaded();
+    assert.deepEqual(d.changes.map((x) => (x as { value: string }).value), ['1', "2'", "3'"]);
+    assert.equal(d.log.skipped, 1);
+    d.log.startWriting();
+    await d.log.append([entry(4, meta('k', "4'"))]);
+    assert.deepEqual((await loaded()).changes.map((x) => (x as { value: string }).value), ['1', "2'", "3'", "4'"]);
   });
 });

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ErrorCode, type HarnessError } from '../../src/core/errors';
 import { recordJson } from '../../src/core/journal';
 import type { Change } from '../../src/core/store';
-import { packEntries, RecordReader, type OutMessage } from '../../src/cluster/log-messages';
+import { packEntries, RecentMessages, RecordReader, type OutMessage } from '../../src/cluster/log-messages';
 import { PartAssembler, splitParts } from '../../src/cluster/parts';
 import { clusterSettings, describeSettings, redact } from '../../src/cluster/settings';
 
@@ -62,6 +62,26 @@ describe('cluster log messages', () => {
       () => asRead(packEntries([entry(3, 'x')], 10_000), 7).forEach((m) => reader.read(m)),
       (e: HarnessError) => e.code === ErrorCode.StateCorrupt && /stream S skips from record 1 to 3 at message 7/.test(e.message) && e.details?.gap === true,
     );
+  });
+});
+
+describe('the messages a coordinator keeps to put back', () => {
+  const kept = (seq: number, bytes: number) => ({ seq, data: new Uint8Array(bytes), headers: { 'Harness-Id': `m${seq}` } });
+
+  it('keeps the newest messages within its bytes, the oldest going first, and always the last one', () => {
+    const recent = new RecentMessages(250);
+    for (let seq = 1; seq <= 5; seq++) recent.add(kept(seq, 100));
+    assert.deepEqual([1, 2, 3, 4, 5].map((s) => recent.get(s)?.headers['Harness-Id']), [undefined, undefined, undefined, 'm4', 'm5']);
+    recent.add(kept(6, 1000));
+    assert.equal(recent.get(5), undefined);
+    assert.equal(recent.get(6)?.data.length, 1000, 'one message larger than the limit is still kept');
+  });
+
+  it('a message stored again under its number replaces the old', () => {
+    const recent = new RecentMessages(10_000);
+    for (let seq = 1; seq <= 4; seq++) recent.add(kept(seq, 10));
+    recent.add({ ...kept(2, 20), headers: { 'Harness-Id': 'other' } });
+    assert.equal(recent.get(2)?.headers['Harness-Id'], 'other');
   });
 });
 
