@@ -52,6 +52,9 @@ export interface Following {
   readonly ended: Promise<void>;
 }
 
+/** A read that got no message for this long looks at the stream again. */
+const READ_QUIET_MS = 2000;
+
 export function notLeader(why: string): HarnessError {
   return new HarnessError(ErrorCode.NotLeader, `this coordinator does not lead the cluster (${why}); nothing was applied`);
 }
@@ -298,17 +301,44 @@ export class JetStreamLog implements DurabilityLog {
     return state;
   }
 
+  /**
+   * Reads the stream up to message `until` (or further). When nothing arrives for a while, the
+   * stream is looked at again: trimmed past this node (a gap: thrown), or ending before `until`
+   * after all (the read is done), rather than waiting for messages that will never come.
+   */
   private async readTo(until: number, onRecord: (record: JournalRecord) => void, mode: 'load' | 'follow'): Promise<void> {
     if (until <= this.streamSeq) return;
     const messages = await this.consume(this.streamSeq + 1);
+    let trouble: unknown;
+    let quietSince = Date.now();
+    let looking = false;
+    const watch = setInterval(() => {
+      if (looking || Date.now() - quietSince < READ_QUIET_MS) return;
+      looking = true;
+      this.streamState()
+        .then(
+          (state) => state.last_seq <= this.streamSeq && messages.stop(),
+          (e: unknown) => {
+            trouble = e;
+            messages.stop();
+          },
+        )
+        .finally(() => {
+          looking = false;
+          quietSince = Date.now();
+        });
+    }, READ_QUIET_MS / 4);
     try {
       for await (const m of messages) {
+        quietSince = Date.now();
         this.take(m, onRecord, mode);
         if (m.seq >= until) break;
       }
     } finally {
+      clearInterval(watch);
       messages.stop();
     }
+    if (trouble !== undefined) throw trouble;
   }
 
   /** Follows the stream from where the log is, applying each record as it arrives. */

@@ -23,6 +23,8 @@ export class SnapshotStore {
   constructor(
     private readonly meta: KV,
     private readonly objects: ObjectStore,
+    /** A read with no part arriving for this long gives up (it is tried again). */
+    private readonly stallMs = 30_000,
   ) {}
 
   /** The current snapshot's pointer and its revision, or undefined when none was written yet. */
@@ -32,13 +34,56 @@ export class SnapshotStore {
     return { pointer: entry.json<SnapshotPointer>(), revision: entry.revision };
   }
 
-  /** The image `pointer` names. A missing one was replaced by a newer snapshot meanwhile. */
+  /**
+   * The image `pointer` names. A missing one was replaced by a newer snapshot meanwhile. The object
+   * store's reader waits for parts as long as it takes, also for parts of an image deleted while
+   * it reads (a newer snapshot replaced it): a watch on the object gives up on an image that is
+   * gone or replaced, and on one of which no part arrived for `stallMs`. Either is tried again.
+   */
   async read(pointer: SnapshotPointer): Promise<Uint8Array> {
-    const bytes = await this.objects.getBlob(pointer.object);
-    if (!bytes) {
-      throw new HarnessError(ErrorCode.NotFound, `snapshot ${pointer.object} is gone (a newer one replaced it)`, { snapshot: pointer.object });
+    const gone = (why = 'a newer one replaced it') =>
+      new HarnessError(ErrorCode.NotFound, `snapshot ${pointer.object} is gone (${why})`, { snapshot: pointer.object });
+    const result = await this.objects.get(pointer.object);
+    if (!result) throw gone();
+    const { nuid } = result.info;
+    const reader = result.data.getReader();
+    let stopped: HarnessError | undefined;
+    let progress = Date.now();
+    let checking = false;
+    const watch = setInterval(() => {
+      if (checking) return;
+      checking = true;
+      this.objects
+        .info(pointer.object)
+        .then(
+          (info) => {
+            if (!info || info.deleted || info.nuid !== nuid) stopped ??= gone();
+            else if (Date.now() - progress > this.stallMs) stopped ??= gone(`no part of it arrived for ${this.stallMs / 1000} s`);
+          },
+          () => {
+            if (Date.now() - progress > this.stallMs) stopped ??= gone(`no part of it arrived for ${this.stallMs / 1000} s`);
+          },
+        )
+        .finally(() => {
+          checking = false;
+          if (stopped) reader.cancel().catch(() => {});
+        });
+    }, Math.min(1000, this.stallMs / 2));
+    const chunks: Uint8Array[] = [];
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (stopped) throw stopped;
+        if (done) break;
+        chunks.push(value);
+        progress = Date.now();
+      }
+      const failed = await result.error;
+      if (failed) throw failed;
+    } finally {
+      clearInterval(watch);
     }
-    return bytes;
+    return Buffer.concat(chunks);
   }
 
   /**

@@ -239,4 +239,49 @@ describe('JetStream log (real nats-server)', function () {
     await d.log.append([entry(4, meta('k', "4'"))]);
     assert.deepEqual((await loaded()).changes.map((x) => (x as { value: string }).value), ['1', "2'", "3'", "4'"]);
   });
+
+  it('a snapshot whose parts are gone while it is read: the read gives up (NOT_FOUND, the load tries again) instead of waiting forever', async () => {
+    const image = new Uint8Array(300_000).map((_, i) => i % 251);
+    const store = new SnapshotStore(resources.metaKv, resources.snapshots, 600);
+    assert.ok(await store.publish(image, 7, 'test'));
+    const { pointer } = (await store.current())!;
+    assert.equal(Buffer.compare(Buffer.from(await store.read(pointer)), Buffer.from(image)), 0);
+
+    // The parts purged, the object's entry still there: what a reader meets while an image is deleted under it.
+    const info = (await resources.snapshots.info(pointer.object))!;
+    await resources.jsm.streams.purge(`OBJ_${names.snapshotStore}`, { filter: `$O.${names.snapshotStore}.C.${info.nuid}` });
+    await assert.rejects(store.read(pointer), (e: HarnessError) => e.code === ErrorCode.NotFound && /no part of it arrived for 0.6 s/.test(e.message));
+
+    // Deleted while a patient reader waits: it gives up as soon as it sees.
+    const patient = new SnapshotStore(resources.metaKv, resources.snapshots, 60_000);
+    const started = Date.now();
+    const reading = patient.read(pointer);
+    await new Promise((r) => setTimeout(r, 300));
+    await resources.snapshots.delete(pointer.object);
+    await assert.rejects(reading, (e: HarnessError) => e.code === ErrorCode.NotFound && /a newer one replaced it/.test(e.message));
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it('a load told of messages that never come (the stream lost them between its look and its read) finishes instead of waiting forever', async () => {
+    const a = await loaded();
+    a.log.startWriting();
+    await a.log.append([entry(1, meta('k', '1'))]);
+    // The first look at the stream says it goes 5 messages further than it does.
+    let ahead = true;
+    const streams = new Proxy(resources.jsm.streams, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown;
+        if (key !== 'info') return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: Parameters<typeof target.info>) => {
+          const info = await target.info(...args);
+          if (!ahead) return info;
+          ahead = false;
+          return { ...info, state: { ...info.state, last_seq: info.state.last_seq + 5 } };
+        };
+      },
+    });
+    const jsm = new Proxy(resources.jsm, { get: (target, key) => (key === 'streams' ? streams : Reflect.get(target, key)) });
+    const b = await loaded({ jsm });
+    assert.deepEqual(b.changes, [meta('k', '1')]);
+  });
 });

@@ -129,9 +129,12 @@ describe('reliability: a cluster under load, its leader and NATS servers killed'
     const logs = cluster.logs();
     const snapshots = (logs.match(/snapshot of record \d+ stored/g) ?? []).length;
     const reloads = (logs.match(/fell behind the trimmed log/g) ?? []).length;
+    // What NATS lost after acknowledging it (put back by a coordinator), and copies found to differ.
+    const restores = (logs.match(/this coordinator put back messages/g) ?? []).length;
+    const divergences = (logs.match(/copy of the cluster log differs from the stream/g) ?? []).length;
     const snapshotFailures = logs.match(/could not write a snapshot.*/g) ?? [];
     const summary =
-      `${snapshots} snapshots (${snapshotFailures.length} failed${snapshotFailures.length ? `: ${snapshotFailures[0]}` : ''}), ${reloads} standby reloads; ${final.size} tasks, ${LEADER_KILLS} leader kills, ${NATS_KILLS} NATS kills; failover median ${median(failovers)} ms, ` +
+      `${snapshots} snapshots (${snapshotFailures.length} failed${snapshotFailures.length ? `: ${snapshotFailures[0]}` : ''}), ${reloads} standby reloads, ${restores} restores of messages NATS lost, ${divergences} diverged copies; ${final.size} tasks, ${LEADER_KILLS} leader kills, ${NATS_KILLS} NATS kills; failover median ${median(failovers)} ms, ` +
       `max ${Math.max(...failovers)} ms (${failovers.join('/')}); acks: ${JSON.stringify(ledger.counts)}, ` +
       `imports ${ledger.imports.filter((i) => i.acked).length} acked / ${ledger.imports.length}, ${((Date.now() - started) / 1000).toFixed(1)} s, ${context()}`;
     console.log(`      ${summary}`);
