@@ -9,9 +9,10 @@ import { stderrLogger } from '../protocol/log';
 import { DURATIONS, secondsOf, type Values } from './args';
 import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId, UsageError, workspaceOption, type GlobalOptions, type Io } from './context';
+import { clusterArgs } from './direct';
 
 const MCP_USAGE = 'harness mcp [--tools default|all|NAME,...] [--workspace DIR] [--name NAME] [--heartbeat S] [--verbose]';
-const CONFIG_USAGE = 'harness mcp config claude|vscode|cursor|codex [--write] [--tools ...] [--workspace DIR]';
+const CONFIG_USAGE = 'harness mcp config claude|vscode|cursor|codex [--write] [--tools ...] [--workspace DIR] [--nats URL --cluster NAME]';
 
 /** Heartbeat of the MCP worker when --heartbeat is not given: well inside the default 60 s stale timeout. */
 const DEFAULT_HEARTBEAT_S = 10;
@@ -132,7 +133,7 @@ export const MCP_CONFIG_COMMAND: CliCommand = {
     const launch = launchCommand(io);
     // VS Code fills in its own folder; the other clients get the path itself.
     const folder = which === 'vscode' ? '${workspaceFolder}' : workspace;
-    const args = [...launch.args, 'mcp', '--workspace', folder, ...(v.tools !== undefined ? ['--tools', v.tools as string] : [])];
+    const args = [...launch.args, 'mcp', '--workspace', folder, ...(v.tools !== undefined ? ['--tools', v.tools as string] : []), ...clusterArgs({ nats: v.nats as string | undefined, cluster: v.cluster as string | undefined }, io, CONFIG_USAGE)];
     const env = { ...launch.env, ...(o.socket ? { HARNESS_SOCKET: o.socket } : {}), ...(o.worker ? { HARNESS_WORKER_ID: o.worker } : {}) };
     const spec = { command: launch.command, args, ...(Object.keys(env).length ? { env } : {}) };
     const file = path.join(workspace, CLIENT_FILES[which]);

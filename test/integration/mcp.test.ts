@@ -297,5 +297,17 @@ describe('harness mcp (an SDK client over stdio against harness serve)', functio
     const bad = await runCli(['mcp', 'config', 'emacs'], env, dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown MCP client "emacs"; one of claude, vscode, cursor, codex/);
+
+    // For a host without a coordinator: the agent's harness mcp talks to a cluster directly.
+    const viaCluster = await runCli(['mcp', 'config', 'cursor', '--nats', 'nats://127.0.0.1:4222', '--cluster', 'app'], env, dir);
+    assert.equal(viaCluster.code, 0, viaCluster.stderr);
+    assert.deepEqual(viaCluster.json.data.server.args.slice(-7), ['mcp', '--workspace', dir, '--nats', 'nats://127.0.0.1:4222', '--cluster', 'app']);
+    const secret = await runCli(['mcp', 'config', 'cursor', '--nats', 'nats://alice:s3cret@127.0.0.1:4222', '--cluster', 'app'], env, dir);
+    assert.equal(secret.code, 2);
+    assert.match(secret.stderr, /--nats nats:\/\/\*\*\*@127\.0\.0\.1:4222: the address holds credentials.*HARNESS_NATS_PASSWORD/);
+    assert.ok(!secret.stderr.includes('s3cret'), 'the password is not printed');
+    const half = await runCli(['mcp', 'config', 'cursor', '--nats', 'nats://127.0.0.1:4222'], env, dir);
+    assert.equal(half.code, 2);
+    assert.match(half.stderr, /--nats needs a cluster name: --cluster NAME/);
   });
 });
