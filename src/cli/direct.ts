@@ -5,6 +5,7 @@
 import { startGateway, type Gateway } from '../cluster/gateway';
 import { clusterSettings, redact } from '../cluster/settings';
 import { explainThrown } from '../protocol/error-words';
+import { ErrorCode, isHarnessError } from '../protocol/errors';
 import { stderrLogger } from '../protocol/log';
 import { UsageError, workspaceFromEnv, type Io } from './context';
 
@@ -16,7 +17,14 @@ import { UsageError, workspaceFromEnv, type Io } from './context';
 export async function directGateway(flags: { nats?: string; cluster?: string; socket?: string }, io: Io): Promise<Gateway | undefined> {
   // A socket named (--socket, or HARNESS_SOCKET: a VS Code terminal's own coordinator) wins over the environment's cluster.
   const env = flags.socket || io.env.HARNESS_SOCKET ? {} : io.env;
-  const settings = clusterSettings({ ...(flags.nats ? { nats: flags.nats } : {}), ...(flags.cluster ? { cluster: flags.cluster } : {}) }, env, undefined, io.cwd);
+  let settings;
+  try {
+    settings = clusterSettings({ ...(flags.nats ? { nats: flags.nats } : {}), ...(flags.cluster ? { cluster: flags.cluster } : {}) }, env, undefined, io.cwd);
+  } catch (e) {
+    // A flag or variable of this command line: a usage error (exit 2), in the settings' own words.
+    if (isHarnessError(e) && e.code === ErrorCode.InvalidArgument) throw new UsageError(e.message);
+    throw e;
+  }
   if (!settings) return undefined;
   if (flags.socket && (flags.nats || flags.cluster)) throw new UsageError('--socket and --nats/--cluster name two ways to the coordinator: give one');
   return startGateway(settings, { workspace: workspaceFromEnv(io), log: stderrLogger('harness', false) });

@@ -75,6 +75,28 @@ function help(): string {
   ].join('\n');
 }
 
+/**
+ * The command line with the global options given before the command (`harness --nats URL
+ * --cluster app task claim`, `harness --format text task list`) moved behind it, where the
+ * command's own options are read with them (before a `--`). Stops at the first word that is not
+ * one of them.
+ */
+function globalsLast(argv: readonly string[]): string[] {
+  const front: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const m = /^--([a-z-]+)(=.*)?$/.exec(argv[i]!);
+    const spec = m && m[1] !== 'help' ? GLOBAL_OPTIONS[m[1] as keyof typeof GLOBAL_OPTIONS] : undefined;
+    if (!spec) break;
+    front.push(argv[i++]!);
+    if (spec.type === 'string' && m![2] === undefined && i < argv.length) front.push(argv[i++]!);
+  }
+  const rest = argv.slice(i);
+  // Never past `--`: what follows it is a program's own command line (`harness exec -- ...`).
+  const end = rest.includes('--') ? rest.indexOf('--') : rest.length;
+  return [...rest.slice(0, end), ...front, ...rest.slice(end)];
+}
+
 /** Picks the command named by the leading words: `task claim`, `serve`, ... */
 function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | undefined {
   for (const words of [2, 1]) {
@@ -85,7 +107,8 @@ function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | 
   return undefined;
 }
 
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+export async function main(given: string[], io: Io = processIo): Promise<number> {
+  const argv = globalsLast(given);
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout(help() + '\n');
     return argv.length === 0 ? 2 : 0;

@@ -163,6 +163,19 @@ describe('--format text (real processes)', function () {
     assert.deepEqual([json.code, json.json.code], [1, 'NOT_FOUND']);
   });
 
+  it('global options may come before the command (as the docs write `harness --nats URL --cluster NAME ...`), never taking what follows `--`', async () => {
+    await c.ok({ command: 'task_add', task_id: 'in-front' });
+    const env = { ...d.env, HARNESS_SOCKET: path.join(tempDir(), 'none.sock') };
+    const listed = await runCli(['--socket', d.socket, '--format', 'text', '--worker', 'w9', 'task', 'list'], env, d.dir);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.doesNotMatch(listed.stdout, /^\s*[{[]/);
+    assert.match(listed.stdout, /in-front/);
+    const ran = await runCli(['--socket=' + d.socket, '--format', 'text', 'exec', '--', 'echo', '--format', 'json'], env, d.dir);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.match(ran.stdout, /^--format json$/m, 'what follows -- is the program\'s');
+    oneLineError(await runCli(['--format', 'text', '--nats', 'nats://127.0.0.1:4222', 'task', 'list'], env, d.dir), 2, /^harness: --nats needs a cluster name: --cluster NAME/);
+  });
+
   it('task list shows ready tasks apart from blocked ones, naming what each waits for, also for a filtered list', async () => {
     fs.writeFileSync(
       path.join(d.dir, 'plan.json'),
