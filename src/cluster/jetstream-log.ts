@@ -142,7 +142,6 @@ export class JetStreamLog implements DurabilityLog {
       },
       'load',
     );
-    this.streamSeq = Math.max(this.streamSeq, info.state.last_seq);
     return {
       seq: this.reader.last,
       stats: { snapshot_bytes: snapshotBytes, journal_records: records, torn_bytes_dropped: 0, open_ms: performance.now() - started },
