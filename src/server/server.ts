@@ -47,6 +47,11 @@ export class HarnessServer {
     this.turns = new TurnScheduler(this.limits.turnSliceMs);
   }
 
+  /** Connections open right now (a closed one counts until the server has seen it close). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
   get socketPath(): string {
     return this.options.socketPath;
   }
