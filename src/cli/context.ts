@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HarnessClient } from '../client/client';
-import { defaultSocketPath } from '../protocol/address';
+import { defaultSocketPath, enclosingWorkspace } from '../protocol/address';
 
 /** A mistake in how harness was called: exit status 2, with the command's usage. */
 export class UsageError extends Error {
@@ -37,10 +37,11 @@ export const processIo: Io = {
 
 /**
  * The workspace folder a command is about: HARNESS_WORKSPACE, else HARNESS_WORKTREE (its old,
- * deprecated name, which scripts still set), else the current directory.
+ * deprecated name, which scripts still set), else the workspace the current directory is in (a
+ * subfolder, an isolated worktree: see enclosingWorkspace), else the current directory.
  */
 export function workspaceFromEnv(io: Io): string {
-  return path.resolve(io.cwd, io.env.HARNESS_WORKSPACE || io.env.HARNESS_WORKTREE || io.cwd);
+  return path.resolve(io.cwd, io.env.HARNESS_WORKSPACE || io.env.HARNESS_WORKTREE || enclosingWorkspace(path.resolve(io.cwd)));
 }
 
 /**

@@ -8,6 +8,7 @@ import { FLEET_CLI_COMMANDS } from './fleet';
 import { MCP_COMMAND, MCP_CONFIG_COMMAND } from './mcp';
 import { PRIMITIVE_CLI_COMMANDS } from './primitives';
 import { RECOVER_COMMAND } from './recover';
+import { RUN_CLI_COMMANDS } from './runs';
 import { ISOLATION_CLI_COMMANDS } from './isolation';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
 import { PROGRESS_COMMAND, WAIT_COMMAND } from './wait';
@@ -48,6 +49,7 @@ export const COMMANDS: CliCommand[] = [
   ...PRIMITIVE_CLI_COMMANDS,
   ...ISOLATION_CLI_COMMANDS,
   ...FLEET_CLI_COMMANDS,
+  ...RUN_CLI_COMMANDS,
 ];
 
 /** Commands that do not go through a gateway to a cluster. */

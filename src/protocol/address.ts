@@ -14,6 +14,34 @@ export function defaultSocketPath(workspace: string): string {
   return path.join(socketDirectory(), `${hash}.sock`);
 }
 
+/** The folder in a workspace that holds its coordinator's state (unless a setting moves it). */
+export const STATE_DIR_NAME = '.harness';
+
+/**
+ * The workspace a directory belongs to, as git finds a repository from any folder in it: inside a
+ * state folder (`<workspace>/.harness/...`, where isolated worktrees live) that workspace; else the
+ * nearest folder at or above `dir` holding a `.harness` folder, looking no higher than the top of a
+ * git repository and never at the home folder or the filesystem's root; else `dir` itself.
+ */
+export function enclosingWorkspace(dir: string, home = os.homedir()): string {
+  const segments = dir.split(path.sep);
+  const inState = segments.indexOf(STATE_DIR_NAME);
+  if (inState > 0) return segments.slice(0, inState).join(path.sep) || path.sep;
+  for (let d = dir; d !== home && path.dirname(d) !== d; d = path.dirname(d)) {
+    if (isDirectory(path.join(d, STATE_DIR_NAME))) return d;
+    if (fs.existsSync(path.join(d, '.git'))) break;
+  }
+  return dir;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function canonical(dir: string): string {
   try {
     return fs.realpathSync(path.resolve(dir));

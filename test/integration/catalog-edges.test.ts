@@ -88,6 +88,29 @@ describe('the catalog at the edges (real processes)', function () {
     assert.match(both.stderr, /--worktree is the old name of --workspace/);
   });
 
+  it('the CLI finds the coordinator of the workspace from a subfolder and from an isolated worktree under .harness, as git finds its repository', async () => {
+    const runtime = tempDir('hrt-');
+    fs.chmodSync(runtime, 0o700);
+    const workspace = fs.realpathSync(tempDir('hws-'));
+    const env = childEnv({ XDG_RUNTIME_DIR: runtime });
+    delete env.HARNESS_SOCKET;
+    delete env.HARNESS_WORKSPACE;
+    const serve = ServeProcess.spawn(['--workspace', workspace], env);
+    await within(serve.ready, 20_000, 'serve');
+    try {
+      for (const where of [path.join(workspace, 'src', 'deep'), path.join(workspace, '.harness', 'worktrees', 'agent-1')]) {
+        fs.mkdirSync(where, { recursive: true });
+        const r = await runCli(['ping'], env, where);
+        assert.deepEqual([r.code, r.json.data?.workspace], [0, workspace], `from ${where}: ${r.stdout}${r.stderr}`);
+      }
+      // A folder outside it is not its workspace: no coordinator there.
+      const outside = fs.realpathSync(tempDir('hout-'));
+      assert.equal((await runCli(['ping'], env, outside)).code, 1);
+    } finally {
+      await serve.stop();
+    }
+  });
+
   it('a task_list reply is one bounded page; harness task list pages through every task', async () => {
     const d = await startDaemon();
     const client = await HarnessClient.connect(d.socket);

@@ -87,6 +87,9 @@ describe('--format text (real processes)', function () {
     // exec: the command's stdout on stdout, its stderr and the one-line outcome on stderr.
     const exec = await run('exec', ['--', 'sh', '-c', 'echo out; echo err >&2'], 'w1', /^out\n$/);
     assert.match(exec.stderr, /^err\nharness: sh exited 0 after \d+ (ms|s) \(run run-[\w-]+\)\n$/);
+    const runId = /\(run (run-[\w-]+)\)/.exec(exec.stderr)![1]!;
+    await run('run list', [], undefined, new RegExp(`^RUN +OUTCOME +WORKER +TASK +STARTED +OUTPUT +COMMAND\n(.*\n)*${runId} +exit 0 +w1 +- +(just now|.* ago) +8 B +sh -c echo out; echo err >&2\n`));
+    await run('run log', [runId], undefined, new RegExp(`^(out\nerr|err\nout)\n-- run ${runId}: exit 0\n$`));
     await run('wait', ['--group', 'g', '--progressive'], undefined, /^a completed \(1 of 1 finished\)\ngroup g: 1 of 1 completed\n {2}TASK +STATUS +RESULT\n {2}a +completed +null\n$/);
     await run('worker-id', [], 'w9', /^w9\n$/);
     await run('isolate', ['--worker', 'w1'], undefined, /workers\/w1\n$/);
