@@ -23,6 +23,14 @@ const dash = (s: string) => s || '-';
 const needs = (t: Task) => dash(clip([...t.capabilities, ...Object.entries(t.resources ?? {}).map(([k, n]) => `${k}=${n}`)].join(','), SHORT));
 const attempt = (t: Task) => `${t.attempts}/${t.max_attempts}`;
 
+/**
+ * When a running task's lease ends; one that ran out (its worker went quiet or stale) says that the
+ * next claim takes the task over, which is what happens: it is not waiting for its old worker.
+ */
+function lease(expiresAt: string, now: number): string {
+  return Date.parse(expiresAt) > now ? relative(expiresAt, now) : `ran out ${relative(expiresAt, now)}: the next claim takes it over`;
+}
+
 /** As many of `items` as fit in `max` columns, then "+N" for the rest. */
 function listOf(items: readonly string[], max: number): string {
   let text = '';
@@ -88,7 +96,7 @@ function sections(statusOf: StatusLookup, now: number): Record<Standing, Section
         id(t),
         worker(t),
         attempt(t),
-        t.lease_expires_at ? relative(t.lease_expires_at, now) : '-',
+        t.lease_expires_at ? lease(t.lease_expires_at, now) : '-',
         group(t),
         needs(t),
         clip(t.description + (t.progress ? ` [${t.progress.percent}%${t.progress.message ? ` ${t.progress.message}` : ''}]` : ''), DESCRIPTION),
@@ -130,6 +138,8 @@ export function taskListText(tasks: readonly Task[], statusOf: StatusLookup, now
     .reverse()
     .filter((s) => bySection.get(s)!.length)
     .map((s) => `${bySection.get(s)!.length} ${SUMMARY[s]}`);
+  const ranOut = bySection.get('running')!.filter((t) => t.lease_expires_at && Date.parse(t.lease_expires_at) <= now).length;
+  if (ranOut > 0) parts[0] += ` (${ranOut} whose lease ran out: the next claim takes ${ranOut === 1 ? 'it' : 'them'} over)`;
   return `${out}${count(tasks.length, 'task')}: ${parts.join(', ')}\n`;
 }
 
@@ -137,7 +147,7 @@ export function taskListText(tasks: readonly Task[], statusOf: StatusLookup, now
 export function taskText(t: Task, statusOf: StatusLookup, now = Date.now()): string {
   const s = standingOf(t, statusOf, now);
   const state = {
-    running: () => `running, held by ${t.claimed_by}${t.lease_expires_at ? `, lease ends ${relative(t.lease_expires_at, now)}` : ''}`,
+    running: () => `running, held by ${t.claimed_by}${t.lease_expires_at ? `, lease ${Date.parse(t.lease_expires_at) > now ? 'ends ' : ''}${lease(t.lease_expires_at, now)}` : ''}`,
     blocked: () => `pending, blocked: waiting for ${unmet(t, statusOf).join(', ')}`,
     retrying: () => `pending, failed ${t.attempts} of ${t.max_attempts} attempts: the next one ${relative(t.retry_at!, now)}`,
     ready: () => 'pending, ready to be claimed',

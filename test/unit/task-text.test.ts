@@ -149,6 +149,17 @@ describe('task list --format text', () => {
     assert.match(taskListText(tasks, lookup(tasks), NOW + 30_000), /^READY .*: 2$/m, 'due: ready again');
   });
 
+  it('a running task whose lease ran out (its worker went quiet) says the next claim takes it over', () => {
+    const ghost = task('st1', { status: 'running', claimed_by: 'ghost', attempts: 1, lease_expires_at: at(-9_000), fencing_token: 1 });
+    const live = task('ok1', { status: 'running', claimed_by: 'w1', attempts: 1, lease_expires_at: at(60_000), fencing_token: 1 });
+    const text = taskListText([ghost, live], lookup([ghost, live]), NOW);
+    assert.match(text, /^ {2}st1 +ghost +1\/3 +ran out 9 s ago: the next claim takes it over/m);
+    assert.match(text, /^ {2}ok1 +w1 +1\/3 +in 1 min/m);
+    assert.match(text, /^2 tasks: 2 running \(1 whose lease ran out: the next claim takes it over\)\n$/m);
+    assert.match(taskText(ghost, lookup([ghost]), NOW), /^status +running, held by ghost, lease ran out 9 s ago: the next claim takes it over$/m);
+    assert.match(taskText(live, lookup([live]), NOW), /^status +running, held by w1, lease ends in 1 min$/m);
+  });
+
   it('task show: one field a line, the state in words, the dependencies with their status', () => {
     const eight = eightTasks();
     const text = taskText(eight[2]!, lookup(eight), NOW);
