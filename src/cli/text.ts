@@ -51,7 +51,14 @@ export function statusText(d: ResultOf<typeof Status>): string {
 }
 
 export const pingText = (d: ResultOf<typeof Ping>): string =>
-  `coordinator of ${d.workspace} answers (pid ${d.pid}, protocol ${d.protocol}, state in ${d.state_dir})\n`;
+  `coordinator of ${d.workspace} answers (pid ${d.pid}, protocol ${d.protocol}, state in ${d.state_dir})\n` + (d.cluster ? clusterLine(d.cluster) : '');
+
+/** Where this coordinator stands in its cluster, and who leads (what the status bar says too). */
+function clusterLine(c: NonNullable<ResultOf<typeof Ping>['cluster']>): string {
+  const self = `this coordinator (${c.node}) is ${c.role === 'leader' ? 'the leader' : `a ${c.role}`}`;
+  const leader = c.leader ? `${c.leader.node} on ${c.leader.host} (pid ${c.leader.pid}) leads, took over ${relative(c.leader.since)}` : 'nobody leads right now';
+  return `cluster ${c.cluster}: ${c.role === 'leader' && c.leader ? `${self}, took over ${relative(c.leader.since)}` : `${self}; ${leader}`} (at record ${c.record})\n`;
+}
 
 export const planText = (d: ResultOf<typeof PlanImport>): string =>
   `imported ${count(d.count, 'task')}${d.task_ids.length ? `: ${clip(d.task_ids.join(', '), 200)}` : ''}\n`;
