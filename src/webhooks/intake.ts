@@ -83,6 +83,29 @@ export class Intake {
     return settings;
   }
 
+  /**
+   * What is wrong with the configured endpoints' secrets right now (a variable not set, a file
+   * others may read, a malformed Standard Webhooks key), one line each, never a value: told when
+   * the listener starts, so the first delivery is not where a person learns of it.
+   */
+  secretProblems(settings: WebhookSettings | undefined): string[] {
+    const problems: string[] = [];
+    const attempt = (what: string, read: () => unknown) => {
+      try {
+        read();
+      } catch (e) {
+        problems.push(describeError(e).startsWith(what) ? describeError(e) : `${what}: ${describeError(e)}`);
+      }
+    };
+    const { workspace, env } = this.options;
+    if (settings?.github) attempt('webhooks.github.secret', () => readSecret(settings.github!.secret, 'webhooks.github.secret', workspace, env));
+    for (const [name, sender] of Object.entries(settings?.standard ?? {})) {
+      const what = `webhooks.standard.${name}.secret`;
+      attempt(what, () => standardKey(readSecret(sender.secret, what, workspace, env)));
+    }
+    return problems;
+  }
+
   async receive(delivery: Delivery): Promise<Answer> {
     let settings: WebhookSettings | undefined;
     try {

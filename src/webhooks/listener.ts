@@ -51,6 +51,8 @@ export class WebhookListener {
     if (!settings?.github && Object.keys(settings?.standard ?? {}).length === 0) {
       options.log.warn('webhook listener: no webhooks.github or webhooks.standard in .harness/config.json; every delivery will get 404');
     }
+    // Secrets may be set later (a file written, the variable in the next start): a warning, not a refusal.
+    for (const problem of intake.secretProblems(settings)) options.log.warn(`webhook listener: ${problem}; deliveries to it get 500 until it is fixed`);
     const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
     let listener: WebhookListener | undefined;
     const server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {

@@ -102,6 +102,21 @@ describe('webhooks against a real harness serve', function () {
       assert.doesNotMatch(c.serve.stderr, new RegExp(SECRET), 'the secret is never logged');
     });
 
+    it('a secret that is not there is told when the listener starts, not first at a delivery (which gets 500)', async () => {
+      const dir = tempDir();
+      writeConfig(dir, CONFIG);
+      const bare = await start(dir, { GH_SECRET: '' });
+      try {
+        await pollUntil(async () => (/webhooks\.github\.secret: environment variable GH_SECRET is not set or empty; deliveries to it get 500 until it is fixed/.test(bare.serve.stderr) ? true : undefined), 10_000, 'the warning at start');
+        assert.doesNotMatch(bare.serve.stderr, /webhooks\.standard\.\w+\.secret/, 'the senders whose secret is there are not named');
+        const answer = await github(bare, { action: 'labeled' }, 'issues', 'd-no-secret');
+        assert.equal(answer.status, 500);
+      } finally {
+        bare.connection.close();
+        await bare.serve.stop();
+      }
+    });
+
     it('answers a wrong or missing signature 401 and stores nothing', async () => {
       const wrong = await github(c, labeledEvent(1), 'issues', 'd-wrong', `sha256=${'ab'.repeat(32)}`);
       const missing = await github(c, labeledEvent(1), 'issues', 'd-missing', null);
