@@ -1,5 +1,6 @@
 import { Isolate, IsolateCleanup, IsolateList, Merge } from '../protocol/isolation';
 import type { Values } from './args';
+import { columns } from './table';
 import { call, type CliCommand } from './commands';
 import { resolveWorkerId, UsageError } from './context';
 
@@ -47,13 +48,16 @@ export const ISOLATE_COMMAND: CliCommand = {
       }
       return call(o, io, IsolateList, {}, (d) =>
         d.workers.length
-          ? d.workers
-              .map(
-                (w) =>
-                  `${w.worker}  ${w.path}${w.branch ? `  ${w.branch}` : ''}${w.ports ? `  ports ${w.ports.base}-${w.ports.base + w.ports.count - 1}` : ''}` +
-                  `${w.unmerged_commits ? `  ${w.unmerged_commits} unmerged` : ''}${w.exists ? '' : '  (directory missing)'}\n`,
-              )
-              .join('')
+          ? columns([
+              ['WORKER', 'BRANCH', 'UNMERGED', 'PORTS', 'DIRECTORY'],
+              ...d.workers.map((w) => [
+                w.worker,
+                w.branch ?? '-',
+                w.branch ? String(w.unmerged_commits ?? 0) : '-',
+                w.ports ? `${w.ports.base}-${w.ports.base + w.ports.count - 1}` : '-',
+                `${w.path}${w.exists ? '' : ' (missing)'}`,
+              ]),
+            ])
           : 'no isolated workers\n',
       );
     }
