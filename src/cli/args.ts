@@ -219,3 +219,8 @@ export function jsonArg(text: string, what: string, usage: string): Json {
     throw new UsageError(`${what} must be JSON, got ${JSON.stringify(clip)} (${reason})${hint}`, usage);
   }
 }
+
+/** With --shell, the command is one command line for the shell: several words are refused before anything runs. */
+export function checkShellCommandLine(v: Values, argv: readonly string[], usage: string): void {
+  if (v.shell && argv.length !== 1) throw new UsageError(`--shell takes exactly one command line, quoted as one argument; got ${argv.length} arguments`, usage);
+}

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HarnessClient } from '../client/client';
+import { ResilientClient, type ResilientOptions } from '../client/resilient-client';
 import { defaultSocketPath, enclosingWorkspace } from '../protocol/address';
 
 /** A mistake in how harness was called: exit status 2, with the command's usage. */
@@ -51,7 +52,18 @@ export function workspaceFromEnv(io: Io): string {
 export function workspaceOption(v: Record<string, unknown>, io: Io, usage: string): string {
   if (v.workspace !== undefined && v.worktree !== undefined) throw new UsageError('--worktree is the old name of --workspace: give one of them', usage);
   const given = (v.workspace ?? v.worktree) as string | undefined;
-  return given !== undefined ? path.resolve(io.cwd, given) : workspaceFromEnv(io);
+  const workspace = given !== undefined ? path.resolve(io.cwd, given) : workspaceFromEnv(io);
+  // A misspelt folder must not become a new one: serve would create it and a .harness in it.
+  const named =
+    given !== undefined ? `--${v.workspace !== undefined ? 'workspace' : 'worktree'} ${given}` : io.env.HARNESS_WORKSPACE ? 'HARNESS_WORKSPACE' : io.env.HARNESS_WORKTREE ? 'HARNESS_WORKTREE' : 'the current directory';
+  let stat;
+  try {
+    stat = fs.statSync(workspace);
+  } catch {
+    throw new UsageError(`${named}: no such folder: ${workspace}`, usage);
+  }
+  if (!stat.isDirectory()) throw new UsageError(`${named}: not a folder: ${workspace}`, usage);
+  return workspace;
 }
 
 /** `--socket`, else HARNESS_SOCKET, else the default socket of the workspace (see workspaceFromEnv). */
@@ -104,4 +116,19 @@ function readWorkerId(file: string): string | undefined {
 
 export async function connect(opts: GlobalOptions, io: Io): Promise<HarnessClient> {
   return HarnessClient.connect(resolveSocket(opts, io), { retryForMs: 2000 });
+}
+
+/**
+ * A connection for a long-running command (`harness work`, `harness watch`) that outlives the
+ * coordinator going away (a restart, a window reload): it reconnects, saying so on stderr at the
+ * first attempt and every tenth.
+ */
+export function reconnectingClient(opts: GlobalOptions, io: Io, say: (line: string) => void, options?: ResilientOptions): ResilientClient {
+  return new ResilientClient(
+    resolveSocket(opts, io),
+    (attempt, e) => {
+      if (attempt === 1 || attempt % 10 === 0) say(`coordinator unreachable (${e.message.split(';')[0]}); reconnecting…`);
+    },
+    options,
+  );
 }

@@ -10,6 +10,19 @@ import { stderrLogger } from '../protocol/log';
 import { UsageError, workspaceFromEnv, type Io } from './context';
 
 /**
+ * The cluster settings of a command line (see clusterSettings); a bad flag or variable is a
+ * usage error (exit 2), in the settings' own words, found before anything is opened.
+ */
+export function clusterSettingsOf(...args: Parameters<typeof clusterSettings>): ReturnType<typeof clusterSettings> {
+  try {
+    return clusterSettings(...args);
+  } catch (e) {
+    if (isHarnessError(e) && e.code === ErrorCode.InvalidArgument) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/**
  * The gateway when flags or the environment name a cluster, else undefined. Only flags and the
  * environment: a config.json's cluster section belongs to this host's coordinator, which the
  * command then reaches through its socket as always.
@@ -17,14 +30,7 @@ import { UsageError, workspaceFromEnv, type Io } from './context';
 export async function directGateway(flags: { nats?: string; cluster?: string; socket?: string }, io: Io): Promise<Gateway | undefined> {
   // A socket named (--socket, or HARNESS_SOCKET: a VS Code terminal's own coordinator) wins over the environment's cluster.
   const env = flags.socket || io.env.HARNESS_SOCKET ? {} : io.env;
-  let settings;
-  try {
-    settings = clusterSettings({ ...(flags.nats ? { nats: flags.nats } : {}), ...(flags.cluster ? { cluster: flags.cluster } : {}) }, env, undefined, io.cwd);
-  } catch (e) {
-    // A flag or variable of this command line: a usage error (exit 2), in the settings' own words.
-    if (isHarnessError(e) && e.code === ErrorCode.InvalidArgument) throw new UsageError(e.message);
-    throw e;
-  }
+  const settings = clusterSettingsOf({ ...(flags.nats ? { nats: flags.nats } : {}), ...(flags.cluster ? { cluster: flags.cluster } : {}) }, env, undefined, io.cwd);
   if (!settings) return undefined;
   if (flags.socket && (flags.nats || flags.cluster)) throw new UsageError('--socket and --nats/--cluster name two ways to the coordinator: give one');
   return startGateway(settings, { workspace: workspaceFromEnv(io), log: stderrLogger('harness', false) });

@@ -1,9 +1,9 @@
 import { constants as osConstants } from 'node:os';
 import { HarnessClient } from '../client/client';
 import { RunError, startStreamedRun, type RunResult } from '../exec';
-import { DURATIONS, secondsOf } from './args';
+import { checkShellCommandLine, DURATIONS, secondsOf } from './args';
 import type { CliCommand } from './commands';
-import { resolveSocket, resolveWorkerId, UsageError } from './context';
+import { resolveSocket, resolveWorkerId } from './context';
 import { isText, printError } from './output';
 import { took } from './table';
 
@@ -49,7 +49,7 @@ export const EXEC_COMMAND: CliCommand = {
   async run(v, argv, o, io) {
     const timeout = secondsOf(v, 'timeout');
     const killAfter = secondsOf(v, 'kill-after');
-    if (v.shell && argv.length !== 1) throw new UsageError(`--shell takes exactly one command line, quoted as one argument; got ${argv.length} arguments`, USAGE);
+    checkShellCommandLine(v, argv, USAGE);
     let client: HarnessClient | undefined;
     try {
       client = await HarnessClient.connect(resolveSocket(o, io), { retryForMs: 0 });

@@ -1,3 +1,5 @@
+// First: keeps a signal that comes while the rest loads (see early-signals.ts).
+import { releaseEarlySignals } from './early-signals';
 import { inWords, MAX_DURATION_SECONDS, MAX_KILL_AFTER_SECONDS, MAX_WAIT_SECONDS } from '../protocol/durations';
 import { asksForText, durationHelp, readCommandLine } from './args';
 import { TASK_COMMANDS, type CliCommand } from './commands';
@@ -129,6 +131,8 @@ export async function main(given: string[], io: Io = processIo): Promise<number>
       );
     }
     const { command, rest } = found;
+    // serve takes a signal that came while loading; for every other command it ends the process as always.
+    if (command !== SERVE_COMMAND) await releaseEarlySignals();
     const { values, positionals } = readCommandLine(command, rest, GLOBAL_OPTIONS);
     if (values.help) {
       io.stdout(`usage: ${command.usage}\n${command.summary}\n${durationHelp(command.durations ?? {})}`);

@@ -4,11 +4,12 @@ import { stderrLogger } from '../protocol/log';
 import { EVENT_NAMES, isEventName, type EventName } from '../protocol/events';
 import type { EventLine } from '../protocol/messages';
 import { startClusterService, type ClusterService } from '../cluster/service';
-import { clusterSettings } from '../cluster/settings';
 import { startService, stateDirOf, type CoordinatorService, type ServiceOptions } from '../server/service';
 import { DURATIONS, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
-import { connect, UsageError, workspaceOption } from './context';
+import { reconnectingClient, UsageError, workspaceOption } from './context';
+import { clusterSettingsOf } from './direct';
+import { takeEarlySignal } from './early-signals';
 import { isText, printError } from './output';
 
 const SERVE =
@@ -56,6 +57,13 @@ export const SERVE_COMMAND: CliCommand = {
     const stale = secondsOf(v, 'stale-timeout');
     if (stale !== undefined) config.staleInstanceMs = stale * 1000;
     const webhooks = webhookOptions(v);
+    // --nats/--cluster (or HARNESS_NATS_URL/HARNESS_CLUSTER, or config.json's cluster section): one coordinator of a cluster.
+    const cluster = clusterSettingsOf(
+      { nats: v.nats as string | undefined, cluster: v.cluster as string | undefined },
+      io.env,
+      stateDirOf(workspace, v['state-dir'] as string | undefined),
+      workspace,
+    );
     // Listening for the signals before anything else: one that comes while the state is being
     // opened, or between the ready line and the wait below, is a clean stop too, never a death.
     let stopping: string | undefined;
@@ -68,16 +76,15 @@ export const SERVE_COMMAND: CliCommand = {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A signal that came while the CLI was loading: nothing is open yet, and nothing is left to close.
+    const early = (await takeEarlySignal()) ?? stopping;
+    if (early) {
+      log.info(`${early}: stopped before opening the state of ${workspace}`);
+      return 0;
+    }
     log.info(`opening the state of ${workspace}`);
     let service: CoordinatorService;
     try {
-      // --nats/--cluster (or HARNESS_NATS_URL/HARNESS_CLUSTER, or config.json's cluster section): one coordinator of a cluster.
-      const cluster = clusterSettings(
-        { nats: v.nats as string | undefined, cluster: v.cluster as string | undefined },
-        io.env,
-        stateDirOf(workspace, v['state-dir'] as string | undefined),
-        workspace,
-      );
       const options: ServiceOptions = {
         workspace,
         ...(o.socket || io.env.HARNESS_SOCKET ? { socketPath: o.socket || io.env.HARNESS_SOCKET } : {}),
@@ -127,22 +134,46 @@ export const WATCH_COMMAND: CliCommand = {
     const events = list(v, 'event');
     const unknown = events?.find((e) => !isEventName(e));
     if (unknown !== undefined) throw new UsageError(`unknown event ${JSON.stringify(unknown)}; events are ${EVENT_NAMES.join(', ')}`, WATCH);
+    const json = o.format === 'json';
+    const say = (line: string) => io.stderr(`harness: ${line}\n`);
+    // Subscribed again on every connection: a coordinator that restarts is followed on.
+    let watching = false;
+    // Quiet until watching: no coordinator at the start is one error below, not a reconnect.
+    const client = reconnectingClient(o, io, (line) => watching && say(line), {
+      onConnect: (c) => c.subscribe(events as EventName[] | undefined, (e) => io.stdout(json ? JSON.stringify(e) + '\n' : describeEvent(e))),
+    });
+    let stopped = false;
+    const stop = () => {
+      stopped = true;
+      client.stopReconnecting();
+      client.close();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
     try {
-      const client = await connect(o, io);
-      const json = o.format === 'json';
-      await client.subscribe(events as EventName[] | undefined, (e) => io.stdout(json ? JSON.stringify(e) + '\n' : describeEvent(e)));
-      io.stderr(`harness: watching ${client.socketPath} (Ctrl+C to stop)\n`);
-      await new Promise<void>((resolve) => {
-        client.onClose(() => resolve());
-        process.once('SIGINT', () => {
-          client.close();
-          resolve();
+      // No coordinator at the start is an error (a wrong socket), not something to wait out.
+      let connection = await client.current(2000);
+      say(`watching ${client.socketPath} (Ctrl+C to stop)`);
+      watching = true;
+      for (;;) {
+        const c = connection;
+        await new Promise<void>((resolve) => {
+          c.onClose(() => resolve());
+          if (c.closed) resolve();
         });
-      });
-      return 0;
+        if (stopped) return 0;
+        say('the coordinator went away; reconnecting (events until then are missed)…');
+        connection = await client.current();
+        say(`watching ${client.socketPath} again`);
+      }
     } catch (e) {
-      io.stderr(`harness: ${describeError(e)}\n`);
+      if (stopped) return 0;
+      say(describeError(e));
       return 1;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      client.close();
     }
   },
 };

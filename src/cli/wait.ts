@@ -72,6 +72,7 @@ export const WAIT_COMMAND: CliCommand = {
     const c = client;
     const announced = new Set<string>();
     let wake: (() => void) | undefined;
+    let saidEmpty = false;
     try {
       // Events only say "look again"; the group's status is always read whole, so nothing is missed.
       await c.subscribe(GROUP_EVENTS, () => wake?.());
@@ -117,6 +118,12 @@ export const WAIT_COMMAND: CliCommand = {
             o,
             summaryText,
           );
+        }
+        if (status.total === 0 && !saidEmpty) {
+          // A misspelt group looks just like one whose tasks are yet to come: say which this wait is.
+          saidEmpty = true;
+          const until = timeout !== undefined ? `giving up after ${timeout} s` : 'with no time limit: Ctrl+C stops it, --timeout S gives up after S seconds';
+          io.stderr(`harness: group ${group} has no tasks yet; waiting for tasks to be added to it and to finish (${until})\n`);
         }
         if (now >= nextCheckpoint) {
           const { checkpoint } = await c.call(CheckpointRecord, { group });

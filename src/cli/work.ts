@@ -6,10 +6,9 @@ import type { Task } from '../protocol/model';
 import { TaskClaim, TaskComplete, TaskFail, TaskGet, TaskHeartbeat, TaskRelease, type ClaimResult } from '../protocol/tasks';
 import type { UsageInput } from '../protocol/usage';
 import { usageReader, type AgentUsageReader, type UsageFormat } from './agent-usage';
-import { DURATIONS, integer, list, secondsOf } from './args';
+import { checkShellCommandLine, DURATIONS, integer, list, secondsOf } from './args';
 import type { CliCommand } from './commands';
-import { resolveSocket, resolveWorkerId, UsageError } from './context';
-import { ResilientClient } from '../client/resilient-client';
+import { reconnectingClient, resolveWorkerId, UsageError } from './context';
 import { relative } from './table';
 
 const USAGE =
@@ -89,6 +88,7 @@ export const WORK_COMMAND: CliCommand = {
       throw new UsageError(`--usage must be claude or codex, got ${JSON.stringify(usageFormat)}`, USAGE);
     }
     if (v['usage-model'] !== undefined && usageFormat === undefined) throw new UsageError('--usage-model needs --usage', USAGE);
+    checkShellCommandLine(v, command, USAGE);
     const exitOnCrash = v['exit-on-crash'] === true;
     const timeoutS = secondsOf(v, 'timeout');
     const maxTasks = integer(v, 'max-tasks', USAGE);
@@ -97,9 +97,7 @@ export const WORK_COMMAND: CliCommand = {
     const capabilities = list(v, 'capability') ?? [];
     const workerId = resolveWorkerId(o, io);
     const say = (line: string) => io.stderr(`[${workerId}] ${line}\n`);
-    const client = new ResilientClient(resolveSocket(o, io), (attempt, e) => {
-      if (attempt === 1 || attempt % 10 === 0) say(`coordinator unreachable (${e.message.split(';')[0]}); reconnecting…`);
-    });
+    const client = reconnectingClient(o, io, say);
 
     const register = () =>
       client.call(InstanceRegister, {
@@ -116,6 +114,8 @@ export const WORK_COMMAND: CliCommand = {
       if (stopping) return;
       stopping = true;
       say('stopping: releasing the current task and deregistering');
+      // A coordinator that is not there is not waited for: what needs it is skipped (unreachable below).
+      client.stopReconnecting();
       current?.cancel();
       for (const w of wake) w();
     };
@@ -125,11 +125,18 @@ export const WORK_COMMAND: CliCommand = {
     // deregisters (the supervisor stops a worker whose target was removed as it started).
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     for (const signal of signals) process.on(signal, onSigint);
+    /** A stop that found no coordinator to tell: said, and a clean exit (the stop was asked for). */
+    const unreachable = (e: unknown): boolean => {
+      if (!stopping || !(e instanceof HarnessError) || e.code !== ErrorCode.Closed) return false;
+      say('stopped without a coordinator to release a task to or deregister from (it marks this worker stale once the heartbeats stop)');
+      return true;
+    };
     try {
       await register();
     } catch (e) {
       for (const signal of signals) process.off(signal, onSigint);
       client.close(); // an open connection would keep this process from exiting with the error
+      if (unreachable(e)) return 0;
       throw e;
     }
     say(
@@ -152,6 +159,7 @@ export const WORK_COMMAND: CliCommand = {
       });
 
     let done = 0;
+    let lostCoordinator = false;
     let idleSince = Date.now();
     let pollMs = 100;
     // A worker that goes on after a task claims its next one with the completion (one request).
@@ -184,11 +192,15 @@ export const WORK_COMMAND: CliCommand = {
         idleSince = Date.now();
         if (crashed) break;
       }
+    } catch (e) {
+      if (!unreachable(e)) throw e;
+      lostCoordinator = true;
     } finally {
       for (const signal of signals) process.off(signal, onSigint);
       await client.call(InstanceDeregister, { worker_id: workerId }).catch(() => {});
       client.close();
     }
+    if (lostCoordinator) return 0;
     if (crashed) {
       say(`${crashed}: exiting (status ${EXIT_CRASHED}) so that this worker is restarted`);
       return EXIT_CRASHED;

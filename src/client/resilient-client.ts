@@ -22,6 +22,8 @@ export class ResilientClient implements Caller {
   private client: HarnessClient | undefined;
   private connecting: Promise<HarnessClient> | undefined;
   private closed = false;
+  /** Set by stopReconnecting: the open connection serves on, a lost one is not replaced. */
+  private stopped = false;
   /** Ends the backoff wait of a reconnect in progress, so close() is not kept waiting by it. */
   private wake: (() => void) | undefined;
 
@@ -44,6 +46,7 @@ export class ResilientClient implements Caller {
     const giveUp = this.options.giveUpAfterMs ?? 10 * 60_000;
     for (let attempt = 1, delay = 100; ; attempt++, delay = Math.min(delay * 2, 5000)) {
       if (this.closed) throw new HarnessError(ErrorCode.Closed, 'the client was closed');
+      if (this.stopped) throw new HarnessError(ErrorCode.Closed, `no connection to ${this.socketPath}, and not reconnecting: stopping`, { socket: this.socketPath });
       try {
         const client = await HarnessClient.connect(this.socketPath, { retryForMs: 0 });
         try {
@@ -73,7 +76,7 @@ export class ResilientClient implements Caller {
         if (e instanceof HarnessError && e.code === ErrorCode.Closed) continue; // reconnect and send again
         // A cluster that lost its leader under the request: as unknown as a closed connection, and
         // answered by the next leader a moment later.
-        if (e instanceof HarnessError && e.code === ErrorCode.Unavailable && !this.closed && Date.now() - started < (this.options.giveUpAfterMs ?? 10 * 60_000)) {
+        if (e instanceof HarnessError && e.code === ErrorCode.Unavailable && !this.closed && !this.stopped && Date.now() - started < (this.options.giveUpAfterMs ?? 10 * 60_000)) {
           this.onReconnect(0, e);
           await this.pause(250);
           continue;
@@ -85,6 +88,7 @@ export class ResilientClient implements Caller {
 
   /** Waits `ms`, or less when close() is called meanwhile. */
   private async pause(ms: number): Promise<void> {
+    if (this.closed || this.stopped) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wake = () => {
@@ -93,6 +97,16 @@ export class ResilientClient implements Caller {
       };
     });
     this.wake = undefined;
+  }
+
+  /**
+   * For a process that is stopping: the connection it has serves its last requests (releasing a
+   * task, deregistering), but a reconnect under way ends now and none is tried again, so a stop
+   * never waits for a coordinator that is not there; calls without a connection fail with CLOSED.
+   */
+  stopReconnecting(): void {
+    this.stopped = true;
+    this.wake?.();
   }
 
   close(): void {
