@@ -26,7 +26,11 @@ export const EXIT_CRASHED = 3;
  * non-zero exit is the task failing, and the worker goes on.
  */
 export function crashOf(r: RunResult): string | undefined {
-  if (r.returncode === 127 || r.returncode === 126) return `the command could not be started (exit code ${r.returncode})`;
+  if (r.returncode === 127 || r.returncode === 126) {
+    // What the shell or the spawn said ("sh: 1: claude: not found") names what is missing.
+    const said = (r.stderr_tail || r.stdout_tail).trim().split('\n').pop()?.trim();
+    return `the command could not be started (exit code ${r.returncode}${said ? `: ${said.slice(0, 200)}` : ''})`;
+  }
   if (r.signal_name && !r.timed_out && !r.cancelled) return `the command was killed by ${r.signal_name}`;
   return undefined;
 }
