@@ -157,7 +157,7 @@ describe('--format text (real processes)', function () {
     await c.ok({ command: 'task_cancel', task_id: 'g1' });
     oneLineError(await cli(['wait', '--group', 'grp']), 1, /^harness: 1 of 1 tasks of group grp did not complete: g1 \(cancelled\)\n$/);
     const nobody = childEnv({ HARNESS_SOCKET: path.join(tempDir(), 'none.sock'), HARNESS_WORKER_ID: 'w1' });
-    oneLineError(await runCli(['status', '--format', 'text'], nobody), 1, /^harness: .*\(start one with `harness serve`/);
+    oneLineError(await runCli(['status', '--format', 'text'], nobody), 1, /^harness: .*; start one with `harness serve --workspace <dir>`[^(]*$/);
     // JSON stays as it was: the document on stdout, the words on stderr.
     const json = await runCli(['task', 'show', '--id', 'nope'], d.env);
     assert.deepEqual([json.code, json.json.code], [1, 'NOT_FOUND']);
