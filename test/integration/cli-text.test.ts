@@ -89,6 +89,7 @@ describe('--format text (real processes)', function () {
     assert.match(exec.stderr, /^err\nharness: sh exited 0 after \d+ (ms|s) \(run run-[\w-]+\)\n$/);
     await run('wait', ['--group', 'g', '--progressive'], undefined, /^a completed \(1 of 1 finished\)\ngroup g: 1 of 1 completed\n {2}TASK +STATUS +RESULT\n {2}a +completed +null\n$/);
     await run('worker-id', [], 'w9', /^w9\n$/);
+    await run('version', [], undefined, /^\d+\.\d+\.\d+\S*\n$/);
     await run('isolate', ['--worker', 'w1'], undefined, /workers\/w1\n$/);
     await run('merge', [], undefined, /no git repository|w1/);
     // work prints its progress on stderr; stdout stays empty.
