@@ -118,7 +118,7 @@ export const MCP_CONFIG_COMMAND: CliCommand = {
   async run(v, [client], o, io) {
     const { MCP_CLIENTS, CLIENT_FILES, mergeClientConfig, selectTools } = await loadMcp();
     if (client === undefined) throw new UsageError(`missing the MCP client: one of ${MCP_CLIENTS.join(', ')}`, CONFIG_USAGE);
-    if (!(MCP_CLIENTS as readonly string[]).includes(client!)) {
+    if (!(MCP_CLIENTS as readonly string[]).includes(client)) {
       throw new UsageError(`unknown MCP client ${JSON.stringify(client)}; one of ${MCP_CLIENTS.join(', ')}`, CONFIG_USAGE);
     }
     const which = client as (typeof MCP_CLIENTS)[number];
