@@ -1,8 +1,11 @@
 // Reading a command's arguments: the command line parsed with messages that name the option, the
 // value given and what is expected; durations checked against their documented maxima before
 // anything is sent; values as numbers, lists and JSON.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { atMostSeconds, inWords, MAX_DURATION_SECONDS, MAX_KILL_AFTER_SECONDS, MAX_WAIT_SECONDS } from '../protocol/durations';
+import { describeFileError } from '../protocol/errors';
 import type { Json } from '../protocol/model';
 import { UsageError } from './context';
 
@@ -26,6 +29,11 @@ export const DURATIONS = {
   killAfter: { max: MAX_KILL_AFTER_SECONDS, zero: 'SIGKILL at once', means: 'the grace between SIGTERM and SIGKILL (default 5)' },
   idleExit: { max: MAX_DURATION_SECONDS, zero: 'exit at the first moment no task is ready', means: 'exit after this long without a task' },
   wait: { max: MAX_WAIT_SECONDS, zero: 'fail at once', means: 'how long to wait when it is not available at once (default 0)' },
+  messageWait: {
+    max: MAX_WAIT_SECONDS,
+    zero: 'answer at once',
+    means: 'how long to wait for a message when none is pending (default 0); none by then: an empty list, exit 0',
+  },
   ttl: { max: MAX_DURATION_SECONDS, means: 'it ends after this long unless renewed' },
   retryDelay: {
     max: MAX_DURATION_SECONDS,
@@ -166,7 +174,10 @@ export function readCommandLine(spec: CommandLineSpec, args: readonly string[], 
   if (positionals.length < min) throw new UsageError(`missing ${argumentNames(spec)[positionals.length] ?? 'an argument'}`, spec.usage);
   if (positionals.length > max) {
     const takes = max === 0 ? 'no arguments, only options' : `at most ${max}: ${argumentNames(spec).slice(0, max).join(' ')}`;
-    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[max])}; ${spec.name} takes ${takes}`, spec.usage);
+    const extra = positionals[max]!;
+    // `task show schema`: the one word left over is what --id was meant to be.
+    const meant = positionals.length === max + 1 && spec.options?.id !== undefined && values.id === undefined && /^[A-Za-z0-9][\w.:-]*$/.test(extra);
+    throw new UsageError(`unexpected argument ${JSON.stringify(extra)}; ${spec.name} takes ${takes}${meant ? `; did you mean --id ${extra}?` : ''}`, spec.usage);
   }
   for (const [name, d] of Object.entries(durations)) {
     const text = values[name];
@@ -223,4 +234,17 @@ export function jsonArg(text: string, what: string, usage: string): Json {
 /** With --shell, the command is one command line for the shell: several words are refused before anything runs. */
 export function checkShellCommandLine(v: Values, argv: readonly string[], usage: string): void {
   if (v.shell && argv.length !== 1) throw new UsageError(`--shell takes exactly one command line, quoted as one argument; got ${argv.length} arguments`, usage);
+}
+
+/**
+ * A file named on the command line (`-`: stdin), as text. One that cannot be read is a usage
+ * error saying why in words (`cannot read plan file /x/p.yaml: no such file`), before anything is sent.
+ */
+export function readFileArg(file: string, what: string, cwd: string, usage: string): { name: string; text: string } {
+  const name = file === '-' ? 'stdin' : path.resolve(cwd, file);
+  try {
+    return { name, text: fs.readFileSync(file === '-' ? 0 : name, 'utf8') };
+  } catch (e) {
+    throw new UsageError(`cannot read ${what}${what ? ' ' : ''}${name}: ${describeFileError(e)}`, usage);
+  }
 }

@@ -1,7 +1,6 @@
-import * as path from 'node:path';
 import type { HarnessClient } from '../client/client';
 import { listAllTasks } from '../client/paging';
-import { importPlan, readPlanFile } from '../client/plan';
+import { importPlan, parsePlan } from '../client/plan';
 import type { AnyCommand, ParamsOf, ResultOf } from '../protocol/command';
 import { InstanceDeregister, InstanceList, InstanceRegister } from '../protocol/instances';
 import { dataOf, toErrorReply, type Reply } from '../protocol/messages';
@@ -19,11 +18,12 @@ import {
   TaskRelease,
   TaskRetry,
 } from '../protocol/tasks';
-import { DURATIONS, integer, jsonArg, list, required, secondsOf, str, type CommandLineSpec, type Values } from './args';
+import { DURATIONS, integer, jsonArg, list, readFileArg, required, secondsOf, str, type CommandLineSpec, type Values } from './args';
 import { connect, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { githubIssuesPlan, readGithubIssues } from './github-issues';
 import type { UsageInput } from '../protocol/usage';
 import { printReply } from './output';
+import { leadingAmounts } from './prim-args';
 import { taskListText, taskText } from './task-text';
 import { claimText, instancesText, pingText, planText, statusText, taskChanged } from './text';
 
@@ -70,7 +70,7 @@ const U = {
   heartbeat: 'harness task heartbeat --id ID [--token N]',
   release: 'harness task release --id ID [--token N]',
   add:
-    'harness task add --id ID --description TEXT [--depends-on A,B] [--priority N] [--timeout S] [--max-attempts N] [--retry-delay S [--retry-max-delay S] [--retry-fixed]] [--capability C]... [--payload JSON]',
+    'harness task add --id ID --description TEXT [--depends-on A,B] [--group NAME] [--priority N] [--timeout S] [--max-attempts N] [--retry-delay S [--retry-max-delay S] [--retry-fixed]] [--capability C]... [--resource NAME=N]... [--payload JSON]',
   list: 'harness task list [--status S] [--group G] [--format text]',
   show: 'harness task show --id ID [--format text]',
   plan: 'harness plan import FILE | --github-issues FILE (gh issue list --json number,title,body,labels,url; - for stdin)',
@@ -97,6 +97,15 @@ function retryBackoff(v: Values): RetryBackoff | undefined {
     return undefined;
   }
   return { strategy: v['retry-fixed'] ? 'fixed' : 'exponential', delay_seconds: delay, ...(max !== undefined ? { max_delay_seconds: max } : {}) };
+}
+
+/** `--resource NAME=N`, repeatable: the amounts of resource pools the task holds while it runs. */
+function resourceAmounts(v: Values): Record<string, number> | undefined {
+  const given = list(v, 'resource');
+  if (!given) return undefined;
+  const { amounts, count } = leadingAmounts(given);
+  if (count < given.length) throw new UsageError(`--resource must be NAME=N, a pool and a whole number (e.g. gpu=1), got ${JSON.stringify(given[count])}`, U.add);
+  return amounts;
 }
 
 const leaseCommand = (name: string, command: typeof TaskHeartbeat | typeof TaskRelease, usage: string): CliCommand => ({
@@ -229,7 +238,9 @@ export const TASK_COMMANDS: CliCommand[] = [
       'depends-on': { type: 'string' },
       priority: { type: 'string' },
       'max-attempts': { type: 'string' },
+      group: { type: 'string' },
       capability,
+      resource: { type: 'string', multiple: true },
       payload: { type: 'string' },
       'retry-fixed': { type: 'boolean' },
     },
@@ -243,6 +254,9 @@ export const TASK_COMMANDS: CliCommand[] = [
       if (secondsOf(v, 'timeout') !== undefined) task.timeout_seconds = secondsOf(v, 'timeout');
       if (str(v, 'max-attempts') !== undefined) task.max_attempts = integer(v, 'max-attempts', U.add);
       if (list(v, 'capability')) task.capabilities = list(v, 'capability');
+      if (str(v, 'group') !== undefined) task.group = str(v, 'group');
+      const resources = resourceAmounts(v);
+      if (resources) task.resources = resources;
       if (str(v, 'payload') !== undefined) task.payload = jsonArg(str(v, 'payload')!, '--payload', U.add);
       const backoff = retryBackoff(v);
       if (backoff) task.retry_backoff = backoff;
@@ -259,11 +273,10 @@ export const TASK_COMMANDS: CliCommand[] = [
       const issuesFile = str(v, 'github-issues');
       if ((issuesFile === undefined) === (p.length === 0)) throw new UsageError('give a plan FILE or --github-issues FILE (one of them)', U.plan);
       const issues = issuesFile !== undefined ? readGithubIssues(issuesFile, io, U.plan) : undefined;
-      // Read and checked here, so a mistake names the file; a big plan goes in pieces, still atomic.
-      const reply = await withClient(o, io, async (client) => {
-        const plan = issues !== undefined ? await githubIssuesPlan(client, issues, io) : readPlanFile(path.resolve(io.cwd, p[0]!));
-        return importPlan(client, plan);
-      });
+      // Read and checked here, before connecting, so a mistake names the file; a big plan goes in pieces, still atomic.
+      const file = issues === undefined ? readFileArg(p[0]!, 'plan file', io.cwd, U.plan) : undefined;
+      const fromFile = file !== undefined ? parsePlan(file.text, file.name) : undefined;
+      const reply = await withClient(o, io, async (client) => importPlan(client, fromFile ?? (await githubIssuesPlan(client, issues, io))));
       return printReply(reply, io, o, planText);
     },
   },

@@ -1,24 +1,17 @@
 // `harness plan import --github-issues FILE`: reads `gh issue list --json ...` output (a file,
 // or `-` for stdin), maps labels with the coordinator's `webhooks.labels`, and returns the plan.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { listAllTasks } from '../client/paging';
 import type { Plan } from '../client/plan';
 import { readHarnessConfig } from '../config/harness';
 import type { Caller } from '../protocol/api';
 import { Ping } from '../protocol/meta';
 import { githubIssuesPlan as planOfIssues } from '../webhooks/github-plan';
+import { readFileArg } from './args';
 import { UsageError, type Io } from './context';
 
 /** The issues file as JSON; a file that cannot be read or parsed is a usage error naming it. */
 export function readGithubIssues(file: string, io: Io, usage: string): unknown {
-  let text: string;
-  const name = file === '-' ? 'stdin' : path.resolve(io.cwd, file);
-  try {
-    text = fs.readFileSync(file === '-' ? 0 : name, 'utf8');
-  } catch (e) {
-    throw new UsageError(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, usage);
-  }
+  const { name, text } = readFileArg(file, '', io.cwd, usage);
   try {
     return JSON.parse(text);
   } catch (e) {

@@ -15,6 +15,7 @@ import { ISOLATION_CLI_COMMANDS } from './isolation';
 import { SERVE_COMMAND, WATCH_COMMAND } from './serve';
 import { PROGRESS_COMMAND, WAIT_COMMAND } from './wait';
 import { printError, printUsageError } from './output';
+import { version } from './version';
 import { WORK_COMMAND } from './work';
 
 const GLOBAL_OPTIONS = {
@@ -36,6 +37,16 @@ const WORKER_ID: CliCommand = {
   },
 };
 
+const VERSION: CliCommand = {
+  name: 'version',
+  usage: 'harness version (or harness --version)',
+  summary: 'print the version of harness',
+  run: async (_v, _p, _o, io) => {
+    io.stdout(version + '\n');
+    return 0;
+  },
+};
+
 export const COMMANDS: CliCommand[] = [
   ...TASK_COMMANDS,
   PROGRESS_COMMAND,
@@ -46,6 +57,7 @@ export const COMMANDS: CliCommand[] = [
   WATCH_COMMAND,
   RECOVER_COMMAND,
   WORKER_ID,
+  VERSION,
   MCP_COMMAND,
   MCP_CONFIG_COMMAND,
   ...PRIMITIVE_CLI_COMMANDS,
@@ -55,10 +67,15 @@ export const COMMANDS: CliCommand[] = [
 ];
 
 /** Commands that do not go through a gateway to a cluster. */
-const OWN_NATS_OR_NONE: ReadonlySet<CliCommand> = new Set([SERVE_COMMAND, RECOVER_COMMAND, WORKER_ID, MCP_CONFIG_COMMAND]);
+const OWN_NATS_OR_NONE: ReadonlySet<CliCommand> = new Set([SERVE_COMMAND, RECOVER_COMMAND, WORKER_ID, VERSION, MCP_CONFIG_COMMAND]);
+
+/** One line per command: its name and what it does, in a column. */
+function commandLines(commands: readonly CliCommand[]): string[] {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+}
 
 function help(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     'usage: harness <command> [options]',
     '',
@@ -68,14 +85,23 @@ function help(): string {
     `Durations are in seconds: timeouts, TTLs and --idle-exit at most ${MAX_DURATION_SECONDS} (${inWords(MAX_DURATION_SECONDS)}), waits at most`,
     `${MAX_WAIT_SECONDS} (${inWords(MAX_WAIT_SECONDS)}), --kill-after at most ${MAX_KILL_AFTER_SECONDS}; \`harness <command> --help\` says each.`,
     '',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...commandLines(COMMANDS),
     '',
     'Global options: --socket PATH (else $HARNESS_SOCKET, else the default socket of $HARNESS_WORKSPACE or the',
     'current directory; $HARNESS_WORKTREE is its old name), --worker ID (else $HARNESS_WORKER_ID, else the id in',
     '$HARNESS_WORKER_ID_FILE),',
     '--nats URL --cluster NAME (else $HARNESS_NATS_URL and $HARNESS_CLUSTER): talk to a cluster of coordinators',
     'directly, without one on this host (docs/cluster.md),',
-    '--format json|text, --help.',
+    '--format json|text, --help, --version.',
+  ].join('\n');
+}
+
+/** `harness task --help`: the commands of a group, each with what it does. */
+function groupHelp(group: string, commands: readonly CliCommand[]): string {
+  return [
+    `usage: harness ${group} <command> [options]; \`harness ${group} <command> --help\` says each`,
+    '',
+    ...commandLines(commands),
   ].join('\n');
 }
 
@@ -113,6 +139,7 @@ function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | 
 
 export async function main(given: string[], io: Io = processIo): Promise<number> {
   const argv = globalsLast(given);
+  if (argv[0] === '--version') argv[0] = 'version';
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout(help() + '\n');
     return argv.length === 0 ? 2 : 0;
@@ -124,6 +151,10 @@ export async function main(given: string[], io: Io = processIo): Promise<number>
   try {
     if (!found) {
       const group = COMMANDS.filter((c) => c.name.startsWith(argv[0] + ' '));
+      if (group.length && (argv[1] === '--help' || argv[1] === '-h')) {
+        io.stdout(groupHelp(argv[0]!, group) + '\n');
+        return 0;
+      }
       throw new UsageError(
         group.length
           ? `unknown command "${argv.slice(0, 2).join(' ')}"; ${argv[0]} takes: ${group.map((c) => c.name.split(' ')[1]).join(', ')}`

@@ -10,8 +10,9 @@ import { DURATIONS, secondsOf, type Values } from './args';
 import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId, UsageError, workspaceOption, type GlobalOptions, type Io } from './context';
 import { clusterArgs } from './direct';
+import { version } from './version';
 
-const MCP_USAGE = 'harness mcp [--tools default|all|NAME,...] [--workspace DIR] [--name NAME] [--heartbeat S] [--verbose]';
+const MCP_USAGE = 'harness mcp [--tools default|all|NAME,...] [--workspace DIR] [--name NAME] [--heartbeat S] [--kill-after S] [--verbose]';
 const CONFIG_USAGE = 'harness mcp config claude|vscode|cursor|codex [--write] [--tools ...] [--workspace DIR] [--nats URL --cluster NAME]';
 
 /** Heartbeat of the MCP worker when --heartbeat is not given: well inside the default 60 s stale timeout. */
@@ -28,9 +29,6 @@ async function loadMcp(): Promise<typeof import('../mcp/index.js')> {
   const m = (await import('../mcp/index.js')) as typeof import('../mcp/index.js') & { default?: typeof import('../mcp/index.js') };
   return m.default ?? m; // a CommonJS bundle imported: its exports are the default export
 }
-
-declare const HARNESS_VERSION: string | undefined;
-const version = typeof HARNESS_VERSION === 'string' ? HARNESS_VERSION : 'dev';
 
 /** The MCP server's options, from the command line and the environment, like every CLI command's. */
 function serverEnv(v: Record<string, unknown>, io: Io): { workspace: string; io: Io } {
@@ -115,10 +113,12 @@ export const MCP_CONFIG_COMMAND: CliCommand = {
   usage: CONFIG_USAGE,
   summary: "print (or --write) the MCP client's config entry that starts `harness mcp` for this workspace",
   options: { write: { type: 'boolean' }, tools: { type: 'string' }, workspace: { type: 'string' } },
-  positionals: { min: 1, max: 1 },
+  // The client is checked here, so that a missing one is named with its choices.
+  positionals: { min: 0, max: 1 },
   async run(v, [client], o, io) {
     const { MCP_CLIENTS, CLIENT_FILES, mergeClientConfig, selectTools } = await loadMcp();
-    if (!(MCP_CLIENTS as readonly string[]).includes(client!)) {
+    if (client === undefined) throw new UsageError(`missing the MCP client: one of ${MCP_CLIENTS.join(', ')}`, CONFIG_USAGE);
+    if (!(MCP_CLIENTS as readonly string[]).includes(client)) {
       throw new UsageError(`unknown MCP client ${JSON.stringify(client)}; one of ${MCP_CLIENTS.join(', ')}`, CONFIG_USAGE);
     }
     const which = client as (typeof MCP_CLIENTS)[number];

@@ -8,9 +8,10 @@ import type { Json } from '../protocol/model';
 import { PoolList, PoolSet } from '../protocol/pools';
 import { StateDelete, StateGet, StateHistory, StateList, StatePut } from '../protocol/shared-state';
 import { DURATIONS, integer, jsonArg, type Values } from './args';
-import { call as request, type CliCommand } from './commands';
+import { call as request, withClient, type CliCommand } from './commands';
 import { resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
-import { absolute, ttl, WAIT_AND_TTL, waitMs } from './prim-args';
+import { printReply } from './output';
+import { absolute, inWaitWords, ttl, WAIT_AND_TTL, waitMs } from './prim-args';
 import { RUN_WITH_COMMANDS } from './run-with';
 import {
   ackText,
@@ -86,14 +87,10 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     options: { read: { type: 'boolean' }, wait },
     durations: WAIT_AND_TTL,
     positionals: one,
-    run: (v, p, o, io) =>
-      request(
-        o,
-        io,
-        LockAcquire,
-        { worker_id: resolveWorkerId(o, io), path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v), ...ttl(v) },
-        lockGrantText,
-      ),
+    run: async (v, p, o, io) => {
+      const params = { worker_id: resolveWorkerId(o, io), path: absolute(io, p[0]!), mode: v.read ? ('read' as const) : ('write' as const), wait_ms: waitMs(v), ...ttl(v) };
+      return printReply(await withClient(o, io, (client) => inWaitWords(v, client.call(LockAcquire, params))), io, o, lockGrantText);
+    },
   },
   {
     name: 'lock release',
@@ -183,7 +180,7 @@ export const PRIMITIVE_CLI_COMMANDS: CliCommand[] = [
     usage: U.recv,
     summary: 'your oldest unacknowledged messages (they come again until acknowledged)',
     options: { wait, max: { type: 'string' } },
-    durations: { wait: DURATIONS.wait },
+    durations: { wait: DURATIONS.messageWait },
     run: (v, _p, o, io) =>
       request(
         o,

@@ -16,7 +16,7 @@ import { integer, type Values } from './args';
 import type { CliCommand } from './commands';
 import { resolveSocket, resolveWorkerId, UsageError, type GlobalOptions, type Io } from './context';
 import { printError, printReply } from './output';
-import { absolute, ttl, WAIT_AND_TTL, waitMs } from './prim-args';
+import { absolute, inWaitWords, leadingAmounts, ttl, WAIT_AND_TTL, waitMs } from './prim-args';
 import { json } from './table';
 
 /** Something held while a command runs (a grant): how to take it, renew it, release it, and tell the command. */
@@ -93,16 +93,10 @@ const UPDATE = 'harness state update KEY [--retries N] -- CMD ARGS...';
 
 /** Leading `name=N` arguments are amounts; the rest is the command. */
 function splitAmounts(p: string[]): { amounts: Record<string, number>; argv: string[] } {
-  const amounts: Record<string, number> = {};
-  let i = 0;
-  for (; i < p.length; i++) {
-    const m = /^([A-Za-z0-9_.:-]+)=(\d+)$/.exec(p[i]!);
-    if (!m) break;
-    amounts[m[1]!] = (amounts[m[1]!] ?? 0) + Number(m[2]);
-  }
-  if (i === 0) throw new UsageError(`name at least one amount as NAME=N before the command, e.g. cpu_cores=2; got ${JSON.stringify(p[0])}`, RESOURCES);
-  if (i === p.length) throw new UsageError('missing the command to run, after the amounts and --', RESOURCES);
-  return { amounts, argv: p.slice(i) };
+  const { amounts, count } = leadingAmounts(p);
+  if (count === 0) throw new UsageError(`name at least one amount as NAME=N before the command, e.g. cpu_cores=2; got ${JSON.stringify(p[0])}`, RESOURCES);
+  if (count === p.length) throw new UsageError('missing the command to run, after the amounts and --', RESOURCES);
+  return { amounts, argv: p.slice(count) };
 }
 
 const commonOptions = { wait: { type: 'string', short: 'w' } } as const;
@@ -118,7 +112,7 @@ export const WITH_LOCK: CliCommand = {
     const worker_id = resolveWorkerId(o, io);
     return runHolding(
       {
-        acquire: (client) => client.call(LockAcquire, { worker_id, path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v), ...ttl(v) }),
+        acquire: (client) => inWaitWords(v, client.call(LockAcquire, { worker_id, path: absolute(io, p[0]!), mode: v.read ? 'read' : 'write', wait_ms: waitMs(v), ...ttl(v) })),
         describe: (g) => `the lock on ${g.lock.path}`,
         renew: (client, g) => client.call(LockRenew, { worker_id, token: g.lock.token }),
         release: (client, g) => client.call(LockRelease, { worker_id, token: g.lock.token }),
@@ -144,7 +138,7 @@ export const WITH_RESOURCES: CliCommand = {
     const { amounts, argv } = splitAmounts(p);
     return runHolding(
       {
-        acquire: (client) => client.call(ResourceAcquire, { worker_id, amounts, wait_ms: waitMs(v), ...ttl(v) }),
+        acquire: (client) => inWaitWords(v, client.call(ResourceAcquire, { worker_id, amounts, wait_ms: waitMs(v), ...ttl(v) })),
         describe: (g) => `hold ${g.hold.id}`,
         renew: (client, g) => client.call(ResourceRenew, { worker_id, hold_id: g.hold.id }),
         release: (client, g) => client.call(ResourceRelease, { worker_id, hold_id: g.hold.id }),

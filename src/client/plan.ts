@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Caller } from '../protocol/api';
 import type { ResultOf } from '../protocol/command';
-import { ErrorCode, HarnessError } from '../protocol/errors';
+import { describeFileError, ErrorCode, HarnessError } from '../protocol/errors';
 import { MAX_PIECE_UNITS, splitText } from '../protocol/output';
 import { Plan, PlanImport, PlanStage } from '../protocol/tasks';
 import { parse } from '../protocol/validate';
@@ -39,7 +39,7 @@ export function readPlanFile(file: string): Plan {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new HarnessError(ErrorCode.InvalidArgument, `cannot read plan file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+    throw new HarnessError(ErrorCode.InvalidArgument, `cannot read plan file ${file}: ${describeFileError(e)}`, {
       file,
     });
   }

@@ -40,6 +40,15 @@ function invalid(file: string, why: string): HarnessError {
   return new HarnessError(ErrorCode.InvalidArgument, `${file}: ${why}; nothing was written (fix the file, or add the entry by hand)`, { file });
 }
 
+/** jsonc-parser's name for a mistake in words: `CloseBraceExpected` → `close brace expected`. */
+const inWords = (name: string) => name.replace(/(?<=[a-z])(?=[A-Z])/g, ' ').toLowerCase();
+
+/** Where `offset` is in `text`, as an editor shows it: `line 4, column 5` (both from 1). */
+export function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}`;
+}
+
 /** The file's new text: `existing` (undefined: no file yet) with our server's entry set. */
 export function mergeClientConfig(client: McpClient, existing: string | undefined, spec: LaunchSpec): string {
   return client === 'codex' ? mergeToml(existing ?? '', spec) : mergeJson(client, existing, spec);
@@ -51,7 +60,7 @@ function mergeJson(client: Exclude<McpClient, 'codex'>, existing: string | undef
   const text = existing?.trim() ? existing : '{}\n';
   const errors: ParseError[] = [];
   const doc = parseJsonc(text, errors, { allowTrailingComma: true }) as unknown;
-  if (errors.length > 0) throw invalid(file, `${printParseErrorCode(errors[0]!.error)} at offset ${errors[0]!.offset}`);
+  if (errors.length > 0) throw invalid(file, `${inWords(printParseErrorCode(errors[0]!.error))} at ${lineAndColumn(text, errors[0]!.offset)}`);
   if (!isObject(doc)) throw invalid(file, 'the top level is not a JSON object');
   if (doc[key] !== undefined && !isObject(doc[key])) throw invalid(file, `"${key}" is not an object`);
   const edits = modify(text, [key, SERVER_NAME], entry(spec), { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } });

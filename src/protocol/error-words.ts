@@ -11,16 +11,18 @@ export interface ErrorWords {
   title: string;
   /** What to do next, when there is something to do. */
   action?: string;
+  /** Only errors whose details carry this key get the action (it speaks of what the key names). */
+  onlyWith?: string;
 }
 
 export const ERROR_WORDS: Record<AnyErrorCode, ErrorWords> = {
-  INVALID_ARGUMENT: { title: 'invalid argument', action: 'fix the named field and send it again' },
+  INVALID_ARGUMENT: { title: 'invalid argument', action: 'fix the named field and send it again', onlyWith: 'field' },
   NOT_FOUND: { title: 'not found' },
   ALREADY_EXISTS: { title: 'already exists', action: 'use another id, or leave out the id to get a generated one' },
   UNKNOWN_DEPENDENCY: { title: 'unknown dependency', action: 'add the task it depends on first, or in the same plan' },
   CYCLE: { title: 'dependency cycle', action: 'remove one of the dependencies named' },
   INVALID_TRANSITION: { title: 'not possible in this state' },
-  NOT_CLAIMED_BY: { title: 'task not held by this worker', action: 'claim a task before completing or failing it' },
+  NOT_CLAIMED_BY: { title: 'task not held by this worker', action: 'only the worker holding a task can complete, fail, heartbeat or release it' },
   STALE_FENCING_TOKEN: {
     title: 'lease taken over',
     action: 'another worker holds the task now; stop working on it and claim the next task',
@@ -67,13 +69,30 @@ export function wordsFor(code: string): ErrorWords | undefined {
   return Object.hasOwn(ERROR_WORDS, code) ? ERROR_WORDS[code as AnyErrorCode] : undefined;
 }
 
+/** Lower case, without backquotes, quotes and punctuation: to compare advice however it is written. */
+const plain = (text: string) => text.toLowerCase().replace(/[`'".,;:()]/g, '').replace(/\s+/g, ' ');
+
 /**
- * One line for a person: the message, then what to do (when the table says). The code itself is
- * for programs and is left to the JSON output.
+ * Whether the message already says what the action says: the action itself, or the command (in
+ * backquotes) the action points to (`harness serve --workspace <dir>` covers `harness serve`).
  */
-export function explainError(error: { code: string; message: string }): string {
-  const action = wordsFor(error.code)?.action;
-  return action ? `${error.message} (${action})` : error.message;
+function alreadySays(message: string, action: string): boolean {
+  const said = plain(message);
+  if (said.includes(plain(action))) return true;
+  return [...action.matchAll(/`([^`]+)`/g)].some((m) => said.includes(plain(m[1]!)));
+}
+
+/**
+ * One line for a person: the message, then what to do (when the table says, the action fits this
+ * error and the message does not say it already). The code itself is for programs and is left to
+ * the JSON output.
+ */
+export function explainError(error: { code: string; message: string; details?: Record<string, unknown> | undefined }): string {
+  const words = wordsFor(error.code);
+  const action = words?.action;
+  if (!action || alreadySays(error.message, action)) return error.message;
+  if (words.onlyWith !== undefined && error.details?.[words.onlyWith] === undefined) return error.message;
+  return `${error.message} (${action})`;
 }
 
 /** Words for anything an edge caught: a HarnessError explained by its code, anything else as it is. */

@@ -88,7 +88,20 @@ export type EdgeErrorCode = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];
 /** Any code that may appear in an error reply or a CLI's output. */
 export type AnyErrorCode = ErrorCode | IsolationErrorCode | EdgeErrorCode;
 
+/**
+ * Marks a HarnessError wherever its class came from. The CLI and `harness mcp` are separate
+ * bundles (scripts/build.mjs), each with its own copy of this class, so an error thrown in one
+ * fails a plain `instanceof` in the other and would be reported as a bug in harness.
+ */
+const BRAND = Symbol.for('agent-harness.HarnessError');
+
 export class HarnessError extends Error {
+  /** `x instanceof HarnessError` by the brand (any bundle's copy); a subclass checks its own prototype as usual. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== HarnessError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   override readonly name: string = 'HarnessError';
   constructor(
     readonly code: AnyErrorCode,
@@ -99,6 +112,7 @@ export class HarnessError extends Error {
     super(message);
   }
 }
+Object.defineProperty(HarnessError.prototype, BRAND, { value: true });
 
 export function isHarnessError(e: unknown): e is HarnessError {
   return e instanceof HarnessError;
@@ -108,4 +122,17 @@ export function isHarnessError(e: unknown): e is HarnessError {
 export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
+}
+
+/** Why a file could not be read, in words (`no such file`), not the raw errno (`ENOENT`). */
+export function describeFileError(e: unknown): string {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  const words: Record<string, string> = {
+    ENOENT: 'no such file',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EISDIR: 'it is a directory',
+    ENOTDIR: 'a part of the path is not a directory',
+  };
+  return typeof code === 'string' && Object.hasOwn(words, code) ? words[code]! : describeError(e);
 }

@@ -92,6 +92,7 @@ describe('--format text (real processes)', function () {
     await run('run log', [runId], undefined, new RegExp(`^(out\nerr|err\nout)\n-- run ${runId}: exit 0\n$`));
     await run('wait', ['--group', 'g', '--progressive'], undefined, /^a completed \(1 of 1 finished\)\ngroup g: 1 of 1 completed\n {2}TASK +STATUS +RESULT\n {2}a +completed +null\n$/);
     await run('worker-id', [], 'w9', /^w9\n$/);
+    await run('version', [], undefined, /^\d+\.\d+\.\d+\S*\n$/);
     await run('isolate', ['--worker', 'w1'], undefined, /workers\/w1\n$/);
     await text(['isolate', '--list'], undefined, /^WORKER +BRANCH +UNMERGED +PORTS +DIRECTORY\nw1 +- +- +\S+ +\/.*workers\/w1\n$/);
     await run('merge', [], undefined, /no git repository|w1/);
@@ -161,7 +162,7 @@ describe('--format text (real processes)', function () {
     await c.ok({ command: 'task_cancel', task_id: 'g1' });
     oneLineError(await cli(['wait', '--group', 'grp']), 1, /^harness: 1 of 1 tasks of group grp did not complete: g1 \(cancelled\)\n$/);
     const nobody = childEnv({ HARNESS_SOCKET: path.join(tempDir(), 'none.sock'), HARNESS_WORKER_ID: 'w1' });
-    oneLineError(await runCli(['status', '--format', 'text'], nobody), 1, /^harness: .*\(start one with `harness serve`/);
+    oneLineError(await runCli(['status', '--format', 'text'], nobody), 1, /^harness: .*; start one with `harness serve --workspace <dir>`[^(]*$/);
     // JSON stays as it was: the document on stdout, the words on stderr.
     const json = await runCli(['task', 'show', '--id', 'nope'], d.env);
     assert.deepEqual([json.code, json.json.code], [1, 'NOT_FOUND']);

@@ -66,7 +66,7 @@ describe('file locks through the harness CLI (real processes)', function () {
     const busy = await cli(['with-lock', 'f.txt', '--wait', '0.2', '--', 'true']);
     assert.equal(busy.code, 1);
     assert.equal(busy.json.code, 'TIMEOUT');
-    assert.match(busy.json.message, new RegExp(`not granted within 200 ms: held by holder \\(write, token ${token}`));
+    assert.match(busy.json.message, new RegExp(`not granted within 0\\.2 s: held by holder \\(write, token ${token}`));
     assert.equal((await cli(['lock', 'release', 'f.txt'], 'holder')).code, 0);
 
     const failed = await cli(['with-lock', 'f.txt', '--', 'sh', '-c', 'echo oops >&2; exit 7']);

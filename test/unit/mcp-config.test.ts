@@ -40,7 +40,13 @@ describe('harness mcp config: merging into the clients\' files', () => {
   });
 
   it('refuses a JSON file it cannot parse, or whose servers are not an object, naming the file', () => {
-    assert.throws(() => mergeClientConfig('claude', '{"mcpServers": {', spec), /\.mcp\.json: .* at offset \d+; nothing was written/);
+    assert.throws(() => mergeClientConfig('claude', '{"mcpServers": {', spec), /\.mcp\.json: .* at line 1, column \d+; nothing was written/);
+    // Where an editor shows it (line and column from 1), and in words, not the parser's names.
+    assert.throws(
+      () => mergeClientConfig('claude', '{\n  "mcpServers": {\n    "x": {"command": "a"}\n    "y": 1\n  }\n}\n', spec),
+      (e: Error) => e.message === '.mcp.json: comma expected at line 4, column 5; nothing was written (fix the file, or add the entry by hand)',
+    );
+    assert.throws(() => mergeClientConfig('cursor', '{"mcpServers": {}}}', spec), /\.cursor\/mcp\.json: end of file expected at line 1, column 19;/);
     assert.throws(() => mergeClientConfig('claude', '[1, 2]', spec), /\.mcp\.json: the top level is not a JSON object/);
     assert.throws(() => mergeClientConfig('cursor', '{"mcpServers": []}', spec), /\.cursor\/mcp\.json: "mcpServers" is not an object/);
   });
