@@ -11,7 +11,10 @@ export interface ErrorWords {
   title: string;
   /** What to do next, when there is something to do. */
   action?: string;
-  /** Only errors whose details carry this key get the action (it speaks of what the key names). */
+  /**
+   * Only errors whose details carry this key (`key`), or this value of it (`key=value`), get the
+   * action: it speaks of what the key names.
+   */
   onlyWith?: string;
 }
 
@@ -44,7 +47,8 @@ export const ERROR_WORDS: Record<AnyErrorCode, ErrorWords> = {
   NOT_LEADER: { title: 'not the cluster leader', action: 'nothing was applied; send it again (forwarding does, until a leader answers)' },
   UNAVAILABLE: {
     title: 'cluster could not answer',
-    action: 'the message says whether it may have been applied; if it may, look (e.g. `harness task show`) before sending a change again',
+    action: 'it may have been applied: look (e.g. `harness task show`) before sending a change again',
+    onlyWith: 'outcome=unknown',
   },
   INTERNAL: { title: 'internal error', action: 'this is a bug in harness; the coordinator log has the details' },
   NOT_A_GIT_REPO: { title: 'not a git repository' },
@@ -91,7 +95,11 @@ export function explainError(error: { code: string; message: string; details?: R
   const words = wordsFor(error.code);
   const action = words?.action;
   if (!action || alreadySays(error.message, action)) return error.message;
-  if (words.onlyWith !== undefined && error.details?.[words.onlyWith] === undefined) return error.message;
+  if (words.onlyWith !== undefined) {
+    const [key, value] = words.onlyWith.split('=') as [string, string | undefined];
+    const has = error.details?.[key];
+    if (has === undefined || (value !== undefined && String(has) !== value)) return error.message;
+  }
   return `${error.message} (${action})`;
 }
 

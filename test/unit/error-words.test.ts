@@ -65,6 +65,16 @@ describe('error words', () => {
     assert.equal(explainError({ code: 'INVALID_ARGUMENT', message: 'cannot read plan file p.yaml: no such file' }), 'cannot read plan file p.yaml: no such file');
   });
 
+  it('UNAVAILABLE advises looking before sending again only when the change may have been applied', () => {
+    const refused = 'could not connect to NATS for cluster x on nats://127.0.0.1:1: connection refused';
+    assert.equal(explainError({ code: 'UNAVAILABLE', message: refused, details: { outcome: 'not_applied' } }), refused);
+    const cut = 'the cluster could not be reached (connection closed): the request may or may not have been applied';
+    assert.equal(
+      explainError({ code: 'UNAVAILABLE', message: cut, details: { outcome: 'unknown' } }),
+      `${cut} (it may have been applied: look (e.g. \`harness task show\`) before sending a change again)`,
+    );
+  });
+
   it('NOT_CLAIMED_BY fits release and heartbeat too', () => {
     assert.equal(
       explainError({ code: 'NOT_CLAIMED_BY', message: 'task a is not claimed by w1 (it is pending)' }),
