@@ -36,6 +36,13 @@ const JSON_SHAPE: Record<Exclude<McpClient, 'codex'>, { key: string; entry: (s: 
   vscode: { key: 'servers', entry: (s) => ({ type: 'stdio', ...s }) },
 };
 
+/** The file's own indentation (its first indented line), so the entry written matches it; two spaces for a new file. */
+function indentOf(text: string): { insertSpaces: boolean; tabSize: number } {
+  const indent = /^([ \t]+)\S/m.exec(text)?.[1];
+  if (indent?.startsWith('\t')) return { insertSpaces: false, tabSize: 1 };
+  return { insertSpaces: true, tabSize: indent?.length ?? 2 };
+}
+
 function invalid(file: string, why: string): HarnessError {
   return new HarnessError(ErrorCode.InvalidArgument, `${file}: ${why}; nothing was written (fix the file, or add the entry by hand)`, { file });
 }
@@ -63,7 +70,7 @@ function mergeJson(client: Exclude<McpClient, 'codex'>, existing: string | undef
   if (errors.length > 0) throw invalid(file, `${inWords(printParseErrorCode(errors[0]!.error))} at ${lineAndColumn(text, errors[0]!.offset)}`);
   if (!isObject(doc)) throw invalid(file, 'the top level is not a JSON object');
   if (doc[key] !== undefined && !isObject(doc[key])) throw invalid(file, `"${key}" is not an object`);
-  const edits = modify(text, [key, SERVER_NAME], entry(spec), { formattingOptions: { insertSpaces: true, tabSize: 2, eol: '\n' } });
+  const edits = modify(text, [key, SERVER_NAME], entry(spec), { formattingOptions: { ...indentOf(text), eol: text.includes('\r\n') ? '\r\n' : '\n' } });
   const out = applyEdits(text, edits);
   return out.endsWith('\n') ? out : out + '\n';
 }

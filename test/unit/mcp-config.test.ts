@@ -39,6 +39,16 @@ describe('harness mcp config: merging into the clients\' files', () => {
     assert.equal(mergeClientConfig('vscode', out, spec), out, 'writing again changes nothing');
   });
 
+  it('writes its entry in the file\'s own indentation (four spaces, tabs) and line endings', () => {
+    const four = mergeClientConfig('claude', '{\n    "mcpServers": {\n        "other": { "command": "x" }\n    }\n}\n', spec);
+    assert.match(four, /^ {8}"agent-harness": \{\n {12}"type": "stdio",$/m);
+    assert.doesNotMatch(four, /^( {2}| {6}| {10})"/m, 'no line indented by two spaces more or less than the file uses');
+    const tabs = mergeClientConfig('cursor', '{\n\t"mcpServers": {}\n}\n', spec);
+    assert.match(tabs, /^\t\t"agent-harness": \{\n\t\t\t"command": /m);
+    const crlf = mergeClientConfig('claude', '{\r\n  "mcpServers": {}\r\n}\r\n', spec);
+    assert.doesNotMatch(crlf.replace(/\r\n/g, ''), /\n/, 'CRLF kept throughout');
+  });
+
   it('refuses a JSON file it cannot parse, or whose servers are not an object, naming the file', () => {
     assert.throws(() => mergeClientConfig('claude', '{"mcpServers": {', spec), /\.mcp\.json: .* at line 1, column \d+; nothing was written/);
     // Where an editor shows it (line and column from 1), and in words, not the parser's names.
