@@ -81,6 +81,9 @@ const isNotLeader = (r: Reply | EventLine) => 'status' in r && r.status === 'err
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
+/** How long loading the state keeps trying while snapshots move under it. */
+const BUILD_RETRY_MS = 60_000;
+
 export class ClusterNode {
   private role: Role = 'standby';
   private gen!: Generation;
@@ -174,9 +177,14 @@ export class ClusterNode {
     return { cluster: this.names.cluster, node: this.id, role: this.role, leader: this.leadership.leader ?? null, record: this.gen.store.sequence };
   }
 
-  /** A coordinator and store over the log as it stands, retried when a snapshot moved while it loaded. */
+  /**
+   * A coordinator and store over the log as it stands, retried when a snapshot moved while it
+   * loaded. Under load the leader snapshots and trims often, and the pointer a replica answers with
+   * may be a moment behind the trim: the tries back off (0.1 s doubling to 2 s) for up to 60 s.
+   */
   private async build(): Promise<Generation> {
     const { config, clock, log } = this.options;
+    const giveUp = performance.now() + BUILD_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       const jetstream = new JetStreamLog({
         js: this.resources.js,
@@ -204,8 +212,9 @@ export class ClusterNode {
         return { log: jetstream, store, coordinator, published };
       } catch (e) {
         const moved = isHarnessError(e) && (e.code === ErrorCode.NotFound || (e.code === ErrorCode.StateCorrupt && e.details?.gap === true));
-        if (!moved || attempt >= 5) throw e;
+        if (!moved || performance.now() > giveUp) throw e;
         log.warn(`reading the cluster state again: ${describeError(e)}`);
+        await delay(Math.min(2000, 100 * 2 ** (attempt - 1)));
       }
     }
   }
