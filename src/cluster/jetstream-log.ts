@@ -98,7 +98,17 @@ export class JetStreamLog implements DurabilityLog {
 
   constructor(private readonly options: JetStreamLogOptions) {
     this.reader = new RecordReader(0, options.names.stream);
-    this.recent = new RecentMessages(options.keepBytes ?? 32 * 1024 * 1024);
+    this.recent = this.emptyRecent();
+  }
+
+  private emptyRecent(): RecentMessages {
+    return new RecentMessages(this.options.keepBytes ?? 32 * 1024 * 1024);
+  }
+
+  /** The id of the stream's message `seq`: null when there is none, undefined when it carries none. */
+  private async idAt(seq: number): Promise<string | undefined | null> {
+    const there = await this.options.jsm.streams.getMessage(this.options.names.stream, { seq });
+    return there ? there.header?.get(ID_HEADER) || undefined : null;
   }
 
   /** The stream sequence the log is at (everything up to it is in memory). */
@@ -129,7 +139,7 @@ export class JetStreamLog implements DurabilityLog {
     }
     this.reader = new RecordReader(from, names.stream);
     this.lastId = undefined;
-    this.recent = new RecentMessages(this.options.keepBytes ?? 32 * 1024 * 1024);
+    this.recent = this.emptyRecent();
     let records = 0;
     const info = await this.options.jsm.streams.info(names.stream);
     // An empty stream says first 0 when new, last + 1 when trimmed to nothing.
@@ -243,9 +253,8 @@ export class JetStreamLog implements DurabilityLog {
       state = await this.streamState();
     }
     if (this.lastId !== undefined && this.streamSeq >= state.first_seq && this.streamSeq > 0) {
-      const there = await this.options.jsm.streams.getMessage(this.options.names.stream, { seq: this.streamSeq });
-      const id = there?.header?.get(ID_HEADER) || undefined;
-      if (there && id !== this.lastId) {
+      const id = await this.idAt(this.streamSeq);
+      if (id !== null && id !== this.lastId) {
         throw diverged(`message ${this.streamSeq} is ${id ?? 'one without an id'}, this coordinator read ${this.lastId} there`, { position: this.streamSeq });
       }
     }
@@ -266,8 +275,8 @@ export class JetStreamLog implements DurabilityLog {
     const lost = `the log stream ends at message ${state.last_seq}, this coordinator had read or written up to ${to}`;
     const before = this.recent.get(state.last_seq);
     if (before && state.messages > 0) {
-      const there = await jsm.streams.getMessage(names.stream, { seq: state.last_seq });
-      if (there && (there.header?.get(ID_HEADER) || undefined) !== before.headers[ID_HEADER]) throw diverged(`${lost}, and its message ${state.last_seq} is another one`);
+      const id = await this.idAt(state.last_seq);
+      if (id !== null && id !== before.headers[ID_HEADER]) throw diverged(`${lost}, and its message ${state.last_seq} is another one`);
     }
     for (let seq = from; seq <= to; seq++) {
       const m = this.recent.get(seq);

@@ -50,20 +50,15 @@ export class SnapshotStore {
     let stopped: HarnessError | undefined;
     let progress = Date.now();
     let checking = false;
+    const stalled = () => {
+      if (Date.now() - progress > this.stallMs) stopped ??= gone(`no part of it arrived for ${this.stallMs / 1000} s`);
+    };
     const watch = setInterval(() => {
       if (checking) return;
       checking = true;
       this.objects
         .info(pointer.object)
-        .then(
-          (info) => {
-            if (!info || info.deleted || info.nuid !== nuid) stopped ??= gone();
-            else if (Date.now() - progress > this.stallMs) stopped ??= gone(`no part of it arrived for ${this.stallMs / 1000} s`);
-          },
-          () => {
-            if (Date.now() - progress > this.stallMs) stopped ??= gone(`no part of it arrived for ${this.stallMs / 1000} s`);
-          },
-        )
+        .then((info) => (!info || info.deleted || info.nuid !== nuid ? (stopped ??= gone()) : stalled()), stalled)
         .finally(() => {
           checking = false;
           if (stopped) reader.cancel().catch(() => {});
